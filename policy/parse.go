@@ -1,0 +1,302 @@
+package policy
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// ruleName is what a rule, jit or masking name may look like: it is printed in reasons
+// and logs.
+var ruleName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+
+// parse reads one file. It returns what it could read even when there are errors, so that
+// merge can report duplicates across files too.
+func parse(name string, data []byte) (*Policy, ErrorList) {
+	sum := sha256.Sum256(data)
+	f := &Policy{Files: []string{name}, version: hex.EncodeToString(sum[:])}
+	d := &decoder{file: name}
+	root := d.document(data)
+	if root == nil {
+		if len(d.errs) == 0 {
+			d.add(nil, "", "empty policy file; want at least version: 1")
+		}
+		return f, d.errs
+	}
+	version := false
+	d.fields(root, "", map[string]func(*yaml.Node, string){
+		"version": func(v *yaml.Node, path string) {
+			version = true
+			if s, ok := d.str(v, path); ok && s != "1" {
+				d.add(resolve(v), path, fmt.Sprintf("unsupported version %q (want 1)", s))
+			}
+		},
+		"rules": func(v *yaml.Node, path string) {
+			d.items(v, path, func(_ int, item *yaml.Node, p string) {
+				if r, ok := d.rule(f, item, p); ok {
+					f.Rules = append(f.Rules, r)
+				}
+			})
+		},
+		"recordings": func(v *yaml.Node, path string) {
+			d.fields(v, path, map[string]func(*yaml.Node, string){
+				"readers": func(v *yaml.Node, path string) { f.Recordings.Readers = d.groups(v, path) },
+			})
+		},
+		"reviews": func(v *yaml.Node, path string) {
+			f.reviewsAt = Pos{name, keyLine(root, "reviews")}
+			f.Reviews = Reviews{MinApprovals: 1, ExpiresAfter: defaultExpiry}
+			d.fields(v, path, map[string]func(*yaml.Node, string){
+				"approvers": func(v *yaml.Node, path string) { f.Reviews.Approvers = d.groups(v, path) },
+				"min_approvals": func(v *yaml.Node, path string) {
+					if n, ok := d.integer(v, path, 1, 100); ok {
+						f.Reviews.MinApprovals = n
+					}
+				},
+				"expires_after": func(v *yaml.Node, path string) {
+					if dur, ok := d.duration(v, path); ok {
+						f.Reviews.ExpiresAfter = dur
+					}
+				},
+			})
+		},
+		"jit": func(v *yaml.Node, path string) {
+			d.items(v, path, func(_ int, item *yaml.Node, p string) {
+				if j, ok := d.jit(f, item, p); ok {
+					f.JIT = append(f.JIT, j)
+				}
+			})
+		},
+		"masking": func(v *yaml.Node, path string) {
+			d.items(v, path, func(_ int, item *yaml.Node, p string) {
+				if m, ok := d.masking(f, item, p); ok {
+					f.Masking = append(f.Masking, m)
+				}
+			})
+		},
+	})
+	if !version && root.Kind == yaml.MappingNode {
+		d.add(root, "version", "required (version: 1)")
+	}
+	return f, d.errs
+}
+
+// keyLine returns the line of key in mapping n.
+func keyLine(n *yaml.Node, key string) int {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i].Line
+		}
+	}
+	return n.Line
+}
+
+// mapping reports whether n is a mapping, and records an error when it is not.
+func (d *decoder) mapping(n *yaml.Node, path string) bool {
+	if n.Kind != yaml.MappingNode {
+		d.add(n, path, "want a mapping")
+		return false
+	}
+	return true
+}
+
+// name reads a rule, jit or masking name.
+func (d *decoder) name(v *yaml.Node, path string) string {
+	s, ok := d.str(v, path)
+	if ok && !ruleName.MatchString(s) {
+		d.add(resolve(v), path, fmt.Sprintf("%q is not a name: use letters, digits, '-', '_' and '.'", s))
+		return ""
+	}
+	return s
+}
+
+// groups reads a list of group names. "*" is refused: it is not a wildcard for groups, and
+// a rule for everyone should say which groups everyone is.
+func (d *decoder) groups(v *yaml.Node, path string) []string {
+	gs := d.strs(v, path)
+	if slices.Contains(gs, "*") {
+		d.add(resolve(v), path, `"*" is not a group; name the groups`)
+	}
+	return gs
+}
+
+// connections reads a list of connection names and remembers them for CheckReferences.
+func (d *decoder) connections(f *Policy, v *yaml.Node, path string) []string {
+	var out []string
+	d.items(v, path, func(_ int, item *yaml.Node, p string) {
+		s, ok := d.str(item, p)
+		switch {
+		case !ok:
+		case s == "":
+			d.add(item, p, "empty string")
+		default:
+			out = append(out, s)
+			f.refs = append(f.refs, connRef{name: s, pos: Pos{d.file, item.Line}, field: p})
+		}
+	})
+	return out
+}
+
+// classes reads a list of classes; seen maps the classes already listed in this rule to
+// the list that has them.
+func (d *decoder) classes(v *yaml.Node, path, list string, seen map[Class]string) []Class {
+	var out []Class
+	d.items(v, path, func(_ int, item *yaml.Node, p string) {
+		s, ok := d.str(item, p)
+		if !ok {
+			return
+		}
+		c, err := ParseClass(s)
+		if err != nil {
+			d.add(item, p, err.Error())
+			return
+		}
+		if where, dup := seen[c]; dup {
+			d.add(item, p, fmt.Sprintf("class %s is already listed in %s", c, where))
+			return
+		}
+		seen[c] = list
+		out = append(out, c)
+	})
+	return out
+}
+
+// need records "path.field: msg" at mapping n when ok is false, unless that field already
+// has an error.
+func (d *decoder) need(n *yaml.Node, path, field string, ok bool, msg string) {
+	p := join(path, field)
+	if !ok && !d.hasErr(p) {
+		d.add(n, p, msg)
+	}
+}
+
+// hasErr reports whether an error was recorded for path or anything under it.
+func (d *decoder) hasErr(path string) bool {
+	for _, e := range d.errs {
+		if e.Field == path || strings.HasPrefix(e.Field, path+".") || strings.HasPrefix(e.Field, path+"[") {
+			return true
+		}
+	}
+	return false
+}
+
+func (d *decoder) rule(f *Policy, n *yaml.Node, path string) (Rule, bool) {
+	before := len(d.errs)
+	r := Rule{Pos: Pos{d.file, n.Line}, field: path}
+	if !d.mapping(n, path) {
+		return r, false
+	}
+	seen := map[Class]string{}
+	d.fields(n, path, map[string]func(*yaml.Node, string){
+		"name":        func(v *yaml.Node, p string) { r.Name = d.name(v, p) },
+		"groups":      func(v *yaml.Node, p string) { r.Groups = d.groups(v, p) },
+		"connections": func(v *yaml.Node, p string) { r.Connections = d.connections(f, v, p) },
+		"allow":       func(v *yaml.Node, p string) { r.Allow = d.classes(v, p, "allow", seen) },
+		"review":      func(v *yaml.Node, p string) { r.Review = d.classes(v, p, "review", seen) },
+		"deny":        func(v *yaml.Node, p string) { r.Deny = d.classes(v, p, "deny", seen) },
+	})
+	d.need(n, path, "name", r.Name != "", "required")
+	d.need(n, path, "groups", len(r.Groups) > 0, "want at least one group")
+	d.need(n, path, "connections", len(r.Connections) > 0, `want at least one connection (or "*")`)
+	if len(r.Allow)+len(r.Review)+len(r.Deny) == 0 && !d.hasErr(path) {
+		d.add(n, path, "a rule needs allow, review or deny")
+	}
+	return r, len(d.errs) == before
+}
+
+func (d *decoder) jit(f *Policy, n *yaml.Node, path string) (JIT, bool) {
+	before := len(d.errs)
+	j := JIT{Pos: Pos{d.file, n.Line}, field: path}
+	if !d.mapping(n, path) {
+		return j, false
+	}
+	d.fields(n, path, map[string]func(*yaml.Node, string){
+		"name":        func(v *yaml.Node, p string) { j.Name = d.name(v, p) },
+		"groups":      func(v *yaml.Node, p string) { j.Groups = d.groups(v, p) },
+		"connections": func(v *yaml.Node, p string) { j.Connections = d.connections(f, v, p) },
+		"access":      func(v *yaml.Node, p string) { j.Access = d.classes(v, p, "access", map[Class]string{}) },
+		"max_duration": func(v *yaml.Node, p string) {
+			j.MaxDuration, _ = d.duration(v, p)
+		},
+		"approvers": func(v *yaml.Node, p string) { j.Approvers = d.groups(v, p) },
+	})
+	d.need(n, path, "name", j.Name != "", "required")
+	d.need(n, path, "groups", len(j.Groups) > 0, "want at least one group")
+	d.need(n, path, "connections", len(j.Connections) > 0, `want at least one connection (or "*")`)
+	d.need(n, path, "access", len(j.Access) > 0, "want at least one class")
+	d.need(n, path, "max_duration", j.MaxDuration > 0, "required (such as 4h)")
+	return j, len(d.errs) == before
+}
+
+func (d *decoder) masking(f *Policy, n *yaml.Node, path string) (Masking, bool) {
+	before := len(d.errs)
+	m := Masking{Pos: Pos{d.file, n.Line}, field: path, Mode: MaskRedact}
+	if !d.mapping(n, path) {
+		return m, false
+	}
+	d.fields(n, path, map[string]func(*yaml.Node, string){
+		"name":          func(v *yaml.Node, p string) { m.Name = d.name(v, p) },
+		"connections":   func(v *yaml.Node, p string) { m.Connections = d.connections(f, v, p) },
+		"exempt_groups": func(v *yaml.Node, p string) { m.ExemptGroups = d.groups(v, p) },
+		"mode": func(v *yaml.Node, p string) {
+			if s, ok := d.str(v, p); ok {
+				if !slices.Contains(maskModes(), s) {
+					d.add(resolve(v), p, "unknown mode "+quoteSuggest(s, maskModes()))
+				}
+				m.Mode = MaskMode(s)
+			}
+		},
+		"detectors": func(v *yaml.Node, p string) {
+			names := make([]string, 0, 10)
+			for _, det := range Detectors() {
+				names = append(names, string(det))
+			}
+			d.items(v, p, func(_ int, item *yaml.Node, p string) {
+				s, ok := d.str(item, p)
+				switch {
+				case !ok:
+				case !slices.Contains(names, s):
+					d.add(item, p, "unknown detector "+quoteSuggest(s, names))
+				case slices.Contains(m.Detectors, Detector(s)):
+					d.add(item, p, "detector "+s+" is listed twice")
+				default:
+					m.Detectors = append(m.Detectors, Detector(s))
+				}
+			})
+		},
+		"columns": func(v *yaml.Node, p string) {
+			d.items(v, p, func(_ int, item *yaml.Node, p string) {
+				s, ok := d.str(item, p)
+				if !ok {
+					return
+				}
+				table, col, found := strings.Cut(s, ".")
+				if !found || table == "" || col == "" || col == "*" || strings.Contains(col, ".") {
+					d.add(item, p, fmt.Sprintf("%q: want table.column or *.column", s))
+					return
+				}
+				m.Columns = append(m.Columns, Column{Table: table, Column: col})
+			})
+		},
+	})
+	d.need(n, path, "name", m.Name != "", "required")
+	d.need(n, path, "connections", len(m.Connections) > 0, `want at least one connection (or "*")`)
+	if len(m.Detectors)+len(m.Columns) == 0 && !d.hasErr(path) {
+		d.add(n, path, "a masking rule needs detectors or columns")
+	}
+	return m, len(d.errs) == before
+}
+
+// quoteSuggest returns "'x' (did you mean y?)", or "'x' (want a, b or c)" when nothing is
+// close.
+func quoteSuggest(s string, valid []string) string {
+	if hint := didYouMean(s, valid); hint != "" {
+		return "'" + s + "'" + hint
+	}
+	return "'" + s + "' (want " + strings.Join(valid[:len(valid)-1], ", ") + " or " + valid[len(valid)-1] + ")"
+}

@@ -1,0 +1,233 @@
+// Package config loads the gateway's configuration (hoopd --config gateway.yaml).
+//
+// The file is YAML. ${NAME} in a value is read from the environment when the file loads,
+// ${NAME:-x} falls back to x when NAME is unset or empty, and $$ is a literal $. Relative
+// paths (policy_files, data_dir, store, tls, sslrootcert, audit file sinks) are relative
+// to the config file's directory, not to the working directory. Every problem is reported
+// with its file, line and field, all at once:
+//
+//	gateway.yaml:19: auth.oidc.issuer: environment variable HOOP_OIDC_ISSUER is not set
+//	gateway.yaml:30: connections[0].port: want an integer 1-65535
+//
+// The package is pure: it reads the config file and nothing else (not the TLS files, not
+// the policy files, no network).
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/hoopgw/hoop/policy"
+)
+
+// Config is the gateway's configuration.
+type Config struct {
+	Path        string       // "/etc/hoop/gateway.yaml": the file it came from, absolute
+	Listen      string       // "127.0.0.1:8443"; port 0 picks a free port
+	PublicURL   string       // "https://hoop.example.com": how clients reach the gateway
+	TLS         TLS          // empty: plain HTTP, allowed on a loopback Listen only
+	Store       string       // "sqlite:///var/lib/hoop/hoop.db" or "postgres://hoop@db/hoop"
+	DataDir     string       // "/var/lib/hoop": absolute
+	Auth        Auth         // how people prove who they are
+	Connections []Connection // the databases people reach through the gateway
+	PolicyFiles []string     // ["/etc/hoop/policy.yaml"]: absolute
+	Recording   Recording    // what is kept of each session
+	Audit       Audit        // where audit events go
+}
+
+// TLS names the gateway's certificate and key, PEM files, absolute paths.
+type TLS struct {
+	CertFile string // "/etc/hoop/tls.crt"
+	KeyFile  string // "/etc/hoop/tls.key"
+}
+
+// Enabled reports whether the gateway serves HTTPS.
+func (t TLS) Enabled() bool { return t.CertFile != "" && t.KeyFile != "" }
+
+// Auth configures identity.
+type Auth struct {
+	OIDC OIDC
+}
+
+// OIDC is the identity provider that signs the tokens people log in with. The CLI learns
+// it from the gateway (GET /api/v1/info).
+type OIDC struct {
+	Issuer       string   // "https://idp.example.com"
+	ClientID     string   // "hoop-cli"
+	ClientSecret string   // "": only for IdPs that give native apps a (non-secret) client secret
+	GroupsClaim  string   // "groups": the token claim that lists the person's groups
+	Scopes       []string // ["openid", "email", "profile", "offline_access"]
+	Audience     string   // "hoop-cli": the token's expected aud; ClientID when not set
+}
+
+// Connection is a database reachable through the gateway.
+type Connection struct {
+	Name        string                // "db-prod": what people type in hoop connect
+	Type        string                // "postgres"
+	Host        string                // "db.internal"
+	Port        int                   // 5432 (default)
+	Database    string                // "app"
+	SSLMode     string                // "prefer" (default): disable|allow|prefer|require|verify-ca|verify-full
+	SSLRootCert string                // "/etc/hoop/db-ca.pem": absolute; empty for the system roots
+	User        string                // "app": one login for every access level, or
+	Password    string                // "s3cret"
+	Roles       map[string]Credential // {"read": {app_ro, …}, "write": {app_rw, …}}: a login per access level
+	Line        int                   // 27: where it is defined in Config.Path
+}
+
+// Credential is a database login.
+type Credential struct {
+	User     string // "app_ro"
+	Password string // "s3cret"
+}
+
+// String hides the password, so a logged Credential does not leak it.
+func (c Credential) String() string {
+	if c.Password == "" {
+		return c.User
+	}
+	return c.User + ":***"
+}
+
+// GoString hides the password from %#v too.
+func (c Credential) GoString() string { return fmt.Sprintf("config.Credential{User:%q}", c.User) }
+
+// Recording says what is kept of each session.
+type Recording struct {
+	RowsPerStatement int // 1000 (default): result rows kept, masked, per statement; 0 keeps none
+}
+
+// Audit says where audit events go, besides the store.
+type Audit struct {
+	Sinks []Sink
+}
+
+// The audit sink types.
+const (
+	SinkFile    = "file"    // JSON lines appended to Path
+	SinkStdout  = "stdout"  // JSON lines on the gateway's stdout
+	SinkWebhook = "webhook" // each event POSTed as JSON to URL
+	SinkSyslog  = "syslog"  // to Address, or to the local syslog
+)
+
+// Sink is one audit destination.
+type Sink struct {
+	Type    string // "file", "stdout", "webhook" or "syslog"
+	Path    string // file: "/var/lib/hoop/audit.jsonl", absolute
+	URL     string // webhook: "https://siem.example.com/hoop"
+	Address string // syslog: "udp://127.0.0.1:514", "tcp://…"; empty for the local syslog
+	Line    int    // 52
+}
+
+// Sentinel errors.
+var (
+	// ErrNoCredential is returned (wrapped) by Connection.Credential when the connection
+	// has no database login fit for the access level.
+	ErrNoCredential = errors.New("no database login")
+)
+
+// DefaultConfig returns the values a config file starts from: a field the file does not
+// set keeps its default. It has no connections and no policy files, which a file must set.
+func DefaultConfig() *Config {
+	return &Config{
+		Listen:  "127.0.0.1:8443",
+		DataDir: "hoop-data",
+		Auth: Auth{OIDC: OIDC{
+			ClientID:    "hoop-cli",
+			GroupsClaim: "groups",
+			Scopes:      []string{"openid", "email", "profile", "offline_access"},
+		}},
+		Recording: Recording{RowsPerStatement: 1000},
+	}
+}
+
+// Load reads and validates the config file at path. env looks up environment variables
+// (os.LookupEnv; nil means os.LookupEnv). A problem in the file is an ErrorList naming
+// every problem found.
+func Load(path string, env func(string) (string, bool)) (*Config, error) {
+	if env == nil {
+		env = os.LookupEnv
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("load config: %w", err)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("load config: %w", err)
+	}
+	c, errs := parse(path, abs, data, env)
+	if len(errs) > 0 {
+		slices.SortStableFunc(errs, func(a, b *Error) int { return a.Line - b.Line })
+		return nil, errs
+	}
+	return c, nil
+}
+
+// Connection returns the connection named name.
+func (c *Config) Connection(name string) (*Connection, bool) {
+	for i := range c.Connections {
+		if c.Connections[i].Name == name {
+			return &c.Connections[i], true
+		}
+	}
+	return nil, false
+}
+
+// ConnectionNames returns the connections' names, in file order.
+func (c *Config) ConnectionNames() []string {
+	names := make([]string, len(c.Connections))
+	for i, conn := range c.Connections {
+		names[i] = conn.Name
+	}
+	return names
+}
+
+// SQLitePath returns the database file of a sqlite:// Store; ok is false for another store.
+func (c *Config) SQLitePath() (path string, ok bool) {
+	return strings.CutPrefix(c.Store, "sqlite://")
+}
+
+// Credential returns the database login for a session granted access level (a
+// policy.Class: "read", "write", "ddl" or "admin"; the highest class the session may run).
+//
+// Without roles, User and Password serve every level. With roles, a session gets the role
+// of its level or, when that is not defined, of the highest defined level below it
+// (admin → ddl → write → read): never a role more powerful than what policy grants, so a
+// statement the gateway misjudges still fails in the database. A session granted only
+// read gets the read role and nothing else. A level with no role at or below it is an
+// error wrapping ErrNoCredential: the session is refused.
+func (c *Connection) Credential(level string) (Credential, error) {
+	class, err := policy.ParseClass(level)
+	if err != nil {
+		return Credential{}, fmt.Errorf("connection %s credential: %w", c.Name, err)
+	}
+	if len(c.Roles) == 0 {
+		if c.User == "" {
+			return Credential{}, fmt.Errorf("connection %s: %w", c.Name, ErrNoCredential)
+		}
+		return Credential{User: c.User, Password: c.Password}, nil
+	}
+	classes := policy.Classes()
+	for i := slices.Index(classes, class); i >= 0; i-- {
+		if cred, ok := c.Roles[string(classes[i])]; ok {
+			return cred, nil
+		}
+	}
+	var defined []string
+	for _, k := range classes {
+		if _, ok := c.Roles[string(k)]; ok {
+			defined = append(defined, string(k))
+		}
+	}
+	want := "roles.read"
+	if class != policy.Read {
+		want = "a role at " + string(class) + " or below"
+	}
+	return Credential{}, fmt.Errorf("connection %s: %w for %s access (roles: %s; define %s)",
+		c.Name, ErrNoCredential, class, strings.Join(defined, ", "), want)
+}

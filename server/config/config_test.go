@@ -1,0 +1,345 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/hoopgw/hoop/policy"
+)
+
+// sharedExamples finds ../shared/examples beside the repository root (the directory that
+// holds go.mod), walking up from the package directory.
+func sharedExamples(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return filepath.Join(filepath.Dir(dir), "shared", "examples")
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the package directory")
+		}
+		dir = parent
+	}
+}
+
+// envOf returns a lookup function over vars only, never the process environment.
+func envOf(vars map[string]string) func(string) (string, bool) {
+	return func(name string) (string, bool) {
+		v, ok := vars[name]
+		return v, ok
+	}
+}
+
+func TestExample(t *testing.T) {
+	dir := sharedExamples(t)
+	path := filepath.Join(dir, "gateway.yaml")
+	got, err := Load(path, envOf(map[string]string{"HOOP_OIDC_ISSUER": "https://idp.example.com"}))
+	if err != nil {
+		t.Fatalf("Load(%s): %v", path, err)
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Config{
+		Path:      filepath.Join(abs, "gateway.yaml"),
+		Listen:    "127.0.0.1:8443",
+		PublicURL: "http://127.0.0.1:8443", // no tls: plain HTTP, on loopback only
+		Store:     "sqlite://" + filepath.Join(abs, "hoop-data", "hoop.db"),
+		DataDir:   filepath.Join(abs, "hoop-data"),
+		Auth: Auth{OIDC: OIDC{
+			Issuer:      "https://idp.example.com",
+			ClientID:    "hoop-cli",
+			GroupsClaim: "groups",
+			Scopes:      []string{"openid", "email", "profile", "groups", "offline_access"},
+			Audience:    "hoop-cli",
+		}},
+		Connections: []Connection{{
+			Name: "db-prod", Type: "postgres", Host: "127.0.0.1", Port: 5432, Database: "app", SSLMode: "prefer",
+			Roles: map[string]Credential{"read": {User: "app_ro"}, "write": {User: "app_rw"}},
+			Line:  27,
+		}},
+		PolicyFiles: []string{filepath.Join(abs, "policy.yaml")}, // next to the config file
+		Recording:   Recording{RowsPerStatement: 1000},
+		Audit:       Audit{Sinks: []Sink{{Type: "file", Path: filepath.Join(abs, "hoop-data", "audit.jsonl"), Line: 52}}},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Load(%s) (-want +got):\n%s", path, diff)
+	}
+	if got.TLS.Enabled() {
+		t.Errorf("TLS.Enabled: got true, want false")
+	}
+	// The policy files it names load, and name only connections it defines.
+	pol, err := policy.Load(got.PolicyFiles...)
+	if err != nil {
+		t.Fatalf("policy.Load(%q): %v", got.PolicyFiles, err)
+	}
+	if errs := pol.CheckReferences(got.ConnectionNames()); len(errs) > 0 {
+		t.Errorf("policy references: %v", errs)
+	}
+
+	// A session granted read logs in as the read role; write as the write role.
+	db, ok := got.Connection("db-prod")
+	if !ok {
+		t.Fatal(`Connection("db-prod"): not found`)
+	}
+	for level, user := range map[string]string{"read": "app_ro", "write": "app_rw"} {
+		if cred, err := db.Credential(level); err != nil || cred.User != user {
+			t.Errorf("Credential(%s): got %q, %v; want %q", level, cred.User, err, user)
+		}
+	}
+}
+
+func TestExampleEnvironment(t *testing.T) {
+	path := filepath.Join(sharedExamples(t), "gateway.yaml")
+	got, err := Load(path, envOf(map[string]string{
+		"HOOP_OIDC_ISSUER": "http://127.0.0.1:9999/oidc",
+		"HOOP_LISTEN":      "0.0.0.0:443",
+		"HOOP_PUBLIC_URL":  "https://hoop.example.com",
+		"HOOP_TLS_CERT":    "/etc/hoop/tls.crt",
+		"HOOP_TLS_KEY":     "tls.key",
+		"HOOP_STORE":       "postgres://hoop@store.internal/hoop",
+		"DB_HOST":          "db.internal",
+		"DB_PORT":          "6432",
+		"DB_NAME":          "",
+		"DB_RO_PASSWORD":   "ro: secret\n- x", // not YAML: substituted after parsing
+	}))
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	conn := got.Connections[0]
+	for _, c := range []struct{ field, got, want string }{
+		{"listen", got.Listen, "0.0.0.0:443"},
+		{"public_url", got.PublicURL, "https://hoop.example.com"},
+		{"tls.cert_file", got.TLS.CertFile, "/etc/hoop/tls.crt"},
+		{"tls.key_file", got.TLS.KeyFile, filepath.Join(filepath.Dir(got.Path), "tls.key")},
+		{"store", got.Store, "postgres://hoop@store.internal/hoop"},
+		{"auth.oidc.issuer", got.Auth.OIDC.Issuer, "http://127.0.0.1:9999/oidc"},
+		{"host", conn.Host, "db.internal"},
+		{"database", conn.Database, "app"}, // ${DB_NAME:-app} with DB_NAME empty
+		{"roles.read.password", conn.Roles["read"].Password, "ro: secret\n- x"},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s: got %q, want %q", c.field, c.got, c.want)
+		}
+	}
+	if conn.Port != 6432 {
+		t.Errorf("port: got %d, want 6432", conn.Port)
+	}
+}
+
+func TestExampleIssuerUnset(t *testing.T) {
+	path := filepath.Join(sharedExamples(t), "gateway.yaml")
+	_, err := Load(path, envOf(nil))
+	want := path + ":19: auth.oidc.issuer: environment variable HOOP_OIDC_ISSUER is not set"
+	if got := errString(err); got != want {
+		t.Errorf("Load without HOOP_OIDC_ISSUER:\ngot  %q\nwant %q", got, want)
+	}
+	var list ErrorList
+	if !errors.As(err, &list) || len(list) != 1 || list[0].Line != 19 || list[0].Field != "auth.oidc.issuer" {
+		t.Errorf("Load without HOOP_OIDC_ISSUER: got %#v, want one Error at line 19", err)
+	}
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// base is a small valid config; the cases below change one thing in it.
+const base = `listen: 127.0.0.1:8443
+auth:
+  oidc:
+    issuer: https://idp.example.com
+connections:
+  - name: db
+    type: postgres
+    host: localhost
+    user: app
+policy_files: [policy.yaml]
+`
+
+func TestLoadErrors(t *testing.T) {
+	env := envOf(map[string]string{"SET": "x", "EMPTY": ""})
+	tests := []struct {
+		name string
+		file string
+		want string
+	}{
+		{"ok", base, ""},
+		{"empty", "", "gateway.yaml: empty config file"},
+		{"not a mapping", "- listen\n", "gateway.yaml:1: want a mapping"},
+		{"syntax", "listen: [\n", "gateway.yaml:1: yaml: did not find expected node content"},
+		{"unknown field", base + "tls:\n  cert_fle: a.crt\n  key_file: a.key\n",
+			"gateway.yaml:12: tls.cert_fle: unknown field (did you mean cert_file?)"},
+		{"unknown top-level field", base + "polcy_files: []\n",
+			"gateway.yaml:11: polcy_files: unknown field (did you mean policy_files?)"},
+		{"port", strings.Replace(base, "user: app", "user: app\n    port: abc", 1),
+			"gateway.yaml:10: connections[0].port: want an integer 1-65535"},
+		{"port 0", strings.Replace(base, "user: app", "user: app\n    port: 0", 1),
+			"gateway.yaml:10: connections[0].port: want an integer 1-65535"},
+		{"port from env", strings.Replace(base, "user: app", "user: app\n    port: ${SET}", 1),
+			"gateway.yaml:10: connections[0].port: want an integer 1-65535"},
+		{"unset variable", strings.Replace(base, "host: localhost", "host: ${DB_HOST}", 1),
+			"gateway.yaml:8: connections[0].host: environment variable DB_HOST is not set"},
+		{"two unset variables", strings.Replace(base, "host: localhost", "host: ${A}.${B:-x}.${C}", 1),
+			"gateway.yaml:8: connections[0].host: environment variable A is not set\n" +
+				"gateway.yaml:8: connections[0].host: environment variable C is not set"},
+		{"unterminated variable", strings.Replace(base, "host: localhost", "host: ${DB_HOST", 1),
+			"gateway.yaml:8: connections[0].host: unterminated ${ (write $$ for a literal $)"},
+		{"bad variable name", strings.Replace(base, "host: localhost", "host: ${DB HOST}", 1),
+			"gateway.yaml:8: connections[0].host: bad variable reference: want ${NAME} or ${NAME:-default} (write $$ for a literal $)"},
+		{"set but empty variable is required", strings.Replace(base, "issuer: https://idp.example.com", "issuer: ${EMPTY}", 1),
+			"gateway.yaml:4: auth.oidc.issuer: required (the identity provider's URL, such as https://idp.example.com)"},
+		{"plain HTTP on all interfaces", strings.Replace(base, "127.0.0.1:8443", "0.0.0.0:8443\npublic_url: https://hoop.example.com", 1),
+			"gateway.yaml:1: listen 0.0.0.0:8443 is not a loopback address; plain HTTP is refused, set tls.cert_file and tls.key_file"},
+		{"plain HTTP on a name", strings.Replace(base, "127.0.0.1:8443", "hoop.internal:8443\npublic_url: https://hoop.example.com", 1),
+			"gateway.yaml:1: listen hoop.internal:8443 is not a loopback address; plain HTTP is refused, set tls.cert_file and tls.key_file"},
+		{"empty host", strings.Replace(base, "127.0.0.1:8443", ":8443\npublic_url: https://hoop.example.com", 1),
+			"gateway.yaml:1: listen :8443 is not a loopback address; plain HTTP is refused, set tls.cert_file and tls.key_file"},
+		{"no public url off loopback", strings.Replace(base, "127.0.0.1:8443", "0.0.0.0:8443\ntls: {cert_file: c, key_file: k}", 1),
+			"gateway.yaml:1: public_url: required when listen is not a loopback address (the URL clients use, such as https://hoop.example.com)"},
+		{"bad public url", base + "public_url: hoop.example.com\n",
+			"gateway.yaml:11: public_url: want an http or https URL, such as https://hoop.example.com"},
+		{"listen without port", strings.Replace(base, "127.0.0.1:8443", "127.0.0.1", 1),
+			"gateway.yaml:1: listen: want host:port, such as 127.0.0.1:8443"},
+		{"cert without key", base + "tls:\n  cert_file: a.crt\n",
+			"gateway.yaml:11: tls.key_file: required with tls.cert_file"},
+		{"key without cert", base + "tls:\n  key_file: a.key\n",
+			"gateway.yaml:11: tls.cert_file: required with tls.key_file"},
+		{"duplicate connection", strings.Replace(base, "policy_files", "  - name: db\n    type: postgres\n    host: h\n    user: u\npolicy_files", 1),
+			"gateway.yaml:10: connections[1].name: duplicate connection db (first at line 6)"},
+		{"bad connection name", strings.Replace(base, "name: db", "name: DB_prod", 1),
+			`gateway.yaml:6: connections[0].name: "DB_prod": use lowercase letters, digits and '-'`},
+		{"connection name like a flag", strings.Replace(base, "name: db", "name: -db", 1),
+			`gateway.yaml:6: connections[0].name: "-db": use lowercase letters, digits and '-'`},
+		{"no connection name", strings.Replace(base, "  - name: db\n    type", "  - type", 1),
+			"gateway.yaml:6: connections[0].name: required"},
+		{"connection type", strings.Replace(base, "type: postgres", "type: postgresql", 1),
+			"gateway.yaml:7: connections[0].type: unknown type 'postgresql' (did you mean postgres?)"},
+		{"connection type mysql", strings.Replace(base, "type: postgres", "type: mysql", 1),
+			"gateway.yaml:7: connections[0].type: unknown type 'mysql' (want postgres)"},
+		{"no host", strings.Replace(base, "    host: localhost\n", "", 1),
+			"gateway.yaml:6: connections[0].host: required"},
+		{"sslmode", strings.Replace(base, "user: app", "user: app\n    sslmode: requier", 1),
+			"gateway.yaml:10: connections[0].sslmode: unknown sslmode 'requier' (did you mean require?)"},
+		{"sslmode far off", strings.Replace(base, "user: app", "user: app\n    sslmode: on", 1),
+			"gateway.yaml:10: connections[0].sslmode: unknown sslmode 'on' (want disable, allow, prefer, require, verify-ca or verify-full)"},
+		{"no login", strings.Replace(base, "    user: app\n", "", 1),
+			"gateway.yaml:6: connections[0]: set user (one login for every access level) or roles (one per level)"},
+		{"user and roles", strings.Replace(base, "user: app", "user: app\n    roles:\n      read: {user: ro}", 1),
+			"gateway.yaml:6: connections[0]: set user (one login for every access level) or roles (one per level), not both"},
+		{"password without user", strings.Replace(base, "user: app", "password: pw\n    roles:\n      read: {user: ro}", 1),
+			"gateway.yaml:9: connections[0].password: set without user"},
+		{"unknown role", strings.Replace(base, "user: app", "roles:\n      wirte: {user: rw}", 1),
+			"gateway.yaml:10: connections[0].roles.wirte: unknown field (did you mean write?)"},
+		{"role without user", strings.Replace(base, "user: app", "roles:\n      read: {password: pw}", 1),
+			"gateway.yaml:10: connections[0].roles.read.user: required"},
+		{"connections not a list", strings.Replace(base, "  - name: db\n    type: postgres\n    host: localhost\n    user: app\n", "  db: {}\n", 1),
+			"gateway.yaml:6: connections: want a list"},
+		{"no policy files", strings.Replace(base, "policy_files: [policy.yaml]\n", "", 1),
+			"gateway.yaml: policy_files: want at least one policy file"},
+		{"empty policy files", strings.Replace(base, "[policy.yaml]", "[]", 1),
+			"gateway.yaml:10: policy_files: want at least one policy file"},
+		{"no issuer", strings.Replace(base, "    issuer: https://idp.example.com\n", "", 1),
+			"gateway.yaml:3: auth.oidc.issuer: required (the identity provider's URL, such as https://idp.example.com)"},
+		{"issuer not a URL", strings.Replace(base, "https://idp.example.com", "idp.example.com", 1),
+			"gateway.yaml:4: auth.oidc.issuer: want an https URL, such as https://idp.example.com"},
+		{"plain http issuer on another host", strings.Replace(base, "https://idp.example.com", "http://idp.example.com", 1),
+			"gateway.yaml:4: auth.oidc.issuer: want an https URL (plain http only on a loopback address)"},
+		{"scopes without openid", strings.Replace(base, "idp.example.com", "idp.example.com\n    scopes: [email]", 1),
+			"gateway.yaml:5: auth.oidc.scopes: want a list that includes openid"},
+		{"store", base + "store: mysql://x\n",
+			"gateway.yaml:11: store: want sqlite://PATH or postgres://URL"},
+		{"rows per statement", base + "recording:\n  rows_per_statement: -1\n",
+			"gateway.yaml:12: recording.rows_per_statement: want an integer 0-10000000"},
+		{"sink type", base + "audit:\n  sinks:\n    - type: fille\n      path: a.jsonl\n",
+			"gateway.yaml:13: audit.sinks[0].type: unknown sink type 'fille' (did you mean file?)"},
+		{"sink without path", base + "audit:\n  sinks:\n    - type: file\n",
+			"gateway.yaml:13: audit.sinks[0].path: required for a file sink"},
+		{"sink field of another type", base + "audit:\n  sinks:\n    - type: stdout\n      url: https://x\n",
+			"gateway.yaml:14: audit.sinks[0].url: not used by a stdout sink"},
+		{"webhook url", base + "audit:\n  sinks:\n    - type: webhook\n      url: siem\n",
+			"gateway.yaml:14: audit.sinks[0].url: want an http or https URL for a webhook sink"},
+		{"several errors", strings.Replace(base, "user: app", "user: app\n    port: abc\n    sslmode: nope", 1) + "extra: 1\n",
+			"gateway.yaml:10: connections[0].port: want an integer 1-65535\n" +
+				"gateway.yaml:11: connections[0].sslmode: unknown sslmode 'nope' (want disable, allow, prefer, require, verify-ca or verify-full)\n" +
+				"gateway.yaml:13: extra: unknown field"},
+	}
+	dir := t.TempDir()
+	t.Chdir(dir)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := os.WriteFile("gateway.yaml", []byte(tt.file), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := Load("gateway.yaml", env)
+			if got := errString(err); got != tt.want {
+				t.Errorf("Load:\ngot  %q\nwant %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "gateway.yaml")
+	file := "listen: ${L:-}\ndata_dir: ../data\nstore: sqlite://db/hoop.db\n" +
+		"auth:\n  oidc:\n    issuer: https://idp.example.com\n    client_id: ${EMPTY:-}\n" +
+		"connections:\n  - {name: db, type: postgres, host: h, user: u}\npolicy_files: [/etc/hoop/policy.yaml]\n"
+	if err := os.WriteFile(path, []byte(file), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Load(path, envOf(nil))
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	def := DefaultConfig()
+	for _, c := range []struct{ field, got, want string }{
+		{"listen", got.Listen, def.Listen}, // an empty value keeps the default
+		{"public_url", got.PublicURL, "http://" + def.Listen},
+		{"data_dir", got.DataDir, filepath.Join(filepath.Dir(dir), "data")},
+		{"store", got.Store, "sqlite://" + filepath.Join(dir, "db", "hoop.db")},
+		{"client_id", got.Auth.OIDC.ClientID, "hoop-cli"},
+		{"audience", got.Auth.OIDC.Audience, "hoop-cli"},
+		{"groups_claim", got.Auth.OIDC.GroupsClaim, "groups"},
+		{"policy_files[0]", got.PolicyFiles[0], "/etc/hoop/policy.yaml"},
+		{"sslmode", got.Connections[0].SSLMode, "prefer"},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s: got %q, want %q", c.field, c.got, c.want)
+		}
+	}
+	if got.Connections[0].Port != 5432 || got.Recording.RowsPerStatement != 1000 {
+		t.Errorf("port, rows_per_statement: got %d, %d; want 5432, 1000", got.Connections[0].Port, got.Recording.RowsPerStatement)
+	}
+	if err := os.WriteFile(path, []byte(strings.Replace(file, "sqlite://db/hoop.db", `"sqlite://:memory:"`, 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if mem, err := Load(path, envOf(nil)); err != nil || mem.Store != "sqlite://:memory:" {
+		t.Errorf("Load with an in-memory store: got %v; want store sqlite://:memory:", err)
+	}
+	if p, ok := got.SQLitePath(); !ok || p != filepath.Join(dir, "db", "hoop.db") {
+		t.Errorf("SQLitePath: got %q, %v", p, ok)
+	}
+	if names := got.ConnectionNames(); len(names) != 1 || names[0] != "db" {
+		t.Errorf("ConnectionNames: got %q, want [db]", names)
+	}
+	if _, ok := got.Connection("nope"); ok {
+		t.Errorf(`Connection("nope"): found`)
+	}
+	if _, err := Load(filepath.Join(dir, "missing.yaml"), nil); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Load(missing): got %v, want a not-exist error", err)
+	}
+}

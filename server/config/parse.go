@@ -1,0 +1,324 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// connectionName is what a connection name may look like: people type it in
+// "hoop connect NAME", so no capitals, spaces, or a leading '-' that reads as a flag.
+var connectionName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+
+// sslModes are libpq's, which pgconn follows.
+var sslModes = []string{"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}
+
+// parse reads the file's content into DefaultConfig, resolves relative paths against
+// abs's directory and validates.
+func parse(name, abs string, data []byte, env func(string) (string, bool)) (*Config, ErrorList) {
+	d := &decoder{file: name, env: env, lines: map[string]int{}}
+	c := DefaultConfig()
+	c.Path = abs
+	root := d.document(data)
+	if root == nil {
+		if len(d.errs) == 0 {
+			d.add(nil, "", "empty config file")
+		}
+		return c, d.errs
+	}
+	if root.Kind != yaml.MappingNode {
+		d.add(root, "", "want a mapping")
+		return c, d.errs
+	}
+	oidc := &c.Auth.OIDC
+	d.fields(root, "", map[string]func(*yaml.Node, string){
+		"listen":     d.set(&c.Listen),
+		"public_url": d.set(&c.PublicURL),
+		"tls": func(v *yaml.Node, path string) {
+			d.fields(v, path, map[string]func(*yaml.Node, string){
+				"cert_file": d.set(&c.TLS.CertFile),
+				"key_file":  d.set(&c.TLS.KeyFile),
+			})
+		},
+		"store":    d.set(&c.Store),
+		"data_dir": d.set(&c.DataDir),
+		"auth": func(v *yaml.Node, path string) {
+			d.fields(v, path, map[string]func(*yaml.Node, string){
+				"oidc": func(v *yaml.Node, path string) {
+					d.fields(v, path, map[string]func(*yaml.Node, string){
+						"issuer":        d.set(&oidc.Issuer),
+						"client_id":     d.set(&oidc.ClientID),
+						"client_secret": d.set(&oidc.ClientSecret),
+						"groups_claim":  d.set(&oidc.GroupsClaim),
+						"scopes":        func(v *yaml.Node, path string) { oidc.Scopes = d.strs(v, path) },
+						"audience":      d.set(&oidc.Audience),
+					})
+				},
+			})
+		},
+		"connections": func(v *yaml.Node, path string) {
+			d.items(v, path, func(_ int, item *yaml.Node, p string) { d.connection(c, item, p) })
+		},
+		"policy_files": func(v *yaml.Node, path string) { c.PolicyFiles = d.strs(v, path) },
+		"recording": func(v *yaml.Node, path string) {
+			d.fields(v, path, map[string]func(*yaml.Node, string){
+				"rows_per_statement": d.setInt(&c.Recording.RowsPerStatement, 0, 10_000_000),
+			})
+		},
+		"audit": func(v *yaml.Node, path string) {
+			d.fields(v, path, map[string]func(*yaml.Node, string){
+				"sinks": func(v *yaml.Node, path string) {
+					d.items(v, path, func(_ int, item *yaml.Node, p string) { d.sink(c, item, p) })
+				},
+			})
+		},
+	})
+
+	dir := filepath.Dir(abs)
+	rel := func(p string) string {
+		if p == "" || filepath.IsAbs(p) {
+			return p
+		}
+		return filepath.Join(dir, p)
+	}
+	c.DataDir = rel(c.DataDir)
+	c.TLS.CertFile, c.TLS.KeyFile = rel(c.TLS.CertFile), rel(c.TLS.KeyFile)
+	for i := range c.PolicyFiles {
+		c.PolicyFiles[i] = rel(c.PolicyFiles[i])
+	}
+	for i := range c.Connections {
+		c.Connections[i].SSLRootCert = rel(c.Connections[i].SSLRootCert)
+	}
+	for i := range c.Audit.Sinks {
+		c.Audit.Sinks[i].Path = rel(c.Audit.Sinks[i].Path)
+	}
+
+	d.checkListen(c)
+	switch {
+	case c.Store == "":
+		c.Store = "sqlite://" + filepath.Join(c.DataDir, "hoop.db")
+	case strings.HasPrefix(c.Store, "sqlite://"):
+		switch p := strings.TrimPrefix(c.Store, "sqlite://"); p {
+		case ":memory:": // an in-memory database, for tests
+		case "":
+			d.at("store", "want sqlite://PATH or postgres://URL")
+		default:
+			c.Store = "sqlite://" + rel(p)
+		}
+	case strings.HasPrefix(c.Store, "postgres://"), strings.HasPrefix(c.Store, "postgresql://"):
+		if _, err := url.Parse(c.Store); err != nil {
+			d.at("store", "want sqlite://PATH or postgres://URL (the postgres URL does not parse)")
+		}
+	default:
+		d.at("store", "want sqlite://PATH or postgres://URL")
+	}
+
+	switch {
+	case d.hasErr("auth.oidc.issuer"):
+	case oidc.Issuer == "":
+		d.at("auth.oidc.issuer", "required (the identity provider's URL, such as https://idp.example.com)")
+	default:
+		u, err := url.Parse(oidc.Issuer)
+		switch {
+		case err != nil || u.Host == "" || u.Scheme != "https" && u.Scheme != "http":
+			d.at("auth.oidc.issuer", "want an https URL, such as https://idp.example.com")
+		case u.Scheme == "http" && !loopback(u.Hostname()):
+			// Keys fetched over plain HTTP from another host could be swapped on the way.
+			d.at("auth.oidc.issuer", "want an https URL (plain http only on a loopback address)")
+		}
+	}
+	if !slices.Contains(oidc.Scopes, "openid") && !d.hasErr("auth.oidc.scopes") {
+		d.at("auth.oidc.scopes", "want a list that includes openid")
+	}
+	if oidc.Audience == "" {
+		oidc.Audience = oidc.ClientID
+	}
+
+	if len(c.PolicyFiles) == 0 && !d.hasErr("policy_files") {
+		d.at("policy_files", "want at least one policy file")
+	}
+	return c, d.errs
+}
+
+// checkListen checks listen, tls and public_url together: plain HTTP only on loopback.
+func (d *decoder) checkListen(c *Config) {
+	if d.hasErr("listen") {
+		return
+	}
+	host, port, err := net.SplitHostPort(c.Listen)
+	if p, perr := strconv.Atoi(port); err != nil || perr != nil || p < 0 || p > 65535 {
+		d.at("listen", "want host:port, such as 127.0.0.1:8443")
+		return
+	}
+	switch {
+	case d.hasErr("tls"):
+	case c.TLS.CertFile != "" && c.TLS.KeyFile == "":
+		d.at("tls.key_file", "required with tls.cert_file")
+	case c.TLS.KeyFile != "" && c.TLS.CertFile == "":
+		d.at("tls.cert_file", "required with tls.key_file")
+	case !c.TLS.Enabled() && !loopback(host):
+		d.errs = append(d.errs, &Error{File: d.file, Line: d.lines["listen"], Msg: fmt.Sprintf(
+			"listen %s is not a loopback address; plain HTTP is refused, set tls.cert_file and tls.key_file", c.Listen)})
+	}
+	if d.hasErr("public_url") {
+		return
+	}
+	if c.PublicURL == "" {
+		if !loopback(host) {
+			d.errs = append(d.errs, &Error{File: d.file, Line: d.lines["listen"], Field: "public_url",
+				Msg: "required when listen is not a loopback address (the URL clients use, such as https://hoop.example.com)"})
+			return
+		}
+		scheme := "http"
+		if c.TLS.Enabled() {
+			scheme = "https"
+		}
+		c.PublicURL = scheme + "://" + c.Listen
+		return
+	}
+	if u, err := url.Parse(c.PublicURL); err != nil || u.Host == "" || u.Scheme != "http" && u.Scheme != "https" {
+		d.at("public_url", "want an http or https URL, such as https://hoop.example.com")
+	}
+}
+
+// loopback reports whether host is a loopback address: "127.0.0.1", "::1" or "localhost".
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func (d *decoder) connection(c *Config, n *yaml.Node, path string) {
+	if n.Kind != yaml.MappingNode {
+		d.add(n, path, "want a mapping")
+		return
+	}
+	conn := Connection{Port: 5432, SSLMode: "prefer", Line: n.Line}
+	d.fields(n, path, map[string]func(*yaml.Node, string){
+		"name":        d.set(&conn.Name),
+		"type":        d.set(&conn.Type),
+		"host":        d.set(&conn.Host),
+		"port":        d.setInt(&conn.Port, 1, 65535),
+		"database":    d.set(&conn.Database),
+		"sslmode":     d.set(&conn.SSLMode),
+		"sslrootcert": d.set(&conn.SSLRootCert),
+		"user":        d.set(&conn.User),
+		"password":    d.set(&conn.Password),
+		"roles": func(v *yaml.Node, path string) {
+			conn.Roles = map[string]Credential{}
+			role := func(level string) func(*yaml.Node, string) {
+				return func(v *yaml.Node, path string) {
+					var cred Credential
+					d.fields(v, path, map[string]func(*yaml.Node, string){
+						"user":     d.set(&cred.User),
+						"password": d.set(&cred.Password),
+					})
+					if cred.User == "" && !d.hasErr(path) {
+						d.at(path+".user", "required")
+					}
+					conn.Roles[level] = cred
+				}
+			}
+			// The keys are the policy's statement classes.
+			d.fields(v, path, map[string]func(*yaml.Node, string){
+				"read": role("read"), "write": role("write"), "ddl": role("ddl"), "admin": role("admin"),
+			})
+		},
+	})
+
+	// Checks that name a field use its line; the others the connection's first line.
+	d.lines[path] = n.Line
+	switch {
+	case d.hasErr(path + ".name"):
+	case conn.Name == "":
+		d.at(path+".name", "required")
+	case !connectionName.MatchString(conn.Name):
+		d.at(path+".name", fmt.Sprintf("%q: use lowercase letters, digits and '-'", conn.Name))
+	default:
+		if first, dup := c.Connection(conn.Name); dup {
+			d.at(path+".name", fmt.Sprintf("duplicate connection %s (first at line %d)", conn.Name, first.Line))
+		}
+	}
+	switch {
+	case d.hasErr(path + ".type"):
+	case conn.Type == "":
+		d.at(path+".type", "required (postgres)")
+	default:
+		d.oneOf(path+".type", "type", conn.Type, "postgres")
+	}
+	if conn.Host == "" && !d.hasErr(path+".host") {
+		d.at(path+".host", "required")
+	}
+	if !d.hasErr(path + ".sslmode") {
+		d.oneOf(path+".sslmode", "sslmode", conn.SSLMode, sslModes...)
+	}
+	if !d.hasErr(path+".user") && !d.hasErr(path+".roles") {
+		switch {
+		case conn.User != "" && len(conn.Roles) > 0:
+			d.at(path, "set user (one login for every access level) or roles (one per level), not both")
+		case conn.User == "" && len(conn.Roles) == 0:
+			d.at(path, "set user (one login for every access level) or roles (one per level)")
+		case conn.User == "" && conn.Password != "":
+			d.at(path+".password", "set without user")
+		}
+	}
+	c.Connections = append(c.Connections, conn)
+}
+
+func (d *decoder) sink(c *Config, n *yaml.Node, path string) {
+	if n.Kind != yaml.MappingNode {
+		d.add(n, path, "want a mapping")
+		return
+	}
+	s := Sink{Line: n.Line}
+	d.fields(n, path, map[string]func(*yaml.Node, string){
+		"type":    d.set(&s.Type),
+		"path":    d.set(&s.Path),
+		"url":     d.set(&s.URL),
+		"address": d.set(&s.Address),
+	})
+	d.lines[path] = n.Line
+	if d.hasErr(path) {
+		return
+	}
+	if s.Type == "" {
+		d.at(path+".type", "required (file, stdout, webhook or syslog)")
+		return
+	}
+	if !d.oneOf(path+".type", "sink type", s.Type, SinkFile, SinkStdout, SinkWebhook, SinkSyslog) {
+		return
+	}
+	// Each type has its own field; another type's field is most likely a mistake.
+	own := map[string]string{SinkFile: "path", SinkWebhook: "url", SinkSyslog: "address"}
+	for _, f := range []struct{ name, value string }{{"path", s.Path}, {"url", s.URL}, {"address", s.Address}} {
+		if f.value != "" && own[s.Type] != f.name {
+			d.at(path+"."+f.name, "not used by a "+s.Type+" sink")
+		}
+	}
+	switch s.Type {
+	case SinkFile:
+		if s.Path == "" {
+			d.at(path+".path", "required for a file sink")
+		}
+	case SinkWebhook:
+		if u, err := url.Parse(s.URL); err != nil || u.Host == "" || u.Scheme != "http" && u.Scheme != "https" {
+			d.at(path+".url", "want an http or https URL for a webhook sink")
+		}
+	case SinkSyslog:
+		if s.Address != "" {
+			if u, err := url.Parse(s.Address); err != nil || u.Host == "" || u.Scheme != "udp" && u.Scheme != "tcp" {
+				d.at(path+".address", "want udp://host:port or tcp://host:port, or nothing for the local syslog")
+			}
+		}
+	}
+	c.Audit.Sinks = append(c.Audit.Sinks, s)
+}

@@ -1,0 +1,349 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/hoopgw/hoop/api"
+	"github.com/hoopgw/hoop/policy"
+	"github.com/hoopgw/hoop/server/config"
+	"github.com/hoopgw/hoop/server/devidp"
+	"github.com/hoopgw/hoop/server/identity"
+	"github.com/hoopgw/hoop/server/postgres"
+	"github.com/hoopgw/hoop/store"
+	"github.com/hoopgw/hoop/tunnel"
+)
+
+// Version is the gateway's version, set at build time.
+var Version = "dev"
+
+// Options configure a Gateway.
+type Options struct {
+	Config   *config.Config
+	Store    *store.Store
+	Logger   *slog.Logger
+	DevIDP   *devidp.Provider // the embedded identity provider of `hoopd --dev`, mounted at /oidc/
+	Tunnel   *tunnel.Config   // nil means tunnel.DefaultConfig()
+	Postgres *postgres.Config // nil means postgres.DefaultConfig()
+}
+
+// Gateway is a running hoopd.
+type Gateway struct {
+	cfg      *config.Config
+	store    *store.Store
+	log      *slog.Logger
+	verifier *identity.Verifier
+	engine   *postgres.Engine
+	idp      *devidp.Provider
+	tcfg     *tunnel.Config
+	policy   atomic.Pointer[policy.Policy]
+	conns    map[string]*config.Connection
+
+	mu      sync.Mutex
+	tunnels map[string]*liveTunnel
+	running sync.WaitGroup // tunnel handlers, which outlive the HTTP server's Shutdown
+}
+
+// New builds a gateway from its options, loading the policy files the config names.
+func New(opts Options) (*Gateway, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	cfg := opts.Config
+	p, err := policy.Load(cfg.PolicyFiles...)
+	if err != nil {
+		return nil, err
+	}
+	pgcfg := opts.Postgres
+	if pgcfg == nil {
+		pgcfg = postgres.DefaultConfig()
+	}
+	pgcfg.Logger = opts.Logger
+	g := &Gateway{
+		cfg:   cfg,
+		store: opts.Store,
+		log:   opts.Logger,
+		verifier: identity.NewVerifier(identity.Config{
+			Issuer:      cfg.Auth.OIDC.Issuer,
+			Audience:    audience(cfg),
+			GroupsClaim: cfg.Auth.OIDC.GroupsClaim,
+		}),
+		engine:  postgres.New(pgcfg),
+		idp:     opts.DevIDP,
+		tcfg:    opts.Tunnel,
+		conns:   make(map[string]*config.Connection),
+		tunnels: make(map[string]*liveTunnel),
+	}
+	for i := range cfg.Connections {
+		c := &cfg.Connections[i]
+		g.conns[c.Name] = c
+	}
+	g.policy.Store(p)
+	g.log.Info("policy loaded", "version", short(p.Version()), "files", cfg.PolicyFiles)
+	return g, nil
+}
+
+func audience(cfg *config.Config) string {
+	if cfg.Auth.OIDC.Audience != "" {
+		return cfg.Auth.OIDC.Audience
+	}
+	return cfg.Auth.OIDC.ClientID
+}
+
+func short(version string) string {
+	if len(version) > 12 {
+		return version[:12]
+	}
+	return version
+}
+
+// Policy returns the policy in force.
+func (g *Gateway) Policy() *policy.Policy { return g.policy.Load() }
+
+// ReloadPolicy loads the policy files again. An invalid new policy is refused and the old
+// one stays in force; live sessions are not touched.
+func (g *Gateway) ReloadPolicy() error {
+	p, err := policy.Load(g.cfg.PolicyFiles...)
+	if err != nil {
+		g.log.Error("policy reload refused, the previous policy stays in force", "err", err)
+		return err
+	}
+	old := g.policy.Swap(p)
+	if old.Version() != p.Version() {
+		g.log.Info("policy reloaded", "version", short(p.Version()), "previous", short(old.Version()))
+	}
+	return nil
+}
+
+// Handler returns the gateway's HTTP handler.
+func (g *Gateway) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/v1/info", g.handleInfo)
+	mux.HandleFunc("GET /api/v1/whoami", g.authenticated(g.handleWhoami))
+	mux.HandleFunc("GET /api/v1/connections", g.authenticated(g.handleConnections))
+	mux.HandleFunc("GET /api/v1/tunnel", g.authenticated(g.handleTunnel))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
+	if g.idp != nil {
+		mux.Handle("/oidc/", g.idp.Handler())
+	}
+	return mux
+}
+
+// Serve serves the gateway on ln until ctx is done, then shuts down gracefully: tunnels
+// are told why they end.
+func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           g.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	errc := make(chan error, 1)
+	go func() {
+		if g.cfg.TLS.CertFile != "" {
+			errc <- srv.ServeTLS(ln, g.cfg.TLS.CertFile, g.cfg.TLS.KeyFile)
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	g.CloseTunnels("the gateway is shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(sctx)
+	done := make(chan struct{})
+	go func() {
+		g.running.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-sctx.Done():
+		g.log.Warn("shutdown: some tunnels did not end in time")
+	}
+	return nil
+}
+
+func (g *Gateway) handleInfo(w http.ResponseWriter, r *http.Request) {
+	o := g.cfg.Auth.OIDC
+	writeJSON(w, http.StatusOK, api.Info{
+		Issuer:       o.Issuer,
+		ClientID:     o.ClientID,
+		ClientSecret: o.ClientSecret,
+		Scopes:       o.Scopes,
+		GroupsClaim:  o.GroupsClaim,
+		Version:      Version,
+	})
+}
+
+// authenticated verifies the bearer token before calling next.
+func (g *Gateway) authenticated(next func(http.ResponseWriter, *http.Request, identity.Identity)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || strings.TrimSpace(raw) == "" {
+			writeError(w, http.StatusUnauthorized, api.CodeUnauthenticated, "no bearer token: run hoop login")
+			return
+		}
+		id, err := g.verifier.Verify(r.Context(), raw)
+		if err != nil {
+			if errors.Is(err, identity.ErrIssuerUnavailable) {
+				g.log.Error("token verification", "err", err)
+				writeError(w, http.StatusServiceUnavailable, "unavailable", "the gateway cannot reach its identity provider; try again later")
+				return
+			}
+			g.log.Info("token refused", "remote", r.RemoteAddr, "err", err)
+			writeError(w, http.StatusUnauthorized, api.CodeUnauthenticated, "token refused: "+err.Error()+"; run hoop login")
+			return
+		}
+		next(w, r, id)
+	}
+}
+
+func (g *Gateway) handleWhoami(w http.ResponseWriter, r *http.Request, id identity.Identity) {
+	writeJSON(w, http.StatusOK, api.Whoami{
+		Subject: id.Subject, Email: id.Email, Name: id.Name, Groups: nonNil(id.Groups), Issuer: id.Issuer, Expiry: id.Expiry,
+	})
+}
+
+func (g *Gateway) handleConnections(w http.ResponseWriter, r *http.Request, id identity.Identity) {
+	p := g.Policy()
+	out := []api.Connection{}
+	for _, c := range g.cfg.Connections {
+		a := p.Access(policyIdentity(id), c.Name)
+		if !a.Allowed {
+			continue
+		}
+		classes := make([]string, len(a.Classes))
+		for i, cl := range a.Classes {
+			classes[i] = string(cl)
+		}
+		out = append(out, api.Connection{Name: c.Name, Type: c.Type, Access: classes, Rules: nonNil(a.Rules)})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func policyIdentity(id identity.Identity) policy.Identity {
+	return policy.Identity{Subject: id.Subject, Email: id.Email, Groups: id.Groups}
+}
+
+// access decides whether id may use the named connection at all.
+func (g *Gateway) access(id identity.Identity, name string) (*config.Connection, policy.Access, error) {
+	c, ok := g.conns[name]
+	if !ok {
+		return nil, policy.Access{}, &apiError{status: http.StatusNotFound, code: api.CodeNotFound, msg: fmt.Sprintf("no connection named %q on this gateway; hoop connections lists yours", name)}
+	}
+	a := g.Policy().Access(policyIdentity(id), name)
+	if !a.Allowed {
+		return nil, a, &apiError{status: http.StatusForbidden, code: api.CodeForbidden, msg: fmt.Sprintf("no rule grants %s access to connection %s (groups: %s)", id, name, groupList(id.Groups))}
+	}
+	return c, a, nil
+}
+
+func groupList(groups []string) string {
+	if len(groups) == 0 {
+		return "none"
+	}
+	return strings.Join(groups, ", ")
+}
+
+// grant decides how a session on c is opened: the database role for the highest class
+// the identity may run, read-only when that is read.
+func (g *Gateway) grant(id identity.Identity, c *config.Connection) (*postgres.Grant, error) {
+	p := g.Policy()
+	a := p.Access(policyIdentity(id), c.Name)
+	if !a.Allowed {
+		return nil, &postgres.DeniedError{Reason: fmt.Sprintf("no rule grants %s access to connection %s (groups: %s)", id, c.Name, groupList(id.Groups))}
+	}
+	level, ok := p.MaxLevel(policyIdentity(id), c.Name)
+	if !ok {
+		return nil, &postgres.DeniedError{Reason: fmt.Sprintf("no rule grants %s any statement class on connection %s", id, c.Name)}
+	}
+	cred, err := c.Credential(string(level))
+	if err != nil {
+		return nil, fmt.Errorf("connection %s: %w", c.Name, err)
+	}
+	up, err := upstreamConfig(c, cred)
+	if err != nil {
+		return nil, err
+	}
+	return &postgres.Grant{Upstream: up, Level: string(level), ReadOnly: level == policy.Read, Rules: a.Rules}, nil
+}
+
+// upstreamConfig builds the pgconn config for a connection and credential. Every field is
+// set explicitly so that the gateway's own PG* environment cannot change it.
+func upstreamConfig(c *config.Connection, cred config.Credential) (*pgconn.Config, error) {
+	kv := []string{
+		"host=" + quote(c.Host),
+		"port=" + strconv.Itoa(c.Port),
+		"dbname=" + quote(c.Database),
+		"user=" + quote(cred.User),
+		"password=" + quote(cred.Password),
+		"sslmode=" + quote(orDefault(c.SSLMode, "prefer")),
+		"connect_timeout=10",
+	}
+	if c.SSLRootCert != "" {
+		kv = append(kv, "sslrootcert="+quote(c.SSLRootCert))
+	}
+	pc, err := pgconn.ParseConfig(strings.Join(kv, " "))
+	if err != nil {
+		return nil, fmt.Errorf("connection %s: upstream config: %w", c.Name, err)
+	}
+	return pc, nil
+}
+
+func quote(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+type apiError struct {
+	status    int
+	code, msg string
+}
+
+func (e *apiError) Error() string { return e.msg }
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, api.Error{Error: msg, Code: code})
+}
+
+func newID(prefix string) string {
+	return prefix + "-" + strings.ToLower(rand.Text()[:16])
+}

@@ -1,0 +1,29 @@
+// Package postgres is the gateway's PostgreSQL engine: it speaks the server side of the
+// PostgreSQL protocol to a client that arrives through the tunnel, logs in upstream with the
+// gateway's stored credential, and relays the session message by message so that every
+// client message passes one decision point.
+//
+// A session, as the engine sees it:
+//
+//	client (via tunnel)              hoopd                         PostgreSQL
+//	  | SSLRequest / GSSENCRequest     |                               |
+//	  |<------------- 'N' -------------|  (the tunnel is the TLS)      |
+//	  | StartupMessage(user, db, ...)  |                               |
+//	  |------------------------------->| authorize(identity, conn)     |
+//	  |                                |--- startup + SCRAM / TLS ---->|
+//	  |                                |<-- AuthOk, params, KeyData ---|
+//	  |<- AuthOk, ParameterStatus...,  |                               |
+//	  |   BackendKeyData(gateway key), |                               |
+//	  |   ReadyForQuery ---------------|                               |
+//	  | Query / Parse / Bind / ...     |                               |
+//	  |---------> decide(message) ---->|------------------------------>|
+//	  |<-------------------------------|<----- results ----------------|
+//
+// The client's user name and password are ignored: the identity comes from the tunnel's
+// token. The BackendKeyData the client sees is the gateway's own; a CancelRequest carrying it
+// is forwarded to the real backend only when it comes from the same identity.
+//
+// Messages are read into a reused buffer and written to a buffered writer that is flushed
+// only when the reading side has nothing more buffered, so a burst of small messages costs
+// one write, not one per message.
+package postgres

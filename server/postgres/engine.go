@@ -1,0 +1,404 @@
+package postgres
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/hoopgw/hoop/server/identity"
+)
+
+// Grant is what the gateway allows one session: where and as whom it logs in upstream.
+type Grant struct {
+	Upstream *pgconn.Config // parsed upstream config holding the stored credential for Level
+	Level    string         // the highest statement class the session may run: "read"
+	ReadOnly bool           // start the session with default_transaction_read_only = on
+	Rules    []string       // the policy rules that granted it: ["engineers-read-prod"]
+	Gate     Gate           // decides every client message; nil allows all but FunctionCall
+}
+
+// Gate decides each client message before it is forwarded upstream. Check returns nil to
+// forward the message, or an error (a *DeniedError for a policy decision) to refuse it.
+type Gate interface {
+	Check(typ byte, body []byte) error
+}
+
+// DeniedError is a refusal by policy. The client sees it as insufficient_privilege (42501).
+type DeniedError struct {
+	Reason string // "no rule grants alice@example.com access to connection db-prod"
+}
+
+func (e *DeniedError) Error() string { return e.Reason }
+
+// Request is one client connection that arrived through a tunnel.
+type Request struct {
+	Identity   identity.Identity
+	Connection string // "db-prod"
+	ClientAddr string // the local client's address on the CLI's host: "127.0.0.1:51234"
+	// Authorize decides whether the identity may open a session on the connection, and how.
+	// It is called after the client's startup message, so its refusal reaches the client as
+	// a PostgreSQL error.
+	Authorize func(ctx context.Context) (*Grant, error)
+	// Notify shows a message on the CLI's stderr (the tunnel's control stream); may be nil.
+	// Used when the local client cannot be told in its own protocol.
+	Notify func(level, text string)
+}
+
+func (r *Request) notify(level, format string, args ...any) {
+	if r.Notify != nil {
+		r.Notify(level, fmt.Sprintf(format, args...))
+	}
+}
+
+// Config tunes an Engine. The zero value of a field means its default.
+type Config struct {
+	StartupTimeout time.Duration // client startup and upstream login; default 30s
+	MaxMessageSize int           // largest client message body, bytes; default 64 MiB
+	BufferSize     int           // read and write buffer per direction, bytes; default 64 KiB
+	Logger         *slog.Logger  // default slog.Default()
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() *Config {
+	return &Config{
+		StartupTimeout: 30 * time.Second,
+		MaxMessageSize: 64 << 20,
+		BufferSize:     64 << 10,
+		Logger:         slog.Default(),
+	}
+}
+
+// Engine serves PostgreSQL sessions. One Engine serves all tunnels of a gateway, so that a
+// CancelRequest arriving on any stream can find its session.
+type Engine struct {
+	cfg Config
+
+	mu       sync.Mutex
+	backends map[cancelKey]*backend
+}
+
+// New returns an Engine; a nil cfg means DefaultConfig.
+func New(cfg *Config) *Engine {
+	d := DefaultConfig()
+	if cfg != nil {
+		if cfg.StartupTimeout > 0 {
+			d.StartupTimeout = cfg.StartupTimeout
+		}
+		if cfg.MaxMessageSize > 0 {
+			d.MaxMessageSize = cfg.MaxMessageSize
+		}
+		if cfg.BufferSize > 0 {
+			d.BufferSize = cfg.BufferSize
+		}
+		if cfg.Logger != nil {
+			d.Logger = cfg.Logger
+		}
+	}
+	return &Engine{cfg: *d, backends: make(map[cancelKey]*backend)}
+}
+
+// SQLSTATE codes the engine sends.
+const (
+	codeProtocolViolation     = "08P01"
+	codeCannotConnect         = "08001"
+	codeConnectionRejected    = "08004"
+	codeConnectionFailure     = "08006"
+	codeInsufficientPrivilege = "42501"
+	codeInternal              = "XX000"
+)
+
+// startupParams are the client's startup parameters passed on to PostgreSQL. Anything else
+// (options, replication, standard_conforming_strings, role, ...) could change how the
+// gateway's decisions apply, so it is dropped and the client is told.
+var startupParams = map[string]bool{
+	"application_name":   true,
+	"client_encoding":    true,
+	"DateStyle":          true,
+	"IntervalStyle":      true,
+	"TimeZone":           true,
+	"extra_float_digits": true,
+	"search_path":        true,
+	"bytea_output":       true,
+}
+
+// Serve runs one client session on conn until either side ends it or ctx is done.
+// It always closes conn.
+func (e *Engine) Serve(ctx context.Context, conn net.Conn, req Request) error {
+	defer conn.Close()
+	log := e.cfg.Logger.With("user", req.Identity.String(), "connection", req.Connection, "client", req.ClientAddr)
+	c := &clientConn{
+		conn: conn,
+		r:    bufio.NewReaderSize(conn, e.cfg.BufferSize),
+		w:    bufio.NewWriterSize(conn, e.cfg.BufferSize),
+	}
+	_ = conn.SetDeadline(time.Now().Add(e.cfg.StartupTimeout))
+	startup, err := e.startup(ctx, c, &req)
+	if err != nil || startup == nil {
+		if err != nil {
+			log.Info("postgres startup refused", "err", err)
+		}
+		return err
+	}
+
+	grant, err := req.Authorize(ctx)
+	if err != nil {
+		var denied *DeniedError
+		if errors.As(err, &denied) {
+			log.Info("postgres session denied", "reason", denied.Reason)
+			c.fatal(codeInsufficientPrivilege, "hoop: "+denied.Reason, "")
+			return err
+		}
+		log.Error("postgres session authorize", "err", err)
+		c.fatal(codeInternal, "hoop: the gateway could not authorize this session: "+err.Error(), "")
+		return err
+	}
+
+	up, ignored, err := e.connectUpstream(ctx, startup, grant, &req)
+	if err != nil {
+		log.Warn("postgres upstream login failed", "err", err)
+		code, msg := describeUpstreamError(req.Connection, err)
+		c.fatal(code, msg, "")
+		return err
+	}
+	_ = conn.SetDeadline(time.Time{})
+
+	key, err := e.register(&backend{id: req.Identity, hc: up})
+	if err != nil {
+		up.Conn.Close()
+		c.fatal(codeInternal, "hoop: "+err.Error(), "")
+		return err
+	}
+	defer e.unregister(key)
+
+	if err := c.greet(up, key, ignored, grant); err != nil {
+		up.Conn.Close()
+		return fmt.Errorf("postgres greet client: %w", err)
+	}
+	log.Info("postgres session started", "level", grant.Level, "read_only", grant.ReadOnly, "backend_pid", up.PID)
+	s := &session{
+		e:     e,
+		req:   &req,
+		gate:  grant.Gate,
+		c:     c,
+		up:    up.Conn,
+		upR:   bufio.NewReaderSize(up.Conn, e.cfg.BufferSize),
+		upW:   bufio.NewWriterSize(up.Conn, e.cfg.BufferSize),
+		log:   log,
+		start: time.Now(),
+	}
+	err = s.relay(ctx)
+	log.Info("postgres session ended", "duration", time.Since(s.start).Round(time.Millisecond), "err", err)
+	return err
+}
+
+// startup handles the packets before the StartupMessage. It returns nil, nil when the
+// connection was a CancelRequest (handled) or ended on its own.
+func (e *Engine) startup(ctx context.Context, c *clientConn, req *Request) (*pgproto3.StartupMessage, error) {
+	askedTLS := false
+	for range 3 { // at most SSLRequest, GSSENCRequest, StartupMessage
+		first, err := c.r.Peek(2)
+		if err != nil {
+			if errors.Is(err, io.EOF) && askedTLS {
+				req.notify("warning", "a local client at %s asked for TLS and hung up when refused: hoop's local port speaks plain PostgreSQL on loopback (the tunnel to the gateway is encrypted); use sslmode=disable or sslmode=prefer", req.ClientAddr)
+				return nil, errors.New("client required TLS on the local port")
+			}
+			if errors.Is(err, io.EOF) {
+				return nil, nil
+			}
+			return nil, fmt.Errorf("read startup: %w", err)
+		}
+		if first[0] == 0x16 && first[1] == 0x03 {
+			req.notify("warning", "a local client at %s started a TLS handshake directly (sslnegotiation=direct): hoop's local port speaks plain PostgreSQL on loopback (the tunnel to the gateway is encrypted); use sslmode=disable or sslmode=prefer", req.ClientAddr)
+			return nil, errors.New("client started TLS directly on the local port")
+		}
+		body, err := readStartup(c.r)
+		if err != nil {
+			req.notify("warning", "a local client at %s does not speak PostgreSQL: %v", req.ClientAddr, err)
+			c.fatal(codeProtocolViolation, "hoop: "+err.Error(), "")
+			return nil, err
+		}
+		code := binary.BigEndian.Uint32(body)
+		switch code {
+		case pgproto3.ProtocolVersion30, pgproto3.ProtocolVersion32:
+			var m pgproto3.StartupMessage
+			if err := m.Decode(body); err != nil {
+				c.fatal(codeProtocolViolation, "hoop: invalid startup message: "+err.Error(), "")
+				return nil, fmt.Errorf("decode startup: %w", err)
+			}
+			if _, ok := m.Parameters["replication"]; ok {
+				c.fatal(codeInsufficientPrivilege, "hoop: replication connections are not allowed through the gateway", "")
+				return nil, errors.New("client asked for a replication connection")
+			}
+			return &m, nil
+		case 80877103: // SSLRequest
+			askedTLS = true
+			if err := c.writeRaw([]byte{'N'}); err != nil {
+				return nil, err
+			}
+		case 80877104: // GSSENCRequest
+			if err := c.writeRaw([]byte{'N'}); err != nil {
+				return nil, err
+			}
+		case 80877102: // CancelRequest
+			var m pgproto3.CancelRequest
+			if err := m.Decode(body); err != nil {
+				return nil, fmt.Errorf("decode cancel request: %w", err)
+			}
+			e.cancel(ctx, req, &m)
+			return nil, nil
+		default:
+			msg := fmt.Sprintf("unsupported protocol version or request code %d (hoop speaks protocol 3.0)", code)
+			c.fatal(codeProtocolViolation, "hoop: "+msg, "")
+			return nil, errors.New(msg)
+		}
+	}
+	c.fatal(codeProtocolViolation, "hoop: too many startup requests", "")
+	return nil, errors.New("too many startup requests")
+}
+
+// connectUpstream logs in to PostgreSQL with the grant's credential. It returns the names
+// of the client's startup parameters that were not passed on.
+func (e *Engine) connectUpstream(ctx context.Context, startup *pgproto3.StartupMessage, grant *Grant, req *Request) (*pgconn.HijackedConn, []string, error) {
+	cfg := grant.Upstream.Copy()
+	params := make(map[string]string, len(startup.Parameters)+2)
+	maps.Copy(params, cfg.RuntimeParams)
+	var ignored []string
+	for k, v := range startup.Parameters {
+		switch {
+		case k == "user" || k == "database":
+			// The gateway decides both; the client's are ignored.
+		case startupParams[k]:
+			params[k] = v
+		default:
+			ignored = append(ignored, k)
+		}
+	}
+	slices.Sort(ignored)
+	params["application_name"] = applicationName(params["application_name"], req.Identity)
+	if grant.ReadOnly {
+		params["default_transaction_read_only"] = "on"
+	}
+	cfg.RuntimeParams = params
+	cctx, cancel := context.WithTimeout(ctx, e.cfg.StartupTimeout)
+	defer cancel()
+	pc, err := pgconn.ConnectConfig(cctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	hc, err := pc.Hijack()
+	if err != nil {
+		pc.Close(context.Background())
+		return nil, nil, fmt.Errorf("hijack upstream: %w", err)
+	}
+	return hc, ignored, nil
+}
+
+// applicationName tags the client's application name with who is using it, so that
+// pg_stat_activity on the database shows the person behind the gateway's role.
+func applicationName(app string, id identity.Identity) string {
+	if app == "" {
+		app = "hoop"
+	}
+	s := fmt.Sprintf("%s (hoop:%s)", app, id.String())
+	if len(s) > 63 { // NAMEDATALEN-1: PostgreSQL truncates, we keep the suffix readable
+		s = s[:63]
+	}
+	return s
+}
+
+// describeUpstreamError turns an upstream login failure into what the client is told.
+// The gateway's log has the full error; the client is not told where the database is.
+func describeUpstreamError(connection string, err error) (code, msg string) {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch {
+		case pgErr.Code == "28P01" || pgErr.Code == "28000":
+			return codeConnectionRejected, fmt.Sprintf("hoop: the database of connection %s rejected the gateway's stored credential (%s); ask the gateway's operator to check the connection's credentials", connection, pgErr.Code)
+		default:
+			return pgErr.Code, fmt.Sprintf("hoop: connection %s: the database refused the session: %s", connection, pgErr.Message)
+		}
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return codeCannotConnect, fmt.Sprintf("hoop: connection %s: the database did not answer the gateway in time; ask the gateway's operator (details are in the gateway's log)", connection)
+	}
+	return codeCannotConnect, fmt.Sprintf("hoop: connection %s: the gateway cannot reach the database; ask the gateway's operator (details are in the gateway's log)", connection)
+}
+
+// clientConn is the client side of a session. Writes may come from both relay directions,
+// so they hold mu.
+type clientConn struct {
+	conn net.Conn
+	r    *bufio.Reader
+
+	mu sync.Mutex
+	w  *bufio.Writer
+}
+
+func (c *clientConn) writeRaw(b []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, err := c.w.Write(b); err != nil {
+		return err
+	}
+	return c.w.Flush()
+}
+
+func (c *clientConn) send(msgs ...pgproto3.BackendMessage) error {
+	var buf []byte
+	for _, m := range msgs {
+		var err error
+		if buf, err = m.Encode(buf); err != nil {
+			return err
+		}
+	}
+	return c.writeRaw(buf)
+}
+
+// fatal sends a FATAL ErrorResponse; the caller then closes the connection.
+func (c *clientConn) fatal(code, msg, hint string) {
+	_ = c.send(&pgproto3.ErrorResponse{Severity: "FATAL", SeverityUnlocalized: "FATAL", Code: code, Message: msg, Hint: hint})
+}
+
+// greet finishes the client's startup: AuthenticationOk, the server's parameters, the
+// gateway's cancel key and ReadyForQuery.
+func (c *clientConn) greet(up *pgconn.HijackedConn, key cancelKey, ignored []string, grant *Grant) error {
+	msgs := []pgproto3.BackendMessage{&pgproto3.AuthenticationOk{}}
+	for _, k := range slices.Sorted(maps.Keys(up.ParameterStatuses)) {
+		msgs = append(msgs, &pgproto3.ParameterStatus{Name: k, Value: up.ParameterStatuses[k]})
+	}
+	msgs = append(msgs, &pgproto3.BackendKeyData{ProcessID: key.pid, SecretKey: key.secret[:]})
+	if len(ignored) > 0 {
+		msgs = append(msgs, &pgproto3.NoticeResponse{Severity: "NOTICE", SeverityUnlocalized: "NOTICE", Code: "01000",
+			Message: "hoop: ignored startup parameters: " + strings.Join(ignored, ", ")})
+	}
+	_ = grant
+	msgs = append(msgs, &pgproto3.ReadyForQuery{TxStatus: up.TxStatus})
+	return c.send(msgs...)
+}
+
+func randomKey() (cancelKey, error) {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return cancelKey{}, fmt.Errorf("cancel key: %w", err)
+	}
+	k := cancelKey{pid: binary.BigEndian.Uint32(b[:4]) &^ (1 << 31)}
+	copy(k.secret[:], b[4:])
+	if k.pid == 0 {
+		k.pid = 1
+	}
+	return k, nil
+}
