@@ -2,7 +2,7 @@
 GO      ?= go
 BIN     ?= bin
 PKGS    := ./...
-STATICCHECK_VERSION ?= 2025.1.1
+STATICCHECK_VERSION ?= v0.8.2
 export PATH := $(shell $(GO) env GOPATH)/bin:$(PATH)
 
 .PHONY: all build test unit lint tidy-check staticcheck bench demo demo-check clean
@@ -18,6 +18,7 @@ build:
 test: lint
 	CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/hoop
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)
+	scripts/demo.sh --check
 
 unit:
 	$(GO) test -count=1 -short $(PKGS)

@@ -3,7 +3,7 @@
 # modes, direct, through hoop's tunnel and through pgbouncer (when installed), in one run;
 # prints each TPS and the ratios against direct and pgbouncer.
 #
-#   BENCH_SECONDS=15 BENCH_CLIENTS=8 BENCH_SCALE=10 scripts/bench.sh
+#   BENCH_SECONDS=15 BENCH_CLIENTS=8 BENCH_SCALE=10 BENCH_MODES="simple prepared" scripts/bench.sh
 seconds=${BENCH_SECONDS:-10}
 clients=${BENCH_CLIENTS:-8}
 scale=${BENCH_SCALE:-10}
@@ -70,7 +70,7 @@ bouncer="host=127.0.0.1 port=$bport dbname=$DB_NAME user=$DB_RW_USER sslmode=dis
 
 say "pgbench -S -c $clients -j 2 -T $seconds, scale $scale, $(nproc) cores"
 printf '%-9s %12s %12s %12s %10s %12s\n' mode direct hoop pgbouncer hoop/direct hoop/pgbouncer
-for mode in simple prepared; do
+for mode in ${BENCH_MODES:-simple prepared}; do
 	d=$(run direct "$mode" "$direct")
 	t=$(run hoop "$mode" "$tunnel")
 	b=-

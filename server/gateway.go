@@ -51,6 +51,7 @@ type Gateway struct {
 	tcfg     *tunnel.Config
 	policy   atomic.Pointer[policy.Policy]
 	conns    map[string]*config.Connection
+	upstream map[string]map[policy.Class]*pgconn.Config // parsed once: connection → level → login
 
 	mu      sync.Mutex
 	tunnels map[string]*liveTunnel
@@ -87,9 +88,22 @@ func New(opts Options) (*Gateway, error) {
 		conns:   make(map[string]*config.Connection),
 		tunnels: make(map[string]*liveTunnel),
 	}
+	g.upstream = make(map[string]map[policy.Class]*pgconn.Config)
 	for i := range cfg.Connections {
 		c := &cfg.Connections[i]
 		g.conns[c.Name] = c
+		g.upstream[c.Name] = make(map[policy.Class]*pgconn.Config)
+		for _, level := range policy.Classes() {
+			cred, err := c.Credential(string(level))
+			if err != nil {
+				continue // no login for this level: a session that needs it is refused
+			}
+			up, err := upstreamConfig(c, cred)
+			if err != nil {
+				return nil, fmt.Errorf("%s:%d: connections: %w", cfg.Path, c.Line, err)
+			}
+			g.upstream[c.Name][level] = up
+		}
 	}
 	g.policy.Store(p)
 	g.log.Info("policy loaded", "version", short(p.Version()), "files", cfg.PolicyFiles)
@@ -275,13 +289,10 @@ func (g *Gateway) grant(id identity.Identity, c *config.Connection) (*postgres.G
 	if !ok {
 		return nil, &postgres.DeniedError{Reason: fmt.Sprintf("no rule grants %s any statement class on connection %s", id, c.Name)}
 	}
-	cred, err := c.Credential(string(level))
-	if err != nil {
+	up, ok := g.upstream[c.Name][level]
+	if !ok {
+		_, err := c.Credential(string(level))
 		return nil, fmt.Errorf("connection %s: %w", c.Name, err)
-	}
-	up, err := upstreamConfig(c, cred)
-	if err != nil {
-		return nil, err
 	}
 	return &postgres.Grant{Upstream: up, Level: string(level), ReadOnly: level == policy.Read, Rules: a.Rules}, nil
 }

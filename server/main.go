@@ -17,6 +17,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hoopgw/hoop/internal/debug"
 	"github.com/hoopgw/hoop/server/config"
 	"github.com/hoopgw/hoop/server/devdefaults"
 	"github.com/hoopgw/hoop/server/devidp"
@@ -29,6 +30,7 @@ type MainOptions struct {
 	Dev        bool
 	DataDir    string // where --dev keeps its files without --config: "./hoop-data"
 	LogFormat  string // "text" or "json"
+	DebugAddr  string // loopback address for runtime profiles: "127.0.0.1:6060"
 }
 
 // Main runs hoopd with the process's arguments and returns its exit code.
@@ -58,6 +60,7 @@ func Run(ctx context.Context, args []string, stderr io.Writer, env func(string) 
 	cmd.Flags().BoolVar(&opts.Dev, "dev", false, "local mode: embedded identity provider with local users, loopback only")
 	cmd.Flags().StringVar(&opts.DataDir, "data-dir", "./hoop-data", "with --dev and no --config: where the config, policy, store and keys live")
 	cmd.Flags().StringVar(&opts.LogFormat, "log-format", "text", "log format: text or json")
+	cmd.Flags().StringVar(&opts.DebugAddr, "debug-addr", "", "serve Go runtime profiles (pprof) on this loopback address")
 	cmd.SetArgs(args)
 	cmd.SetOut(stderr)
 	cmd.SetErr(stderr)
@@ -74,6 +77,13 @@ func runGateway(ctx context.Context, opts *MainOptions, stderr io.Writer, env fu
 		h = slog.NewJSONHandler(stderr, nil)
 	}
 	log := slog.New(h)
+	if opts.DebugAddr != "" {
+		addr, err := debug.Serve(opts.DebugAddr)
+		if err != nil {
+			return err
+		}
+		log.Info("serving runtime profiles", "addr", addr)
+	}
 
 	path := opts.ConfigPath
 	if opts.Dev && path == "" {

@@ -44,9 +44,9 @@ func newCore(ws *websocket.Conn, cfg *Config, client bool) (*core, error) {
 		err error
 	)
 	if client {
-		mux, err = yamux.Client(&coalescer{Conn: nc}, cfg.yamux())
+		mux, err = yamux.Client(newBatcher(nc, int(cfg.StreamWindow)), cfg.yamux())
 	} else {
-		mux, err = yamux.Server(&coalescer{Conn: nc}, cfg.yamux())
+		mux, err = yamux.Server(newBatcher(nc, int(cfg.StreamWindow)), cfg.yamux())
 	}
 	if err != nil {
 		cancel()

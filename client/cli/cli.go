@@ -17,6 +17,7 @@ import (
 
 	"github.com/hoopgw/hoop/client"
 	"github.com/hoopgw/hoop/client/auth"
+	"github.com/hoopgw/hoop/internal/debug"
 	"github.com/hoopgw/hoop/tunnel"
 )
 
@@ -121,6 +122,18 @@ Exit codes: 0 ok, 1 error, 2 usage, 3 denied by policy, 4 review pending,
 5 not logged in or token rejected.`,
 	}
 	root.PersistentFlags().StringVar(&f.gatewayFlag, "gateway", "", "gateway URL, e.g. https://hoop.example.com")
+	root.PersistentFlags().StringVar(&f.debugAddr, "debug-addr", "", "serve Go runtime profiles (pprof) on this loopback address")
+	_ = root.PersistentFlags().MarkHidden("debug-addr")
+	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
+		if f.debugAddr == "" {
+			return nil
+		}
+		addr, err := debug.Serve(f.debugAddr)
+		if err == nil {
+			fmt.Fprintf(f.io.ErrOut, "hoop: runtime profiles at http://%s/debug/pprof/\n", addr)
+		}
+		return err
+	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
 	root.AddCommand(
 		newLoginCmd(f),

@@ -19,6 +19,7 @@ type factory struct {
 	env         Env
 	http        *http.Client
 	gatewayFlag string
+	debugAddr   string
 
 	store *auth.Store
 }

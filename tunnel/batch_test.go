@@ -1,0 +1,115 @@
+package tunnel
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"net"
+	"sync"
+	"testing"
+)
+
+// recordConn records each Write as one message. A Write blocks while gate is held, so a
+// test can pile frames up behind a write in flight.
+type recordConn struct {
+	net.Conn
+	gate   sync.Mutex
+	mu     sync.Mutex
+	writes [][]byte
+	fail   error
+}
+
+func (r *recordConn) Write(p []byte) (int, error) {
+	r.gate.Lock()
+	defer r.gate.Unlock()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.fail != nil {
+		return 0, r.fail
+	}
+	r.writes = append(r.writes, bytes.Clone(p))
+	return len(p), nil
+}
+
+func (r *recordConn) Close() error { return nil }
+
+func (r *recordConn) messages() [][]byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([][]byte(nil), r.writes...)
+}
+
+func yamuxHeader(typ byte, length uint32) []byte {
+	h := make([]byte, yamuxHeaderSize)
+	h[0], h[1] = yamuxVersion, typ
+	binary.BigEndian.PutUint32(h[4:], 1) // stream id
+	binary.BigEndian.PutUint32(h[8:], length)
+	return h
+}
+
+func TestBatcherKeepsTheByteStream(t *testing.T) {
+	rec := &recordConn{}
+	rec.gate.Lock() // the first write stays in flight until the rest is queued
+	b := newBatcher(rec, 1024)
+	var sent []byte
+	write := func(p []byte) {
+		t.Helper()
+		if n, err := b.Write(p); err != nil || n != len(p) {
+			t.Fatalf("write of %d bytes: got (%d, %v)", len(p), n, err)
+		}
+		sent = append(sent, p...)
+	}
+	const typeWindowUpdate = 1
+	write(yamuxHeader(typeWindowUpdate, 0))
+	for i := range 20 {
+		body := bytes.Repeat([]byte{byte('a' + i)}, 100)
+		write(yamuxHeader(yamuxTypeData, uint32(len(body))))
+		write(body)
+	}
+	rec.gate.Unlock()
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	msgs := rec.messages()
+	var wire []byte
+	for _, m := range msgs {
+		if len(m) > 1024 {
+			t.Errorf("message of %d bytes exceeds the 1024-byte limit", len(m))
+		}
+		wire = append(wire, m...)
+	}
+	if !bytes.Equal(wire, sent) {
+		t.Fatal("the byte stream on the wire differs from what yamux wrote")
+	}
+	// 1 + 20×112 bytes written as a handful of messages, not 41.
+	if len(msgs) > 5 {
+		t.Errorf("got %d messages, want frames queued behind a write to share messages", len(msgs))
+	}
+}
+
+func TestBatcherHoldsAHeaderForItsBody(t *testing.T) {
+	rec := &recordConn{}
+	b := newBatcher(rec, 1<<20)
+	b.Write(yamuxHeader(yamuxTypeData, 5))
+	b.Write([]byte("hello"))
+	b.Close()
+	for _, m := range rec.messages() {
+		if len(m) == yamuxHeaderSize {
+			t.Fatalf("a data header went out alone: %v", rec.messages())
+		}
+	}
+}
+
+func TestBatcherReportsWriteErrors(t *testing.T) {
+	rec := &recordConn{fail: errors.New("broken pipe")}
+	b := newBatcher(rec, 1024)
+	b.Write([]byte("x"))
+	<-b.done // the failed write ends the loop
+	if _, err := b.Write([]byte("y")); err == nil || err.Error() != "broken pipe" {
+		t.Fatalf("write after a failure: got %v, want broken pipe", err)
+	}
+	b.Close()
+	if _, err := b.Write([]byte("z")); err == nil {
+		t.Fatal("write after Close succeeded")
+	}
+}
