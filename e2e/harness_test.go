@@ -96,6 +96,7 @@ type gatewayOptions struct {
 	env    map[string]string // extra variables for the config
 	config string            // gateway.yaml text; default: the shared example
 	policy string            // policy.yaml text; default: the shared example
+	tokens time.Duration     // ID token lifetime; default the provider's (1h)
 }
 
 // startGateway runs the gateway with the shared example config (or opts.config) against
@@ -143,7 +144,7 @@ func startGateway(t *testing.T, opts gatewayOptions) *gateway {
 	if err != nil {
 		t.Fatalf("load config: %v", err)
 	}
-	idp, err := devidp.New(devidp.Config{Issuer: url + "/oidc", Users: devidp.DefaultUsers()})
+	idp, err := devidp.New(devidp.Config{Issuer: url + "/oidc", Users: devidp.DefaultUsers(), IDTokenLifetime: opts.tokens})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -50,7 +50,7 @@ func yamuxHeader(typ byte, length uint32) []byte {
 func TestBatcherKeepsTheByteStream(t *testing.T) {
 	rec := &recordConn{}
 	rec.gate.Lock() // the first write stays in flight until the rest is queued
-	b := newBatcher(rec, 1024)
+	b := newBatcher(rec, 2048) // the queue holds twice that: all the frames below
 	var sent []byte
 	write := func(p []byte) {
 		t.Helper()
@@ -73,8 +73,8 @@ func TestBatcherKeepsTheByteStream(t *testing.T) {
 	msgs := rec.messages()
 	var wire []byte
 	for _, m := range msgs {
-		if len(m) > 1024 {
-			t.Errorf("message of %d bytes exceeds the 1024-byte limit", len(m))
+		if len(m) > 2048 {
+			t.Errorf("message of %d bytes exceeds the 2048-byte limit", len(m))
 		}
 		wire = append(wire, m...)
 	}
@@ -111,5 +111,29 @@ func TestBatcherReportsWriteErrors(t *testing.T) {
 	b.Close()
 	if _, err := b.Write([]byte("z")); err == nil {
 		t.Fatal("write after Close succeeded")
+	}
+}
+
+func TestBatcherSplitsLongQueues(t *testing.T) {
+	rec := &recordConn{}
+	rec.gate.Lock()
+	b := newBatcher(rec, 100)
+	var sent []byte
+	for i := range 3 {
+		p := bytes.Repeat([]byte{byte('a' + i)}, 60)
+		b.Write(p)
+		sent = append(sent, p...)
+	}
+	rec.gate.Unlock()
+	b.Close()
+	var wire []byte
+	for _, m := range rec.messages() {
+		if len(m) > 100 {
+			t.Errorf("message of %d bytes exceeds the 100-byte limit", len(m))
+		}
+		wire = append(wire, m...)
+	}
+	if !bytes.Equal(wire, sent) {
+		t.Fatal("the byte stream on the wire differs from what was written")
 	}
 }
