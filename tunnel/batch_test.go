@@ -49,7 +49,7 @@ func yamuxHeader(typ byte, length uint32) []byte {
 
 func TestBatcherKeepsTheByteStream(t *testing.T) {
 	rec := &recordConn{}
-	rec.gate.Lock() // the first write stays in flight until the rest is queued
+	rec.gate.Lock()            // the first write stays in flight until the rest is queued
 	b := newBatcher(rec, 2048) // the queue holds twice that: all the frames below
 	var sent []byte
 	write := func(p []byte) {
