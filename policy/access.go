@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/hoopgw/hoop/internal/yamlfile"
 )
 
 // Identity is who is asking, as the gateway verified it from an OIDC token.
@@ -153,7 +155,7 @@ func (p *Policy) CheckReferences(connections []string) []error {
 			continue
 		}
 		errs = append(errs, &Error{File: ref.pos.File, Line: ref.pos.Line, Field: ref.field,
-			Msg: "unknown connection " + ref.name + didYouMean(ref.name, connections)})
+			Msg: "unknown connection " + ref.name + yamlfile.DidYouMean(ref.name, connections)})
 	}
 	return errs
 }

@@ -3,6 +3,8 @@ package policy
 import (
 	"errors"
 	"fmt"
+
+	"github.com/hoopgw/hoop/internal/yamlfile"
 )
 
 // Class is the class of a statement, as the SQL analysis assigns it. Classes are ordered
@@ -33,7 +35,7 @@ func ParseClass(s string) (Class, error) {
 	if c := Class(s); c.rank() > 0 {
 		return c, nil
 	}
-	return "", fmt.Errorf("%w '%s'%s", ErrUnknownClass, s, didYouMean(s, classNames()))
+	return "", fmt.Errorf("%w '%s'%s", ErrUnknownClass, s, yamlfile.DidYouMean(s, classNames()))
 }
 
 // rank is 1 for read up to 4 for admin, 0 for anything else.

@@ -1,51 +1,13 @@
 package policy
 
-import (
-	"fmt"
-	"strings"
-)
+import "github.com/hoopgw/hoop/internal/yamlfile"
 
-// Error is one problem in a policy file.
-type Error struct {
-	File  string // "policy.yaml", as given to Load or Parse
-	Line  int    // 19; 0 when the problem is about the whole file
-	Field string // "rules[0].allow[0]"; empty when the problem has no field
-	Msg   string // "unknown class 'wirte' (did you mean write?)"
-}
-
-// Error returns "file:line: field: msg".
-func (e *Error) Error() string {
-	var b strings.Builder
-	b.WriteString(e.File)
-	if e.Line > 0 {
-		fmt.Fprintf(&b, ":%d", e.Line)
-	}
-	b.WriteString(": ")
-	if e.Field != "" {
-		b.WriteString(e.Field)
-		b.WriteString(": ")
-	}
-	b.WriteString(e.Msg)
-	return b.String()
-}
+// Error is one problem in a policy file: File is the name given to Load or Parse
+// ("policy.yaml"), Line is 0 when the problem is about the whole file, and Field
+// ("rules[0].allow[0]") is empty when the problem has no field. Its Error method returns
+// "file:line: field: msg".
+type Error = yamlfile.Error
 
 // ErrorList is every problem found in a set of policy files, in file and line order. Its
-// Error method prints one problem per line.
-type ErrorList []*Error
-
-func (l ErrorList) Error() string {
-	lines := make([]string, len(l))
-	for i, e := range l {
-		lines[i] = e.Error()
-	}
-	return strings.Join(lines, "\n")
-}
-
-// Unwrap gives errors.As access to each *Error.
-func (l ErrorList) Unwrap() []error {
-	errs := make([]error, len(l))
-	for i, e := range l {
-		errs[i] = e
-	}
-	return errs
-}
+// Error method prints one problem per line, and errors.As reaches each *Error.
+type ErrorList = yamlfile.ErrorList

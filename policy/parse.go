@@ -9,71 +9,78 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/hoopgw/hoop/internal/yamlfile"
 )
 
 // ruleName is what a rule, jit or masking name may look like: it is printed in reasons
 // and logs.
 var ruleName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 
+// decoder reads one policy file: yamlfile.Decoder with the policy's own sections.
+type decoder struct {
+	yamlfile.Decoder
+}
+
 // parse reads one file. It returns what it could read even when there are errors, so that
 // merge can report duplicates across files too.
 func parse(name string, data []byte) (*Policy, ErrorList) {
 	sum := sha256.Sum256(data)
 	f := &Policy{Files: []string{name}, version: hex.EncodeToString(sum[:])}
-	d := &decoder{file: name}
-	root := d.document(data)
+	d := &decoder{yamlfile.Decoder{File: name}}
+	root := d.Document(data)
 	if root == nil {
-		if len(d.errs) == 0 {
-			d.add(nil, "", "empty policy file; want at least version: 1")
+		if len(d.Errs) == 0 {
+			d.Add(nil, "", "empty policy file; want at least version: 1")
 		}
-		return f, d.errs
+		return f, d.Errs
 	}
 	version := false
-	d.fields(root, "", map[string]func(*yaml.Node, string){
+	d.Fields(root, "", map[string]func(*yaml.Node, string){
 		"version": func(v *yaml.Node, path string) {
 			version = true
-			if s, ok := d.str(v, path); ok && s != "1" {
-				d.add(resolve(v), path, fmt.Sprintf("unsupported version %q (want 1)", s))
+			if s, ok := d.Str(v, path); ok && s != "1" {
+				d.Add(yamlfile.Resolve(v), path, fmt.Sprintf("unsupported version %q (want 1)", s))
 			}
 		},
 		"rules": func(v *yaml.Node, path string) {
-			d.items(v, path, func(_ int, item *yaml.Node, p string) {
+			d.Items(v, path, func(_ int, item *yaml.Node, p string) {
 				if r, ok := d.rule(f, item, p); ok {
 					f.Rules = append(f.Rules, r)
 				}
 			})
 		},
 		"recordings": func(v *yaml.Node, path string) {
-			d.fields(v, path, map[string]func(*yaml.Node, string){
+			d.Fields(v, path, map[string]func(*yaml.Node, string){
 				"readers": func(v *yaml.Node, path string) { f.Recordings.Readers = d.groups(v, path) },
 			})
 		},
 		"reviews": func(v *yaml.Node, path string) {
 			f.reviewsAt = Pos{name, keyLine(root, "reviews")}
 			f.Reviews = Reviews{MinApprovals: 1, ExpiresAfter: defaultExpiry}
-			d.fields(v, path, map[string]func(*yaml.Node, string){
+			d.Fields(v, path, map[string]func(*yaml.Node, string){
 				"approvers": func(v *yaml.Node, path string) { f.Reviews.Approvers = d.groups(v, path) },
 				"min_approvals": func(v *yaml.Node, path string) {
-					if n, ok := d.integer(v, path, 1, 100); ok {
+					if n, ok := d.Int(v, path, 1, 100); ok {
 						f.Reviews.MinApprovals = n
 					}
 				},
 				"expires_after": func(v *yaml.Node, path string) {
-					if dur, ok := d.duration(v, path); ok {
+					if dur, ok := d.Duration(v, path); ok {
 						f.Reviews.ExpiresAfter = dur
 					}
 				},
 			})
 		},
 		"jit": func(v *yaml.Node, path string) {
-			d.items(v, path, func(_ int, item *yaml.Node, p string) {
+			d.Items(v, path, func(_ int, item *yaml.Node, p string) {
 				if j, ok := d.jit(f, item, p); ok {
 					f.JIT = append(f.JIT, j)
 				}
 			})
 		},
 		"masking": func(v *yaml.Node, path string) {
-			d.items(v, path, func(_ int, item *yaml.Node, p string) {
+			d.Items(v, path, func(_ int, item *yaml.Node, p string) {
 				if m, ok := d.masking(f, item, p); ok {
 					f.Masking = append(f.Masking, m)
 				}
@@ -81,9 +88,9 @@ func parse(name string, data []byte) (*Policy, ErrorList) {
 		},
 	})
 	if !version && root.Kind == yaml.MappingNode {
-		d.add(root, "version", "required (version: 1)")
+		d.Add(root, "version", "required (version: 1)")
 	}
-	return f, d.errs
+	return f, d.Errs
 }
 
 // keyLine returns the line of key in mapping n.
@@ -96,20 +103,11 @@ func keyLine(n *yaml.Node, key string) int {
 	return n.Line
 }
 
-// mapping reports whether n is a mapping, and records an error when it is not.
-func (d *decoder) mapping(n *yaml.Node, path string) bool {
-	if n.Kind != yaml.MappingNode {
-		d.add(n, path, "want a mapping")
-		return false
-	}
-	return true
-}
-
 // name reads a rule, jit or masking name.
 func (d *decoder) name(v *yaml.Node, path string) string {
-	s, ok := d.str(v, path)
+	s, ok := d.Str(v, path)
 	if ok && !ruleName.MatchString(s) {
-		d.add(resolve(v), path, fmt.Sprintf("%q is not a name: use letters, digits, '-', '_' and '.'", s))
+		d.Add(yamlfile.Resolve(v), path, fmt.Sprintf("%q is not a name: use letters, digits, '-', '_' and '.'", s))
 		return ""
 	}
 	return s
@@ -118,9 +116,9 @@ func (d *decoder) name(v *yaml.Node, path string) string {
 // groups reads a list of group names. "*" is refused: it is not a wildcard for groups, and
 // a rule for everyone should say which groups everyone is.
 func (d *decoder) groups(v *yaml.Node, path string) []string {
-	gs := d.strs(v, path)
+	gs := d.Strs(v, path)
 	if slices.Contains(gs, "*") {
-		d.add(resolve(v), path, `"*" is not a group; name the groups`)
+		d.Add(yamlfile.Resolve(v), path, `"*" is not a group; name the groups`)
 	}
 	return gs
 }
@@ -128,16 +126,9 @@ func (d *decoder) groups(v *yaml.Node, path string) []string {
 // connections reads a list of connection names and remembers them for CheckReferences.
 func (d *decoder) connections(f *Policy, v *yaml.Node, path string) []string {
 	var out []string
-	d.items(v, path, func(_ int, item *yaml.Node, p string) {
-		s, ok := d.str(item, p)
-		switch {
-		case !ok:
-		case s == "":
-			d.add(item, p, "empty string")
-		default:
-			out = append(out, s)
-			f.refs = append(f.refs, connRef{name: s, pos: Pos{d.file, item.Line}, field: p})
-		}
+	d.EachStr(v, path, func(item *yaml.Node, p, s string) {
+		out = append(out, s)
+		f.refs = append(f.refs, connRef{name: s, pos: Pos{d.File, item.Line}, field: p})
 	})
 	return out
 }
@@ -146,18 +137,18 @@ func (d *decoder) connections(f *Policy, v *yaml.Node, path string) []string {
 // the list that has them.
 func (d *decoder) classes(v *yaml.Node, path, list string, seen map[Class]string) []Class {
 	var out []Class
-	d.items(v, path, func(_ int, item *yaml.Node, p string) {
-		s, ok := d.str(item, p)
+	d.Items(v, path, func(_ int, item *yaml.Node, p string) {
+		s, ok := d.Str(item, p)
 		if !ok {
 			return
 		}
 		c, err := ParseClass(s)
 		if err != nil {
-			d.add(item, p, err.Error())
+			d.Add(item, p, err.Error())
 			return
 		}
 		if where, dup := seen[c]; dup {
-			d.add(item, p, fmt.Sprintf("class %s is already listed in %s", c, where))
+			d.Add(item, p, fmt.Sprintf("class %s is already listed in %s", c, where))
 			return
 		}
 		seen[c] = list
@@ -169,30 +160,20 @@ func (d *decoder) classes(v *yaml.Node, path, list string, seen map[Class]string
 // need records "path.field: msg" at mapping n when ok is false, unless that field already
 // has an error.
 func (d *decoder) need(n *yaml.Node, path, field string, ok bool, msg string) {
-	p := join(path, field)
-	if !ok && !d.hasErr(p) {
-		d.add(n, p, msg)
+	p := yamlfile.Join(path, field)
+	if !ok && !d.HasErr(p) {
+		d.Add(n, p, msg)
 	}
-}
-
-// hasErr reports whether an error was recorded for path or anything under it.
-func (d *decoder) hasErr(path string) bool {
-	for _, e := range d.errs {
-		if e.Field == path || strings.HasPrefix(e.Field, path+".") || strings.HasPrefix(e.Field, path+"[") {
-			return true
-		}
-	}
-	return false
 }
 
 func (d *decoder) rule(f *Policy, n *yaml.Node, path string) (Rule, bool) {
-	before := len(d.errs)
-	r := Rule{Pos: Pos{d.file, n.Line}, field: path}
-	if !d.mapping(n, path) {
+	before := len(d.Errs)
+	r := Rule{Pos: Pos{d.File, n.Line}, field: path}
+	if !d.Mapping(n, path) {
 		return r, false
 	}
 	seen := map[Class]string{}
-	d.fields(n, path, map[string]func(*yaml.Node, string){
+	d.Fields(n, path, map[string]func(*yaml.Node, string){
 		"name":        func(v *yaml.Node, p string) { r.Name = d.name(v, p) },
 		"groups":      func(v *yaml.Node, p string) { r.Groups = d.groups(v, p) },
 		"connections": func(v *yaml.Node, p string) { r.Connections = d.connections(f, v, p) },
@@ -203,25 +184,25 @@ func (d *decoder) rule(f *Policy, n *yaml.Node, path string) (Rule, bool) {
 	d.need(n, path, "name", r.Name != "", "required")
 	d.need(n, path, "groups", len(r.Groups) > 0, "want at least one group")
 	d.need(n, path, "connections", len(r.Connections) > 0, `want at least one connection (or "*")`)
-	if len(r.Allow)+len(r.Review)+len(r.Deny) == 0 && !d.hasErr(path) {
-		d.add(n, path, "a rule needs allow, review or deny")
+	if len(r.Allow)+len(r.Review)+len(r.Deny) == 0 && !d.HasErr(path) {
+		d.Add(n, path, "a rule needs allow, review or deny")
 	}
-	return r, len(d.errs) == before
+	return r, len(d.Errs) == before
 }
 
 func (d *decoder) jit(f *Policy, n *yaml.Node, path string) (JIT, bool) {
-	before := len(d.errs)
-	j := JIT{Pos: Pos{d.file, n.Line}, field: path}
-	if !d.mapping(n, path) {
+	before := len(d.Errs)
+	j := JIT{Pos: Pos{d.File, n.Line}, field: path}
+	if !d.Mapping(n, path) {
 		return j, false
 	}
-	d.fields(n, path, map[string]func(*yaml.Node, string){
+	d.Fields(n, path, map[string]func(*yaml.Node, string){
 		"name":        func(v *yaml.Node, p string) { j.Name = d.name(v, p) },
 		"groups":      func(v *yaml.Node, p string) { j.Groups = d.groups(v, p) },
 		"connections": func(v *yaml.Node, p string) { j.Connections = d.connections(f, v, p) },
 		"access":      func(v *yaml.Node, p string) { j.Access = d.classes(v, p, "access", map[Class]string{}) },
 		"max_duration": func(v *yaml.Node, p string) {
-			j.MaxDuration, _ = d.duration(v, p)
+			j.MaxDuration, _ = d.Duration(v, p)
 		},
 		"approvers": func(v *yaml.Node, p string) { j.Approvers = d.groups(v, p) },
 	})
@@ -230,23 +211,23 @@ func (d *decoder) jit(f *Policy, n *yaml.Node, path string) (JIT, bool) {
 	d.need(n, path, "connections", len(j.Connections) > 0, `want at least one connection (or "*")`)
 	d.need(n, path, "access", len(j.Access) > 0, "want at least one class")
 	d.need(n, path, "max_duration", j.MaxDuration > 0, "required (such as 4h)")
-	return j, len(d.errs) == before
+	return j, len(d.Errs) == before
 }
 
 func (d *decoder) masking(f *Policy, n *yaml.Node, path string) (Masking, bool) {
-	before := len(d.errs)
-	m := Masking{Pos: Pos{d.file, n.Line}, field: path, Mode: MaskRedact}
-	if !d.mapping(n, path) {
+	before := len(d.Errs)
+	m := Masking{Pos: Pos{d.File, n.Line}, field: path, Mode: MaskRedact}
+	if !d.Mapping(n, path) {
 		return m, false
 	}
-	d.fields(n, path, map[string]func(*yaml.Node, string){
+	d.Fields(n, path, map[string]func(*yaml.Node, string){
 		"name":          func(v *yaml.Node, p string) { m.Name = d.name(v, p) },
 		"connections":   func(v *yaml.Node, p string) { m.Connections = d.connections(f, v, p) },
 		"exempt_groups": func(v *yaml.Node, p string) { m.ExemptGroups = d.groups(v, p) },
 		"mode": func(v *yaml.Node, p string) {
-			if s, ok := d.str(v, p); ok {
+			if s, ok := d.Str(v, p); ok {
 				if !slices.Contains(maskModes(), s) {
-					d.add(resolve(v), p, "unknown mode "+quoteSuggest(s, maskModes()))
+					d.Add(yamlfile.Resolve(v), p, "unknown mode "+quoteSuggest(s, maskModes()))
 				}
 				m.Mode = MaskMode(s)
 			}
@@ -256,28 +237,28 @@ func (d *decoder) masking(f *Policy, n *yaml.Node, path string) (Masking, bool) 
 			for _, det := range Detectors() {
 				names = append(names, string(det))
 			}
-			d.items(v, p, func(_ int, item *yaml.Node, p string) {
-				s, ok := d.str(item, p)
+			d.Items(v, p, func(_ int, item *yaml.Node, p string) {
+				s, ok := d.Str(item, p)
 				switch {
 				case !ok:
 				case !slices.Contains(names, s):
-					d.add(item, p, "unknown detector "+quoteSuggest(s, names))
+					d.Add(item, p, "unknown detector "+quoteSuggest(s, names))
 				case slices.Contains(m.Detectors, Detector(s)):
-					d.add(item, p, "detector "+s+" is listed twice")
+					d.Add(item, p, "detector "+s+" is listed twice")
 				default:
 					m.Detectors = append(m.Detectors, Detector(s))
 				}
 			})
 		},
 		"columns": func(v *yaml.Node, p string) {
-			d.items(v, p, func(_ int, item *yaml.Node, p string) {
-				s, ok := d.str(item, p)
+			d.Items(v, p, func(_ int, item *yaml.Node, p string) {
+				s, ok := d.Str(item, p)
 				if !ok {
 					return
 				}
 				table, col, found := strings.Cut(s, ".")
 				if !found || table == "" || col == "" || col == "*" || strings.Contains(col, ".") {
-					d.add(item, p, fmt.Sprintf("%q: want table.column or *.column", s))
+					d.Add(item, p, fmt.Sprintf("%q: want table.column or *.column", s))
 					return
 				}
 				m.Columns = append(m.Columns, Column{Table: table, Column: col})
@@ -286,16 +267,16 @@ func (d *decoder) masking(f *Policy, n *yaml.Node, path string) (Masking, bool) 
 	})
 	d.need(n, path, "name", m.Name != "", "required")
 	d.need(n, path, "connections", len(m.Connections) > 0, `want at least one connection (or "*")`)
-	if len(m.Detectors)+len(m.Columns) == 0 && !d.hasErr(path) {
-		d.add(n, path, "a masking rule needs detectors or columns")
+	if len(m.Detectors)+len(m.Columns) == 0 && !d.HasErr(path) {
+		d.Add(n, path, "a masking rule needs detectors or columns")
 	}
-	return m, len(d.errs) == before
+	return m, len(d.Errs) == before
 }
 
 // quoteSuggest returns "'x' (did you mean y?)", or "'x' (want a, b or c)" when nothing is
 // close.
 func quoteSuggest(s string, valid []string) string {
-	if hint := didYouMean(s, valid); hint != "" {
+	if hint := yamlfile.DidYouMean(s, valid); hint != "" {
 		return "'" + s + "'" + hint
 	}
 	return "'" + s + "' (want " + strings.Join(valid[:len(valid)-1], ", ") + " or " + valid[len(valid)-1] + ")"

@@ -23,26 +23,26 @@ var sslModes = []string{"disable", "allow", "prefer", "require", "verify-ca", "v
 // parse reads the file's content into DefaultConfig, resolves relative paths against
 // abs's directory and validates.
 func parse(name, abs string, data []byte, env func(string) (string, bool)) (*Config, ErrorList) {
-	d := &decoder{file: name, env: env, lines: map[string]int{}}
+	d := newDecoder(name, env)
 	c := DefaultConfig()
 	c.Path = abs
-	root := d.document(data)
+	root := d.Document(data)
 	if root == nil {
-		if len(d.errs) == 0 {
-			d.add(nil, "", "empty config file")
+		if len(d.Errs) == 0 {
+			d.Add(nil, "", "empty config file")
 		}
-		return c, d.errs
+		return c, d.Errs
 	}
 	if root.Kind != yaml.MappingNode {
-		d.add(root, "", "want a mapping")
-		return c, d.errs
+		d.Add(root, "", "want a mapping")
+		return c, d.Errs
 	}
 	oidc := &c.Auth.OIDC
-	d.fields(root, "", map[string]func(*yaml.Node, string){
+	d.Fields(root, "", map[string]func(*yaml.Node, string){
 		"listen":     d.set(&c.Listen),
 		"public_url": d.set(&c.PublicURL),
 		"tls": func(v *yaml.Node, path string) {
-			d.fields(v, path, map[string]func(*yaml.Node, string){
+			d.Fields(v, path, map[string]func(*yaml.Node, string){
 				"cert_file": d.set(&c.TLS.CertFile),
 				"key_file":  d.set(&c.TLS.KeyFile),
 			})
@@ -50,32 +50,32 @@ func parse(name, abs string, data []byte, env func(string) (string, bool)) (*Con
 		"store":    d.set(&c.Store),
 		"data_dir": d.set(&c.DataDir),
 		"auth": func(v *yaml.Node, path string) {
-			d.fields(v, path, map[string]func(*yaml.Node, string){
+			d.Fields(v, path, map[string]func(*yaml.Node, string){
 				"oidc": func(v *yaml.Node, path string) {
-					d.fields(v, path, map[string]func(*yaml.Node, string){
+					d.Fields(v, path, map[string]func(*yaml.Node, string){
 						"issuer":        d.set(&oidc.Issuer),
 						"client_id":     d.set(&oidc.ClientID),
 						"client_secret": d.set(&oidc.ClientSecret),
 						"groups_claim":  d.set(&oidc.GroupsClaim),
-						"scopes":        func(v *yaml.Node, path string) { oidc.Scopes = d.strs(v, path) },
+						"scopes":        func(v *yaml.Node, path string) { oidc.Scopes = d.Strs(v, path) },
 						"audience":      d.set(&oidc.Audience),
 					})
 				},
 			})
 		},
 		"connections": func(v *yaml.Node, path string) {
-			d.items(v, path, func(_ int, item *yaml.Node, p string) { d.connection(c, item, p) })
+			d.Items(v, path, func(_ int, item *yaml.Node, p string) { d.connection(c, item, p) })
 		},
-		"policy_files": func(v *yaml.Node, path string) { c.PolicyFiles = d.strs(v, path) },
+		"policy_files": func(v *yaml.Node, path string) { c.PolicyFiles = d.Strs(v, path) },
 		"recording": func(v *yaml.Node, path string) {
-			d.fields(v, path, map[string]func(*yaml.Node, string){
+			d.Fields(v, path, map[string]func(*yaml.Node, string){
 				"rows_per_statement": d.setInt(&c.Recording.RowsPerStatement, 0, 10_000_000),
 			})
 		},
 		"audit": func(v *yaml.Node, path string) {
-			d.fields(v, path, map[string]func(*yaml.Node, string){
+			d.Fields(v, path, map[string]func(*yaml.Node, string){
 				"sinks": func(v *yaml.Node, path string) {
-					d.items(v, path, func(_ int, item *yaml.Node, p string) { d.sink(c, item, p) })
+					d.Items(v, path, func(_ int, item *yaml.Node, p string) { d.sink(c, item, p) })
 				},
 			})
 		},
@@ -121,7 +121,7 @@ func parse(name, abs string, data []byte, env func(string) (string, bool)) (*Con
 	}
 
 	switch {
-	case d.hasErr("auth.oidc.issuer"):
+	case d.HasErr("auth.oidc.issuer"):
 	case oidc.Issuer == "":
 		d.at("auth.oidc.issuer", "required (the identity provider's URL, such as https://idp.example.com)")
 	default:
@@ -134,22 +134,22 @@ func parse(name, abs string, data []byte, env func(string) (string, bool)) (*Con
 			d.at("auth.oidc.issuer", "want an https URL (plain http only on a loopback address)")
 		}
 	}
-	if !slices.Contains(oidc.Scopes, "openid") && !d.hasErr("auth.oidc.scopes") {
+	if !slices.Contains(oidc.Scopes, "openid") && !d.HasErr("auth.oidc.scopes") {
 		d.at("auth.oidc.scopes", "want a list that includes openid")
 	}
 	if oidc.Audience == "" {
 		oidc.Audience = oidc.ClientID
 	}
 
-	if len(c.PolicyFiles) == 0 && !d.hasErr("policy_files") {
+	if len(c.PolicyFiles) == 0 && !d.HasErr("policy_files") {
 		d.at("policy_files", "want at least one policy file")
 	}
-	return c, d.errs
+	return c, d.Errs
 }
 
 // checkListen checks listen, tls and public_url together: plain HTTP only on loopback.
 func (d *decoder) checkListen(c *Config) {
-	if d.hasErr("listen") {
+	if d.HasErr("listen") {
 		return
 	}
 	host, port, err := net.SplitHostPort(c.Listen)
@@ -158,21 +158,21 @@ func (d *decoder) checkListen(c *Config) {
 		return
 	}
 	switch {
-	case d.hasErr("tls"):
+	case d.HasErr("tls"):
 	case c.TLS.CertFile != "" && c.TLS.KeyFile == "":
 		d.at("tls.key_file", "required with tls.cert_file")
 	case c.TLS.KeyFile != "" && c.TLS.CertFile == "":
 		d.at("tls.cert_file", "required with tls.key_file")
 	case !c.TLS.Enabled() && !loopback(host):
-		d.errs = append(d.errs, &Error{File: d.file, Line: d.lines["listen"], Msg: fmt.Sprintf(
+		d.Errs = append(d.Errs, &Error{File: d.File, Line: d.Lines["listen"], Msg: fmt.Sprintf(
 			"listen %s is not a loopback address; plain HTTP is refused, set tls.cert_file and tls.key_file", c.Listen)})
 	}
-	if d.hasErr("public_url") {
+	if d.HasErr("public_url") {
 		return
 	}
 	if c.PublicURL == "" {
 		if !loopback(host) {
-			d.errs = append(d.errs, &Error{File: d.file, Line: d.lines["listen"], Field: "public_url",
+			d.Errs = append(d.Errs, &Error{File: d.File, Line: d.Lines["listen"], Field: "public_url",
 				Msg: "required when listen is not a loopback address (the URL clients use, such as https://hoop.example.com)"})
 			return
 		}
@@ -198,12 +198,11 @@ func loopback(host string) bool {
 }
 
 func (d *decoder) connection(c *Config, n *yaml.Node, path string) {
-	if n.Kind != yaml.MappingNode {
-		d.add(n, path, "want a mapping")
+	if !d.Mapping(n, path) {
 		return
 	}
 	conn := Connection{Port: 5432, SSLMode: "prefer", Line: n.Line}
-	d.fields(n, path, map[string]func(*yaml.Node, string){
+	d.Fields(n, path, map[string]func(*yaml.Node, string){
 		"name":        d.set(&conn.Name),
 		"type":        d.set(&conn.Type),
 		"host":        d.set(&conn.Host),
@@ -218,27 +217,27 @@ func (d *decoder) connection(c *Config, n *yaml.Node, path string) {
 			role := func(level string) func(*yaml.Node, string) {
 				return func(v *yaml.Node, path string) {
 					var cred Credential
-					d.fields(v, path, map[string]func(*yaml.Node, string){
+					d.Fields(v, path, map[string]func(*yaml.Node, string){
 						"user":     d.set(&cred.User),
 						"password": d.set(&cred.Password),
 					})
-					if cred.User == "" && !d.hasErr(path) {
+					if cred.User == "" && !d.HasErr(path) {
 						d.at(path+".user", "required")
 					}
 					conn.Roles[level] = cred
 				}
 			}
 			// The keys are the policy's statement classes.
-			d.fields(v, path, map[string]func(*yaml.Node, string){
+			d.Fields(v, path, map[string]func(*yaml.Node, string){
 				"read": role("read"), "write": role("write"), "ddl": role("ddl"), "admin": role("admin"),
 			})
 		},
 	})
 
 	// Checks that name a field use its line; the others the connection's first line.
-	d.lines[path] = n.Line
+	d.Lines[path] = n.Line
 	switch {
-	case d.hasErr(path + ".name"):
+	case d.HasErr(path + ".name"):
 	case conn.Name == "":
 		d.at(path+".name", "required")
 	case !connectionName.MatchString(conn.Name):
@@ -249,19 +248,19 @@ func (d *decoder) connection(c *Config, n *yaml.Node, path string) {
 		}
 	}
 	switch {
-	case d.hasErr(path + ".type"):
+	case d.HasErr(path + ".type"):
 	case conn.Type == "":
 		d.at(path+".type", "required (postgres)")
 	default:
 		d.oneOf(path+".type", "type", conn.Type, "postgres")
 	}
-	if conn.Host == "" && !d.hasErr(path+".host") {
+	if conn.Host == "" && !d.HasErr(path+".host") {
 		d.at(path+".host", "required")
 	}
-	if !d.hasErr(path + ".sslmode") {
+	if !d.HasErr(path + ".sslmode") {
 		d.oneOf(path+".sslmode", "sslmode", conn.SSLMode, sslModes...)
 	}
-	if !d.hasErr(path+".user") && !d.hasErr(path+".roles") {
+	if !d.HasErr(path+".user") && !d.HasErr(path+".roles") {
 		switch {
 		case conn.User != "" && len(conn.Roles) > 0:
 			d.at(path, "set user (one login for every access level) or roles (one per level), not both")
@@ -275,19 +274,18 @@ func (d *decoder) connection(c *Config, n *yaml.Node, path string) {
 }
 
 func (d *decoder) sink(c *Config, n *yaml.Node, path string) {
-	if n.Kind != yaml.MappingNode {
-		d.add(n, path, "want a mapping")
+	if !d.Mapping(n, path) {
 		return
 	}
 	s := Sink{Line: n.Line}
-	d.fields(n, path, map[string]func(*yaml.Node, string){
+	d.Fields(n, path, map[string]func(*yaml.Node, string){
 		"type":    d.set(&s.Type),
 		"path":    d.set(&s.Path),
 		"url":     d.set(&s.URL),
 		"address": d.set(&s.Address),
 	})
-	d.lines[path] = n.Line
-	if d.hasErr(path) {
+	d.Lines[path] = n.Line
+	if d.HasErr(path) {
 		return
 	}
 	if s.Type == "" {

@@ -1,8 +1,8 @@
-package policy
+package yamlfile
 
-// didYouMean returns " (did you mean x?)" for the candidate closest to word, or "" when
+// DidYouMean returns " (did you mean x?)" for the candidate closest to word, or "" when
 // none is close enough to be a likely typo.
-func didYouMean(word string, candidates []string) string {
+func DidYouMean(word string, candidates []string) string {
 	best, bestDist := "", 0
 	for _, c := range candidates {
 		d := editDistance(word, c)
