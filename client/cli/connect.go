@@ -41,16 +41,9 @@ user name and no password: the gateway knows who you are. Ctrl-C closes it.`,
 }
 
 func connectRun(ctx context.Context, f *factory, opts *ConnectOptions) error {
-	gw, err := f.gateway()
-	if err != nil {
-		return err
-	}
-	tok, _, err := f.token(ctx, gw)
-	if err != nil {
-		return err
-	}
 	var who api.Whoami
-	if err := client.Get(ctx, f.http, gw, "/api/v1/whoami", tok, &who); err != nil {
+	gw, err := f.get(ctx, "/api/v1/whoami", &who)
+	if err != nil {
 		return err
 	}
 	user := who.Subject

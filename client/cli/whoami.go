@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -31,33 +32,44 @@ func writeJSON(f *factory, v any) error {
 	return enc.Encode(v)
 }
 
-func newWhoamiCmd(f *factory) *cobra.Command {
+// newOutputCmd is a command that prints data as a table or as JSON.
+func newOutputCmd(use, short string, run func(ctx context.Context, f *factory, output string) error, f *factory) *cobra.Command {
 	var output string
 	cmd := &cobra.Command{
-		Use:   "whoami",
-		Short: "Show who the gateway thinks you are",
+		Use:   use,
+		Short: short,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkOutput(output); err != nil {
 				return err
 			}
-			return whoamiRun(cmd.Context(), f, output)
+			return run(cmd.Context(), f, output)
 		},
 	}
 	addOutputFlag(cmd, &output)
 	return cmd
 }
 
-func whoamiRun(ctx context.Context, f *factory, output string) error {
+// get calls the gateway's API as the logged-in identity; it returns the gateway's URL.
+func (f *factory) get(ctx context.Context, path string, out any) (string, error) {
 	gw, err := f.gateway()
 	if err != nil {
-		return err
+		return "", err
 	}
 	tok, _, err := f.token(ctx, gw)
 	if err != nil {
-		return err
+		return "", err
 	}
+	return gw, client.Get(ctx, f.http, gw, path, tok, out)
+}
+
+func newWhoamiCmd(f *factory) *cobra.Command {
+	return newOutputCmd("whoami", "Show who the gateway thinks you are", whoamiRun, f)
+}
+
+func whoamiRun(ctx context.Context, f *factory, output string) error {
 	var who api.Whoami
-	if err := client.Get(ctx, f.http, gw, "/api/v1/whoami", tok, &who); err != nil {
+	gw, err := f.get(ctx, "/api/v1/whoami", &who)
+	if err != nil {
 		return err
 	}
 	if output == "json" {
@@ -76,32 +88,12 @@ func whoamiRun(ctx context.Context, f *factory, output string) error {
 }
 
 func newConnectionsCmd(f *factory) *cobra.Command {
-	var output string
-	cmd := &cobra.Command{
-		Use:   "connections",
-		Short: "List the connections you may reach, and how",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkOutput(output); err != nil {
-				return err
-			}
-			return connectionsRun(cmd.Context(), f, output)
-		},
-	}
-	addOutputFlag(cmd, &output)
-	return cmd
+	return newOutputCmd("connections", "List the connections you may reach, and how", connectionsRun, f)
 }
 
 func connectionsRun(ctx context.Context, f *factory, output string) error {
-	gw, err := f.gateway()
-	if err != nil {
-		return err
-	}
-	tok, _, err := f.token(ctx, gw)
-	if err != nil {
-		return err
-	}
 	var conns []api.Connection
-	if err := client.Get(ctx, f.http, gw, "/api/v1/connections", tok, &conns); err != nil {
+	if _, err := f.get(ctx, "/api/v1/connections", &conns); err != nil {
 		return err
 	}
 	if output == "json" {
@@ -123,9 +115,5 @@ func join(s []string) string {
 	if len(s) == 0 {
 		return "-"
 	}
-	out := s[0]
-	for _, x := range s[1:] {
-		out += "," + x
-	}
-	return out
+	return strings.Join(s, ",")
 }
