@@ -342,9 +342,15 @@ func TestReconnect(t *testing.T) {
 	gw := startGateway(t, gatewayOptions{})
 	tok := gw.login(t, "alice")
 	addr, status := gw.connect(t, tok, "db-prod")
-	connectPgx(t, addr)
+	live := connectPgx(t, addr)
 	gw.G.CloseTunnels("maintenance window")
 	waitFor(t, "the close reason on stderr", func() bool { return strings.Contains(status.String(), "maintenance window") })
+	// A session that was open is told why it ended, in its own protocol.
+	_, err := live.Exec(context.Background(), "select 1")
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "57P01" || !strings.Contains(pgErr.Message, "maintenance window") {
+		t.Errorf("a live session when the gateway ends the tunnel: got %v, want 57P01 with the reason", err)
+	}
 	waitFor(t, "the reconnect", func() bool { return strings.Contains(status.String(), "reconnected") })
 	var one int
 	if err := connectPgx(t, addr).QueryRow(context.Background(), "select 1").Scan(&one); err != nil {
@@ -355,8 +361,7 @@ func TestReconnect(t *testing.T) {
 	waitFor(t, "the tunnel to drop", func() bool { return strings.Contains(status.String(), "reconnect attempt") })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err := pgx.Connect(ctx, dsn(addr))
-	var pgErr *pgconn.PgError
+	_, err = pgx.Connect(ctx, dsn(addr))
 	if !errors.As(err, &pgErr) || pgErr.Code != "08006" || !strings.Contains(pgErr.Message, "reconnecting") {
 		t.Fatalf("while the gateway is down: got %v, want 08006 saying it is reconnecting", err)
 	}

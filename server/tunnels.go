@@ -22,6 +22,8 @@ type liveTunnel struct {
 	connection string
 	sess       *tunnel.ServerSession
 
+	stop context.CancelCauseFunc // ends the tunnel's database sessions, with the reason
+
 	mu     sync.Mutex
 	who    identity.Identity
 	expiry *time.Timer
@@ -34,14 +36,15 @@ func (t *liveTunnel) identity() identity.Identity {
 	return t.who
 }
 
-// end closes the tunnel, telling the client why.
+// end closes the tunnel, telling the client why: the tunnel's handler ends each database
+// session first, in its own protocol, then the tunnel itself.
 func (t *liveTunnel) end(reason string) {
 	t.mu.Lock()
 	if t.reason == "" {
 		t.reason = reason
 	}
 	t.mu.Unlock()
-	_ = t.sess.CloseWithReason(reason)
+	t.stop(errors.New(reason))
 }
 
 func (g *Gateway) handleTunnel(w http.ResponseWriter, r *http.Request, id identity.Identity) {
@@ -64,7 +67,9 @@ func (g *Gateway) handleTunnel(w http.ResponseWriter, r *http.Request, id identi
 		g.log.Warn("tunnel upgrade", "user", id.String(), "err", err)
 		return
 	}
-	t := &liveTunnel{id: newID("t"), connection: name, sess: sess, who: id}
+	ctx, cancel := context.WithCancelCause(context.WithoutCancel(r.Context()))
+	defer cancel(nil)
+	t := &liveTunnel{id: newID("t"), connection: name, sess: sess, who: id, stop: cancel}
 	log := g.log.With("tunnel", t.id, "user", id.String(), "connection", name)
 	if g.store != nil {
 		err := g.store.OpenTunnel(r.Context(), &store.Tunnel{
@@ -85,7 +90,6 @@ func (g *Gateway) handleTunnel(w http.ResponseWriter, r *http.Request, id identi
 	t.mu.Unlock()
 	log.Info("tunnel opened", "remote", r.RemoteAddr, "expires", id.Expiry.UTC().Format(time.RFC3339))
 
-	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
 	go g.controlLoop(ctx, t)
 	var wg sync.WaitGroup
 	for {
@@ -103,14 +107,20 @@ func (g *Gateway) handleTunnel(w http.ResponseWriter, r *http.Request, id identi
 	t.expiry.Stop()
 	reason := t.reason
 	t.mu.Unlock()
-	if reason == "" {
+	ended := reason != "" // by the gateway: tell the client why once the sessions are told
+	if !ended {
 		reason = "client closed"
 		if err := sess.Err(); err != nil && !errors.Is(err, tunnel.ErrSessionClosed) && !errors.Is(err, tunnel.ErrDisconnected) {
 			reason = err.Error()
 		}
 	}
-	cancel()
+	cancel(errors.New(reason))
 	wg.Wait()
+	if ended {
+		_ = sess.CloseWithReason(reason)
+	} else {
+		_ = sess.Close()
+	}
 	g.mu.Lock()
 	delete(g.tunnels, t.id)
 	g.mu.Unlock()

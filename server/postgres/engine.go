@@ -146,6 +146,9 @@ func (e *Engine) Serve(ctx context.Context, conn net.Conn, req Request) error {
 		w:    bufio.NewWriterSize(conn, e.cfg.BufferSize),
 	}
 	_ = conn.SetDeadline(time.Now().Add(e.cfg.StartupTimeout))
+	// Until the relay takes over, ending ctx just drops the connection.
+	stopEarly := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stopEarly()
 	startup, err := e.startup(ctx, c, &req)
 	if err != nil || startup == nil {
 		if err != nil {
@@ -175,6 +178,10 @@ func (e *Engine) Serve(ctx context.Context, conn net.Conn, req Request) error {
 		return err
 	}
 	_ = conn.SetDeadline(time.Time{})
+	if !stopEarly() {
+		up.Conn.Close()
+		return ctx.Err()
+	}
 
 	key, err := e.register(&backend{id: req.Identity, hc: up})
 	if err != nil {

@@ -33,7 +33,11 @@ const maxUpstreamMessage = 1<<30 + 1<<20
 
 func (s *session) relay(ctx context.Context) error {
 	stop := context.AfterFunc(ctx, func() {
-		s.c.fatal("57P01", "hoop: the gateway ended this session", "")
+		msg := "hoop: the gateway ended this session"
+		if cause := context.Cause(ctx); cause != nil && cause != context.Canceled {
+			msg += ": " + cause.Error()
+		}
+		s.c.fatal("57P01", msg, "")
 		s.c.conn.Close()
 		s.up.Close()
 	})
