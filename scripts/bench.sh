@@ -22,6 +22,7 @@ headless_browser alice
 hoop login --gateway "$GW" 2>/dev/null
 tport=$(free_port)
 connect dev-db "$tport"
+hoop_pids="${pids[*]: -2}" # hoopd and hoop connect
 
 # pgbouncer, session pooling, in front of the same server, as an unprivileged user.
 bport=
@@ -46,22 +47,33 @@ pidfile = $work/pgbouncer/pgbouncer.pid
 INI
 	chmod -R a+rwX "$work/pgbouncer"
 	as=()
-	if [ "$(id -u)" = 0 ]; then
+	if [ "$(id -u)" = 0 ]; then # pgbouncer refuses to run as root
 		u=postgres; id "$u" >/dev/null 2>&1 || u=nobody
-		as=(runuser -u "$u" --)
+		as=(setpriv --reuid="$u" --regid="$(id -g "$u")" --clear-groups)
 	fi
 	"${as[@]}" pgbouncer "$work/pgbouncer/pgbouncer.ini" >/dev/null 2>&1 &
 	pids+=($!)
+	bouncer_pid=$!
 	wait_for pgbouncer port_open "$bport"
 else
 	say "pgbouncer not installed: skipping it (apt-get install pgbouncer)"
 fi
 
-run() { # run NAME MODE CONNINFO: prints the TPS
-	local out
+cpu_ticks() { # cpu_ticks PID...: user+system clock ticks the processes have used
+	local t=0 p
+	for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done
+	echo "$t"
+}
+
+run() { # run NAME MODE CONNINFO [PID...]: prints the TPS and the PIDs' CPU µs per transaction
+	local out before after tps txns
+	before=$(cpu_ticks "${@:4}")
 	out=$(pgbench -n -S -c "$clients" -j 2 -T "$seconds" -M "$2" "$3" 2>&1) || { echo "$out" >&2; die "pgbench $1 $2 failed"; }
+	after=$(cpu_ticks "${@:4}")
 	grep -q 'number of failed transactions: 0 ' <<<"$out" || { echo "$out" >&2; die "pgbench $1 $2 had failures"; }
-	sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' <<<"$out"
+	tps=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' <<<"$out")
+	txns=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")
+	awk -v tps="$tps" -v d="$((after - before))" -v hz="$(getconf CLK_TCK)" -v n="$txns" 'BEGIN { printf "%s %.1f\n", tps, d / hz * 1e6 / n }'
 }
 
 direct="host=$DB_HOST port=$DB_PORT dbname=$DB_NAME user=$DB_RW_USER password=$DB_RW_PASSWORD sslmode=disable"
@@ -69,14 +81,18 @@ tunnel="host=127.0.0.1 port=$tport dbname=x user=alice sslmode=disable"
 bouncer="host=127.0.0.1 port=$bport dbname=$DB_NAME user=$DB_RW_USER sslmode=disable"
 
 say "pgbench -S -c $clients -j 2 -T $seconds, scale $scale, $(nproc) cores"
-printf '%-9s %12s %12s %12s %10s %12s\n' mode direct hoop pgbouncer hoop/direct hoop/pgbouncer
+# TPS of each path, the ratios, and the CPU time the proxy in the path spent per
+# transaction (hoop: hoopd plus hoop connect; pgbouncer: pgbouncer).
+printf '%-9s %10s %10s %10s %12s %15s %14s %19s\n' mode direct hoop pgbouncer hoop/direct hoop/pgbouncer "hoop cpu µs/tx" "pgbouncer cpu µs/tx"
 for mode in ${BENCH_MODES:-simple prepared}; do
-	d=$(run direct "$mode" "$direct")
-	t=$(run hoop "$mode" "$tunnel")
-	b=-
-	[ -n "$bport" ] && b=$(run pgbouncer "$mode" "$bouncer")
-	awk -v m="$mode" -v d="$d" -v t="$t" -v b="$b" 'BEGIN {
+	read -r d _ <<<"$(run direct "$mode" "$direct")"
+	# shellcheck disable=SC2086
+	read -r t tc <<<"$(run hoop "$mode" "$tunnel" $hoop_pids)"
+	b=- bc=-
+	[ -n "$bport" ] && read -r b bc <<<"$(run pgbouncer "$mode" "$bouncer" "$bouncer_pid")"
+	awk -v m="$mode" -v d="$d" -v t="$t" -v b="$b" -v tc="$tc" -v bc="$bc" 'BEGIN {
 		rb = (b == "-") ? "-" : sprintf("%.2f", t / b)
-		printf "%-9s %12.0f %12.0f %12s %10.2f %12s\n", m, d, t, b, t / d, rb
+		bb = (b == "-") ? "-" : sprintf("%.0f", b)
+		printf "%-9s %10.0f %10.0f %10s %12.2f %15s %14s %19s\n", m, d, t, bb, t / d, rb, tc, bc
 	}'
 done

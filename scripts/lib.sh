@@ -15,9 +15,10 @@ cleanup() {
 	local p
 	for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
 		p=${pids[i]}
-		kill -INT "$p" 2>/dev/null || true
+		kill -TERM "$p" 2>/dev/null || true
 		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
 		kill -KILL "$p" 2>/dev/null || true
+		wait "$p" 2>/dev/null || true
 	done
 	[ -n "${KEEP:-}" ] || rm -rf "$work"
 }
@@ -63,7 +64,7 @@ start_gateway() { # hoopd --dev on a free loopback port; the dev config logs in 
 	export GW="$HOOP_PUBLIC_URL"
 	export DB_USER="${DB_USER:-$DB_RW_USER}" DB_PASSWORD="${DB_PASSWORD:-$DB_RW_PASSWORD}"
 	say "starting hoopd --dev at $GW (log: $work/hoopd.log)"
-	GOMAXPROCS=${HOOPD_PROCS:-} hoopd --dev --data-dir "$work/hoop-data" ${HOOPD_FLAGS:-} >"$work/hoopd.log" 2>&1 &
+	hoopd --dev --data-dir "$work/hoop-data" ${HOOPD_FLAGS:-} >"$work/hoopd.log" 2>&1 &
 	pids+=($!)
 	local pid=$!
 	for _ in $(seq 300); do
@@ -89,7 +90,7 @@ headless_browser() { # make pkg/browser's xdg-open log in as $1 without a person
 
 connect() { # connect NAME PORT: hoop connect in the background
 	say "hoop connect $1 --port $2"
-	GOMAXPROCS=${HOOP_PROCS:-} hoop ${HOOP_FLAGS:-} connect "$1" --port "$2" >"$work/connect.out" 2>"$work/connect.err" &
+	hoop ${HOOP_FLAGS:-} connect "$1" --port "$2" >"$work/connect.out" 2>"$work/connect.err" &
 	pids+=($!)
 	wait_for "hoop connect" port_open "$2"
 }
