@@ -28,13 +28,16 @@ type Grant struct {
 	Level    string         // the highest statement class the session may run: "read"
 	ReadOnly bool           // start the session with default_transaction_read_only = on
 	Rules    []string       // the policy rules that granted it: ["engineers-read-prod"]
-	Gate     Gate           // decides every client message; nil allows all but FunctionCall
+	Gate     Gate           // decides every statement; nil allows all (FunctionCall is always refused)
 }
 
-// Gate decides each client message before it is forwarded upstream. Check returns nil to
-// forward the message, or an error (a *DeniedError for a policy decision) to refuse it.
+// Gate decides the statements of one session. The engine asks it about the SQL text of
+// every Query and every Parse before forwarding it; a Gate is made per session, so it may
+// keep session state (SQL-level PREPARE names). It is called from one goroutine.
 type Gate interface {
-	Check(typ byte, body []byte) error
+	// Query returns nil to forward sql, or the refusal (a *DeniedError for a policy
+	// decision) that the client gets in its place.
+	Query(sql string) error
 }
 
 // DeniedError is a refusal by policy. The client sees it as insufficient_privilege (42501).
@@ -373,6 +376,22 @@ func (c *clientConn) send(msgs ...pgproto3.BackendMessage) error {
 		}
 	}
 	return c.writeRaw(buf)
+}
+
+// writeError writes the ErrorResponse for a refused statement; the caller holds mu. The
+// session goes on.
+func (c *clientConn) writeError(refusal error) error {
+	code, msg := codeInternal, "hoop: "+refusal.Error()
+	var denied *DeniedError
+	if errors.As(refusal, &denied) {
+		code = codeInsufficientPrivilege
+	}
+	b, err := (&pgproto3.ErrorResponse{Severity: "ERROR", SeverityUnlocalized: "ERROR", Code: code, Message: msg}).Encode(nil)
+	if err != nil {
+		return err
+	}
+	_, err = c.w.Write(b)
+	return err
 }
 
 // fatal sends a FATAL ErrorResponse; the caller then closes the connection.

@@ -98,7 +98,7 @@ func TestRefusals(t *testing.T) {
 	_, err = connect(t, denied, nil)
 	wantPgError(t, "denied", err, "42501", "hoop: no rule grants alice@example.com access to connection db")
 
-	// FunctionCall ('F'), the fast-path protocol message, is refused, and the session ends.
+	// FunctionCall ('F'), the fast-path protocol message, is refused; the session goes on.
 	conn, err := connect(t, ok, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -113,8 +113,17 @@ func TestRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 	er, isErr := m.(*pgproto3.ErrorResponse)
-	if !isErr || er.Code != "42501" || !strings.Contains(er.Message, "FunctionCall") {
+	if !isErr || er.Code != "42501" || er.Severity != "ERROR" || !strings.Contains(er.Message, "FunctionCall") {
 		t.Fatalf("FunctionCall: got %#v, want a 42501 ErrorResponse", m)
+	}
+	if m, err := pc.Frontend().Receive(); err != nil {
+		t.Fatal(err)
+	} else if _, ok := m.(*pgproto3.ReadyForQuery); !ok {
+		t.Fatalf("after the refusal: got %#v, want ReadyForQuery", m)
+	}
+	var n int
+	if err := conn.QueryRow(context.Background(), "select 41 + 1").Scan(&n); err != nil || n != 42 {
+		t.Fatalf("the session after a refused FunctionCall: got %d, %v", n, err)
 	}
 }
 
