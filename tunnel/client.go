@@ -8,10 +8,11 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
-	"github.com/coder/websocket"
+	"github.com/gorilla/websocket"
 
 	"github.com/hoopgw/hoop/api"
 )
@@ -49,11 +50,17 @@ func Dial(ctx context.Context, gatewayURL, token, connection string, cfg *Config
 		hdr = http.Header{}
 	}
 	hdr.Set("Authorization", "Bearer "+token)
-	ws, resp, err := websocket.Dial(ctx, u, &websocket.DialOptions{
-		HTTPClient:      cfg.HTTPClient,
-		HTTPHeader:      hdr,
-		CompressionMode: websocket.CompressionDisabled,
-	})
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = http.DefaultClient
+	}
+	d := websocket.Dialer{ReadBufferSize: 64 << 10, WriteBufferSize: 64 << 10, HandshakeTimeout: 30 * time.Second}
+	if t, ok := cfg.HTTPClient.Transport.(*http.Transport); ok && t != nil && cfg.HTTPClient != nil {
+		d.TLSClientConfig = t.TLSClientConfig
+		d.NetDialContext = t.DialContext
+		d.Proxy = t.Proxy
+	}
+	wsURL := "ws" + strings.TrimPrefix(u, "http")
+	ws, resp, err := d.DialContext(ctx, wsURL, hdr)
 	if err != nil {
 		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
 			return nil, httpError(resp)
@@ -62,7 +69,7 @@ func Dial(ctx context.Context, gatewayURL, token, connection string, cfg *Config
 	}
 	c, err := newCore(ws, cfg, true)
 	if err != nil {
-		_ = ws.CloseNow()
+		_ = ws.Close()
 		return nil, fmt.Errorf("tunnel dial %s: %w", u, err)
 	}
 	s := &Session{core: c, connection: connection, tokenSem: make(chan struct{}, 1)}

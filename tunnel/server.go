@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
+	"path"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/coder/websocket"
+	"github.com/gorilla/websocket"
 )
 
 // ServerSession is the gateway side of a tunnel. It accepts the streams the client opens,
@@ -29,16 +32,15 @@ type ServerSession struct {
 // On failure Accept has already written an HTTP error answer.
 func Accept(w http.ResponseWriter, r *http.Request, cfg *Config) (*ServerSession, error) {
 	cfg = cfg.withDefaults()
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
-		OriginPatterns:  cfg.OriginPatterns,
-		CompressionMode: websocket.CompressionDisabled,
-	})
+	up := websocket.Upgrader{ReadBufferSize: 64 << 10, WriteBufferSize: 64 << 10, HandshakeTimeout: 30 * time.Second,
+		CheckOrigin: func(r *http.Request) bool { return checkOrigin(r, cfg.OriginPatterns) }}
+	ws, err := up.Upgrade(w, r, nil)
 	if err != nil {
 		return nil, fmt.Errorf("tunnel accept: %w", err)
 	}
 	c, err := newCore(ws, cfg, false)
 	if err != nil {
-		_ = ws.CloseNow()
+		_ = ws.Close()
 		return nil, fmt.Errorf("tunnel accept: %w", err)
 	}
 	s := &ServerSession{core: c, streams: make(chan *Stream, cfg.AcceptBacklog)}
@@ -255,3 +257,25 @@ func (st *Stream) SetReadDeadline(t time.Time) error { return st.conn.SetReadDea
 func (st *Stream) SetWriteDeadline(t time.Time) error { return st.conn.SetWriteDeadline(t) }
 
 var _ net.Conn = (*Stream)(nil)
+
+// checkOrigin allows requests without an Origin (the CLI), from the gateway's own host,
+// and from hosts matching one of patterns (path.Match syntax).
+func checkOrigin(r *http.Request, patterns []string) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	for _, p := range patterns {
+		if ok, _ := path.Match(strings.ToLower(p), strings.ToLower(u.Host)); ok {
+			return true
+		}
+	}
+	return false
+}

@@ -1,7 +1,6 @@
 package tunnel
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log"
@@ -9,17 +8,16 @@ import (
 	"sync"
 	"time"
 
-	"github.com/coder/websocket"
+	"github.com/gorilla/websocket"
 	"github.com/hashicorp/yamux"
 )
 
 // core is what both ends of a session share: the yamux session over the WebSocket, the
 // control stream and the end-of-session bookkeeping.
 type core struct {
-	cfg    *Config
-	log    *log.Logger
-	mux    *yamux.Session
-	cancel context.CancelFunc // ends the WebSocket net.Conn's lifetime context
+	cfg *Config
+	log *log.Logger
+	mux *yamux.Session
 
 	ctrlMu sync.Mutex // serialises control writes and guards ctrl
 	ctrl   net.Conn   // nil until the control stream is established
@@ -34,10 +32,7 @@ type core struct {
 
 // newCore wraps an upgraded WebSocket into a yamux session.
 func newCore(ws *websocket.Conn, cfg *Config, client bool) (*core, error) {
-	ctx, cancel := context.WithCancel(context.Background())
-	nc := websocket.NetConn(ctx, ws, websocket.MessageBinary)
-	// NetConn lifts the read limit; bound it again by what yamux may legitimately send.
-	ws.SetReadLimit(cfg.readLimit())
+	nc := newWSConn(ws, cfg.readLimit())
 
 	var (
 		mux *yamux.Session
@@ -49,17 +44,15 @@ func newCore(ws *websocket.Conn, cfg *Config, client bool) (*core, error) {
 		mux, err = yamux.Server(newBatcher(nc, int(cfg.StreamWindow)), cfg.yamux())
 	}
 	if err != nil {
-		cancel()
 		_ = nc.Close()
 		return nil, fmt.Errorf("yamux session: %w", err)
 	}
 	return &core{
-		cfg:    cfg,
-		log:    cfg.logger(),
-		mux:    mux,
-		cancel: cancel,
-		in:     make(chan ControlMessage, cfg.ControlBacklog),
-		done:   make(chan struct{}),
+		cfg:  cfg,
+		log:  cfg.logger(),
+		mux:  mux,
+		in:   make(chan ControlMessage, cfg.ControlBacklog),
+		done: make(chan struct{}),
 	}, nil
 }
 
@@ -89,7 +82,6 @@ func (c *core) shutdown(err error) {
 	c.setErr(err)
 	c.doneOnce.Do(func() {
 		_ = c.mux.Close()
-		c.cancel()
 		close(c.done)
 	})
 }

@@ -11,11 +11,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/coder/websocket"
+	"github.com/gorilla/websocket"
 	"github.com/hashicorp/yamux"
 
 	"github.com/hoopgw/hoop/api"
@@ -661,14 +662,13 @@ func rawClient(t *testing.T, g *gateway) (*yamux.Session, *ServerSession) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
-	ws, _, err := websocket.Dial(ctx, g.srv.URL+TunnelPath+"?connection=db-prod", &websocket.DialOptions{
-		HTTPHeader: http.Header{"Authorization": {"Bearer " + goodToken}},
-	})
+	ws, _, err := websocket.DefaultDialer.DialContext(ctx, "ws"+strings.TrimPrefix(g.srv.URL, "http")+TunnelPath+"?connection=db-prod",
+		http.Header{"Authorization": {"Bearer " + goodToken}})
 	if err != nil {
 		t.Fatalf("websocket dial: %v", err)
 	}
-	cfg := DefaultConfig()
-	mux, err := yamux.Client(websocket.NetConn(context.Background(), ws, websocket.MessageBinary), cfg.yamux())
+	cfg := DefaultConfig().withDefaults()
+	mux, err := yamux.Client(newWSConn(ws, cfg.readLimit()), cfg.yamux())
 	if err != nil {
 		t.Fatal(err)
 	}
