@@ -25,6 +25,9 @@ var (
 	ErrUnknownClass = errors.New("unknown class")
 	// ErrNoFiles is returned by Load when it is given no file.
 	ErrNoFiles = errors.New("no policy files")
+	// ErrUnknownDecision is returned (wrapped) by ParseDecision for a name that is not a
+	// decision.
+	ErrUnknownDecision = errors.New("unknown decision")
 )
 
 // Classes returns every class, in order read, write, ddl, admin.

@@ -20,6 +20,7 @@ var ruleName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 // decoder reads one policy file: yamlfile.Decoder with the policy's own sections.
 type decoder struct {
 	yamlfile.Decoder
+	groupRefs []nameRef // every group name read, for GroupTypos
 }
 
 // parse reads one file. It returns what it could read even when there are errors, so that
@@ -27,7 +28,7 @@ type decoder struct {
 func parse(name string, data []byte) (*Policy, ErrorList) {
 	sum := sha256.Sum256(data)
 	f := &Policy{Files: []string{name}, version: hex.EncodeToString(sum[:])}
-	d := &decoder{yamlfile.Decoder{File: name}}
+	d := &decoder{Decoder: yamlfile.Decoder{File: name}}
 	root := d.Document(data)
 	if root == nil {
 		if len(d.Errs) == 0 {
@@ -90,6 +91,7 @@ func parse(name string, data []byte) (*Policy, ErrorList) {
 	if !version && root.Kind == yaml.MappingNode {
 		d.Add(root, "version", "required (version: 1)")
 	}
+	f.groupRefs = d.groupRefs
 	return f, d.Errs
 }
 
@@ -116,7 +118,11 @@ func (d *decoder) name(v *yaml.Node, path string) string {
 // groups reads a list of group names. "*" is refused: it is not a wildcard for groups, and
 // a rule for everyone should say which groups everyone is.
 func (d *decoder) groups(v *yaml.Node, path string) []string {
-	gs := d.Strs(v, path)
+	var gs []string
+	d.EachStr(v, path, func(item *yaml.Node, p, s string) {
+		gs = append(gs, s)
+		d.groupRefs = append(d.groupRefs, nameRef{name: s, pos: Pos{d.File, item.Line}, field: p})
+	})
 	if slices.Contains(gs, "*") {
 		d.Add(yamlfile.Resolve(v), path, `"*" is not a group; name the groups`)
 	}
@@ -128,7 +134,7 @@ func (d *decoder) connections(f *Policy, v *yaml.Node, path string) []string {
 	var out []string
 	d.EachStr(v, path, func(item *yaml.Node, p, s string) {
 		out = append(out, s)
-		f.refs = append(f.refs, connRef{name: s, pos: Pos{d.File, item.Line}, field: p})
+		f.refs = append(f.refs, nameRef{name: s, pos: Pos{d.File, item.Line}, field: p})
 	})
 	return out
 }

@@ -23,7 +23,8 @@ type Policy struct {
 
 	version   string
 	reviewsAt Pos       // where reviews was set; zero when no file sets it
-	refs      []connRef // every connection name used, for CheckReferences
+	refs      []nameRef // every connection name used, for CheckReferences
+	groupRefs []nameRef // every group name used, for GroupTypos
 }
 
 // Pos is where something was defined.
@@ -138,8 +139,9 @@ func (c Column) String() string { return c.Table + "." + c.Column }
 // defaultExpiry is how long a review waits when reviews.expires_after is not set.
 const defaultExpiry = 30 * time.Minute
 
-// connRef is a connection name used in a file, for CheckReferences.
-type connRef struct {
+// nameRef is a connection or group name used in a file, for CheckReferences and
+// GroupTypos.
+type nameRef struct {
 	name  string
 	pos   Pos
 	field string
@@ -190,6 +192,7 @@ func merge(files []*Policy, errs ErrorList) (*Policy, error) {
 	for _, f := range files {
 		p.Files = append(p.Files, f.Files...)
 		p.refs = append(p.refs, f.refs...)
+		p.groupRefs = append(p.groupRefs, f.groupRefs...)
 		sums.Write([]byte(f.version + "\n"))
 		for _, r := range f.Rules {
 			if first, dup := names[r.Name]; dup {

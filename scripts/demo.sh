@@ -25,7 +25,7 @@ hoop connections
 
 port=$(free_port)
 connect dev-db "$port"
-cat "$work/connect.out"
+cat "$work/connect-$port.out"
 url="postgresql://alice@127.0.0.1:$port/dev-db?sslmode=disable"
 
 say "psql through the gateway: who the database sees, and some sample rows"

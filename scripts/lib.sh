@@ -57,19 +57,20 @@ start_postgres() { # a throwaway PostgreSQL with the sample database app
 	. "$work/pg.env"
 }
 
-start_gateway() { # hoopd --dev on a free loopback port; the dev config logs in as $DB_USER
-	local port
+start_gateway() { # start_gateway [NAME [FLAG...]]: hoopd --dev on a free loopback port; sets $GW
+	local port name=${1:-hoopd}
+	shift || true
 	port=$(free_port)
 	export HOOP_LISTEN="127.0.0.1:$port" HOOP_PUBLIC_URL="http://127.0.0.1:$port"
 	export GW="$HOOP_PUBLIC_URL"
 	export DB_USER="${DB_USER:-$DB_RW_USER}" DB_PASSWORD="${DB_PASSWORD:-$DB_RW_PASSWORD}"
-	say "starting hoopd --dev at $GW (log: $work/hoopd.log)"
-	hoopd --dev --data-dir "$work/hoop-data" ${HOOPD_FLAGS:-} >"$work/hoopd.log" 2>&1 &
+	say "starting $name: hoopd --dev $* at $GW (log: $work/$name.log)"
+	hoopd --dev --data-dir "$work/$name-data" ${HOOPD_FLAGS:-} "$@" >"$work/$name.log" 2>&1 &
 	pids+=($!)
 	local pid=$!
 	for _ in $(seq 300); do
 		curl_ok "$GW/healthz" >/dev/null 2>&1 && return 0
-		kill -0 "$pid" 2>/dev/null || { cat "$work/hoopd.log" >&2; die "hoopd exited"; }
+		kill -0 "$pid" 2>/dev/null || { cat "$work/$name.log" >&2; die "hoopd exited"; }
 		sleep 0.1
 	done
 	die "timed out waiting for hoopd"
@@ -88,9 +89,9 @@ headless_browser() { # make pkg/browser's xdg-open log in as $1 without a person
 	export PATH="$work/browser:$PATH" HOOP_DEV_USER="$1" HOOP_DEV_PASSWORD="$1-dev"
 }
 
-connect() { # connect NAME PORT: hoop connect in the background
-	say "hoop connect $1 --port $2"
-	hoop ${HOOP_FLAGS:-} connect "$1" --port "$2" >"$work/connect.out" 2>"$work/connect.err" &
+connect() { # connect NAME PORT: hoop connect to $GW in the background
+	say "hoop connect $1 --port $2 (gateway $GW)"
+	hoop ${HOOP_FLAGS:-} --gateway "$GW" connect "$1" --port "$2" >"$work/connect-$2.out" 2>"$work/connect-$2.err" &
 	pids+=($!)
 	wait_for "hoop connect" port_open "$2"
 }

@@ -18,6 +18,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/hoopgw/hoop/api"
+	"github.com/hoopgw/hoop/classify"
+	"github.com/hoopgw/hoop/classify/native"
 	"github.com/hoopgw/hoop/policy"
 	"github.com/hoopgw/hoop/server/config"
 	"github.com/hoopgw/hoop/server/devidp"
@@ -38,6 +40,11 @@ type Options struct {
 	DevIDP   *devidp.Provider // the embedded identity provider of `hoopd --dev`, mounted at /oidc/
 	Tunnel   *tunnel.Config   // nil means tunnel.DefaultConfig()
 	Postgres *postgres.Config // nil means postgres.DefaultConfig()
+	// Classifier classifies statements; nil means the real PostgreSQL parser (cgo).
+	Classifier *classify.Classifier
+	// NoStatementPolicy turns statement decisions off, leaving connection-level access:
+	// only for measuring what the decisions cost (hoopd --dev --bench-no-statement-policy).
+	NoStatementPolicy bool
 }
 
 // Gateway is a running hoopd.
@@ -50,8 +57,11 @@ type Gateway struct {
 	idp      *devidp.Provider
 	tcfg     *tunnel.Config
 	policy   atomic.Pointer[policy.Policy]
-	conns    map[string]*config.Connection
-	upstream map[string]map[policy.Class]*pgconn.Config // parsed once: connection → level → login
+	// classifier turns SQL text into classed statements, with a cache by text.
+	classifier *classify.Classifier
+	noGate     bool
+	conns      map[string]*config.Connection
+	upstream   map[string]map[policy.Class]*pgconn.Config // parsed once: connection → level → login
 
 	mu      sync.Mutex
 	tunnels map[string]*liveTunnel
@@ -82,11 +92,16 @@ func New(opts Options) (*Gateway, error) {
 			Audience:    audience(cfg),
 			GroupsClaim: cfg.Auth.OIDC.GroupsClaim,
 		}),
-		engine:  postgres.New(pgcfg),
-		idp:     opts.DevIDP,
-		tcfg:    opts.Tunnel,
-		conns:   make(map[string]*config.Connection),
-		tunnels: make(map[string]*liveTunnel),
+		engine:     postgres.New(pgcfg),
+		classifier: opts.Classifier,
+		noGate:     opts.NoStatementPolicy,
+		idp:        opts.DevIDP,
+		tcfg:       opts.Tunnel,
+		conns:      make(map[string]*config.Connection),
+		tunnels:    make(map[string]*liveTunnel),
+	}
+	if g.classifier == nil {
+		g.classifier = classify.New(native.Parse, 10000)
 	}
 	g.upstream = make(map[string]map[policy.Class]*pgconn.Config)
 	for i := range cfg.Connections {
@@ -294,7 +309,11 @@ func (g *Gateway) grant(id identity.Identity, c *config.Connection) (*postgres.G
 		_, err := c.Credential(string(level))
 		return nil, fmt.Errorf("connection %s: %w", c.Name, err)
 	}
-	return &postgres.Grant{Upstream: up, Level: string(level), ReadOnly: level == policy.Read, Rules: a.Rules}, nil
+	grant := &postgres.Grant{Upstream: up, Level: string(level), ReadOnly: level == policy.Read, Rules: a.Rules}
+	if !g.noGate {
+		grant.Gate = g.newGate(policyIdentity(id), c.Name, g.log.With("user", id.String(), "connection", c.Name))
+	}
+	return grant, nil
 }
 
 // upstreamConfig builds the pgconn config for a connection and credential. Every field is

@@ -31,6 +31,9 @@ type MainOptions struct {
 	DataDir    string // where --dev keeps its files without --config: "./hoop-data"
 	LogFormat  string // "text" or "json"
 	DebugAddr  string // loopback address for runtime profiles: "127.0.0.1:6060"
+	// BenchNoStatementPolicy turns statement decisions off, with --dev only: for measuring
+	// what they cost.
+	BenchNoStatementPolicy bool
 }
 
 // Main runs hoopd with the process's arguments and returns its exit code.
@@ -61,6 +64,8 @@ func Run(ctx context.Context, args []string, stderr io.Writer, env func(string) 
 	cmd.Flags().StringVar(&opts.DataDir, "data-dir", "./hoop-data", "with --dev and no --config: where the config, policy, store and keys live")
 	cmd.Flags().StringVar(&opts.LogFormat, "log-format", "text", "log format: text or json")
 	cmd.Flags().StringVar(&opts.DebugAddr, "debug-addr", "", "serve Go runtime profiles (pprof) on this loopback address")
+	cmd.Flags().BoolVar(&opts.BenchNoStatementPolicy, "bench-no-statement-policy", false, "with --dev: decide connections only, not statements (to measure what decisions cost)")
+	_ = cmd.Flags().MarkHidden("bench-no-statement-policy")
 	cmd.SetArgs(args)
 	cmd.SetOut(stderr)
 	cmd.SetErr(stderr)
@@ -72,9 +77,14 @@ func Run(ctx context.Context, args []string, stderr io.Writer, env func(string) 
 }
 
 func runGateway(ctx context.Context, opts *MainOptions, stderr io.Writer, env func(string) (string, bool)) error {
-	var h slog.Handler = slog.NewTextHandler(stderr, nil)
+	if opts.BenchNoStatementPolicy && !opts.Dev {
+		return errors.New("--bench-no-statement-policy is for measurements with --dev only")
+	}
+	logw := newBufferedWriter(stderr, 200*time.Millisecond)
+	defer logw.Close()
+	var h slog.Handler = slog.NewTextHandler(logw, nil)
 	if opts.LogFormat == "json" {
-		h = slog.NewJSONHandler(stderr, nil)
+		h = slog.NewJSONHandler(logw, nil)
 	}
 	log := slog.New(h)
 	if opts.DebugAddr != "" {
@@ -161,8 +171,14 @@ func runGateway(ctx context.Context, opts *MainOptions, stderr io.Writer, env fu
 		log.Info("closed tunnels cut short by the last stop", "count", n)
 	}
 
-	g, err := New(Options{Config: cfg, Store: st, Logger: log, DevIDP: idp})
+	g, err := New(Options{Config: cfg, Store: st, Logger: log, DevIDP: idp, NoStatementPolicy: opts.BenchNoStatementPolicy})
 	if err != nil {
+		return err
+	}
+	if opts.BenchNoStatementPolicy {
+		log.Warn("statement policy is OFF (--bench-no-statement-policy): connection-level access only")
+	}
+	if err := g.WatchPolicy(ctx); err != nil {
 		return err
 	}
 	hup := make(chan os.Signal, 1)

@@ -141,6 +141,7 @@ Exit codes: 0 ok, 1 error, 2 usage, 3 denied by policy, 4 review pending,
 		newWhoamiCmd(f),
 		newConnectionsCmd(f),
 		newConnectCmd(f),
+		newPolicyCmd(f),
 		newVersionCmd(f),
 	)
 	for _, c := range root.Commands() {

@@ -174,6 +174,11 @@ func (e *Engine) Serve(ctx context.Context, conn net.Conn, req Request) error {
 	}
 
 	up, ignored, err := e.connectUpstream(ctx, startup, grant, &req)
+	if denied := (*DeniedError)(nil); errors.As(err, &denied) {
+		log.Info("postgres session refused", "reason", denied.Reason)
+		c.fatal(codeInsufficientPrivilege, "hoop: "+denied.Reason, "")
+		return err
+	}
 	if err != nil {
 		log.Warn("postgres upstream login failed", "err", err)
 		code, msg := describeUpstreamError(req.Connection, err)
@@ -291,6 +296,8 @@ func (e *Engine) connectUpstream(ctx context.Context, startup *pgproto3.StartupM
 		switch {
 		case k == "user" || k == "database":
 			// The gateway decides both; the client's are ignored.
+		case k == "client_encoding" && unsafeEncoding(v):
+			return nil, nil, &DeniedError{Reason: fmt.Sprintf("client_encoding %s is not allowed through the gateway: in it the database and the gateway's parser can disagree about where a string ends; use UTF8", v)}
 		case startupParams[k]:
 			params[k] = v
 		default:
@@ -315,6 +322,19 @@ func (e *Engine) connectUpstream(ctx context.Context, startup *pgproto3.StartupM
 		return nil, nil, fmt.Errorf("hijack upstream: %w", err)
 	}
 	return hc, ignored, nil
+}
+
+// unsafeEncoding reports whether a client encoding lets a multi-byte character swallow a
+// quote or backslash (SJIS, BIG5, GBK, UHC, GB18030, JOHAB): PostgreSQL refuses them as
+// server encodings for that reason.
+func unsafeEncoding(v string) bool {
+	n := strings.ToUpper(strings.NewReplacer("_", "", "-", "", " ", "").Replace(v))
+	switch n {
+	case "SJIS", "SHIFTJIS", "MSKANJI", "WIN932", "WINDOWS932", "BIG5", "WIN950", "WINDOWS950", "GBK", "WIN936", "WINDOWS936", "CP936",
+		"UHC", "WIN949", "WINDOWS949", "GB18030", "JOHAB", "SHIFTJIS2004":
+		return true
+	}
+	return false
 }
 
 // applicationName tags the client's application name with who is using it, so that

@@ -89,7 +89,10 @@ func TestRefusals(t *testing.T) {
 	e := New(nil)
 	ok := serve(t, e, grantFor(t, pg, pg.App.ROUser, pg.App.ROPassword, true))
 
-	_, err := connect(t, ok, map[string]string{"replication": "database"})
+	_, err := connect(t, ok, map[string]string{"client_encoding": "SJIS"})
+	wantPgError(t, "client_encoding SJIS", err, "42501", "client_encoding SJIS is not allowed")
+
+	_, err = connect(t, ok, map[string]string{"replication": "database"})
 	wantPgError(t, "replication", err, "42501", "replication connections are not allowed")
 
 	denied := serve(t, e, func(context.Context) (*Grant, error) {

@@ -1,0 +1,169 @@
+package classify
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	pg_query "github.com/pganalyze/pg_query_go/v6"
+
+	"github.com/hoopgw/hoop/policy"
+)
+
+// Parser parses SQL text, which may hold several statements, into PostgreSQL's raw parse
+// tree. classify/native (cgo, for the gateway) and classify/wasm (pure Go, for the CLI)
+// provide one each; both must be safe for concurrent use. An error means the text does
+// not parse; its message is shown to the user ("syntax error at or near ...").
+type Parser func(sql string) (*pg_query.ParseResult, error)
+
+// Statement is one statement of a SQL text and its class.
+type Statement struct {
+	Text   string       // this statement's own text, without the ';': "DELETE FROM users WHERE id = 1"
+	Class  policy.Class // policy.Read, policy.Write, policy.DDL or policy.Admin
+	Always bool         // transaction control or a harmless SET: allowed whatever the policy (Class is read)
+	Kind   string       // a command tag: "SELECT", "INSERT", "BEGIN", "SET", "COPY", "CREATE TABLE"
+	Tables []string     // relations it names, as written, in order: ["public.users", "orders"]
+	Reason string       // why it got its class, when that is not obvious: "DELETE inside a WITH"
+	// Executes is the prepared statement an EXECUTE runs: "get_user". Its text alone cannot
+	// be classified, so Class is admin; the engine should use the class that PREPARE (or a
+	// protocol-level Parse) recorded for that name instead. It is set only when EXECUTE's
+	// arguments are themselves read-only expressions, so that nothing is lost by the swap.
+	Executes string
+	// Prepares is the name a PREPARE gives its statement: "get_user"; Class is that
+	// statement's, which the engine records for a later EXECUTE.
+	Prepares string
+	// Deallocates is the prepared statement a DEALLOCATE drops: "get_user", or "*" for ALL.
+	Deallocates string
+}
+
+// Sentinel errors.
+var (
+	// ErrInternal is returned (wrapped) by Classify when the classifier itself failed, for
+	// example on a parse tree it could not walk. The caller must refuse the statement.
+	ErrInternal = errors.New("classify: internal error")
+)
+
+// maxCachedLen is the longest text the cache keeps: a long text rarely repeats, and
+// keeping thousands of them would hold a lot of memory.
+const maxCachedLen = 32 << 10
+
+// Classifier classifies SQL texts, remembering the results for the most recent distinct
+// texts. It is safe for concurrent use.
+type Classifier struct {
+	parse Parser
+	cache *lru // nil when caching is off
+}
+
+// New returns a Classifier that parses with p and caches the results for up to cacheSize
+// distinct texts (no cache when cacheSize <= 0).
+func New(p Parser, cacheSize int) *Classifier {
+	c := &Classifier{parse: p}
+	if cacheSize > 0 {
+		c.cache = newLRU(cacheSize)
+	}
+	return c
+}
+
+// Classify splits sql into its statements and classifies each one. A text that does not
+// parse gives one admin Statement whose Reason starts with "does not parse: " (fail
+// closed); an empty text, or one with only comments, gives none. The error is for a
+// failure of the classifier itself (ErrInternal), on which the caller must refuse the text.
+// The returned slice belongs to the caller.
+func (c *Classifier) Classify(sql string) ([]Statement, error) {
+	if c.cache != nil && len(sql) <= maxCachedLen {
+		if sts, ok := c.cache.get(sql); ok {
+			return clone(sts), nil
+		}
+	}
+	sts, err := c.classify(sql)
+	if err != nil {
+		return nil, err
+	}
+	if c.cache != nil && len(sql) <= maxCachedLen {
+		// The cache keeps its own copy: the caller may change what it gets.
+		c.cache.add(sql, clone(sts))
+	}
+	return sts, nil
+}
+
+func (c *Classifier) classify(sql string) (sts []Statement, err error) {
+	if strings.IndexByte(sql, 0) >= 0 {
+		// PostgreSQL's messages end a query at a NUL byte, and so does the C parser: what
+		// follows it is seen by neither, but a caller might pass it on.
+		return []Statement{unparsed(sql, "the text holds a NUL byte")}, nil
+	}
+	if c.parse == nil {
+		return nil, fmt.Errorf("%w: no parser", ErrInternal)
+	}
+	tree, perr := c.parse(sql)
+	if perr != nil {
+		return []Statement{unparsed(sql, perr.Error())}, nil
+	}
+	if tree == nil {
+		return nil, fmt.Errorf("%w: the parser returned no tree", ErrInternal)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			sts, err = nil, fmt.Errorf("%w: %v", ErrInternal, r)
+		}
+	}()
+	if len(tree.ProtoReflect().GetUnknown()) != 0 {
+		return []Statement{unparsed(sql, "the parse tree has fields this classifier does not know")}, nil
+	}
+	sts = make([]Statement, 0, len(tree.GetStmts()))
+	for _, raw := range tree.GetStmts() {
+		sts = append(sts, classifyRaw(sql, raw))
+	}
+	return sts, nil
+}
+
+// unparsed is the fail-closed result for a text the classifier cannot read.
+func unparsed(sql, why string) Statement {
+	return Statement{
+		Text:   strings.TrimSpace(sql),
+		Class:  policy.Admin,
+		Kind:   "UNKNOWN",
+		Reason: "does not parse: " + why,
+	}
+}
+
+// stmtText slices one statement's text out of the whole by the parser's byte offsets; a
+// length of 0 means "to the end".
+func stmtText(sql string, raw *pg_query.RawStmt) string {
+	start, n := int(raw.GetStmtLocation()), int(raw.GetStmtLen())
+	if start < 0 || start > len(sql) {
+		return strings.TrimSpace(sql)
+	}
+	end := len(sql)
+	if n > 0 && start+n <= len(sql) {
+		end = start + n
+	}
+	return strings.TrimSpace(sql[start:end])
+}
+
+// clone copies statements so that the copy shares nothing mutable with the original: all
+// the Tables go in one backing array, so a clone costs two allocations.
+func clone(sts []Statement) []Statement {
+	if sts == nil {
+		return nil
+	}
+	out := make([]Statement, len(sts))
+	copy(out, sts)
+	n := 0
+	for _, st := range sts {
+		n += len(st.Tables)
+	}
+	if n == 0 {
+		return out
+	}
+	tables := make([]string, 0, n)
+	for i := range out {
+		if out[i].Tables == nil {
+			continue
+		}
+		start := len(tables)
+		tables = append(tables, out[i].Tables...)
+		out[i].Tables = tables[start:len(tables):len(tables)]
+	}
+	return out
+}

@@ -1,0 +1,65 @@
+package classify_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/hoopgw/hoop/classify"
+	"github.com/hoopgw/hoop/policy"
+)
+
+// FuzzClassify: whatever the text, Classify does not panic or fail, every statement gets a
+// valid class, and each statement of a multi-statement text, alone, gets the same class.
+// It uses the gateway's parser (the WebAssembly one without cgo).
+//
+//	go test ./classify -run '^$' -fuzz FuzzClassify -fuzztime 60s
+func FuzzClassify(f *testing.F) {
+	for _, tc := range classCases {
+		f.Add(tc.sql)
+	}
+	f.Add("SELECT 1; DELETE FROM t; SET ROLE x")
+	f.Add("WITH a AS (SELECT 1) SELECT * FROM a; COPY (DELETE FROM t RETURNING *) TO STDOUT")
+	c := classify.New(fuzzParser.parse, 0)
+	f.Fuzz(func(t *testing.T, sql string) {
+		sts, err := c.Classify(sql)
+		if err != nil {
+			if !errors.Is(err, classify.ErrInternal) {
+				t.Fatalf("Classify(%q): %v, not ErrInternal", sql, err)
+			}
+			t.Fatalf("Classify(%q): %v", sql, err)
+		}
+		for _, st := range sts {
+			checkStatement(t, sql, st)
+		}
+		if len(sts) < 2 {
+			return
+		}
+		for _, st := range sts {
+			alone, err := c.Classify(st.Text)
+			if err != nil {
+				t.Fatalf("Classify(%q): %v", st.Text, err)
+			}
+			if len(alone) != 1 || alone[0].Class != st.Class || alone[0].Always != st.Always {
+				t.Errorf("in %q, %q is %s (always %v), but alone it is %+v", sql, st.Text, st.Class, st.Always, alone)
+			}
+		}
+	})
+}
+
+func checkStatement(t *testing.T, sql string, st classify.Statement) {
+	t.Helper()
+	switch st.Class {
+	case policy.Read, policy.Write, policy.DDL, policy.Admin:
+	default:
+		t.Fatalf("Classify(%q): statement %q has class %q", sql, st.Text, st.Class)
+	}
+	if st.Always && st.Class != policy.Read {
+		t.Errorf("Classify(%q): %q is always allowed but %s", sql, st.Text, st.Class)
+	}
+	if st.Executes != "" && st.Class != policy.Admin {
+		t.Errorf("Classify(%q): %q executes %q but is %s", sql, st.Text, st.Executes, st.Class)
+	}
+	if st.Kind == "" {
+		t.Errorf("Classify(%q): %q has no kind", sql, st.Text)
+	}
+}
