@@ -52,16 +52,58 @@ const maxCachedLen = 32 << 10
 type Classifier struct {
 	parse Parser
 	cache *lru // nil when caching is off
+
+	normalize Normalizer // nil: no sharing by shape
+	shapes    *lru       // normalized text → the one statement it classified as
 }
+
+// Normalizer replaces the constants of a SQL text with placeholders ($1, $2, ...), with
+// PostgreSQL's own scanner, so that texts differing only in constants normalize alike.
+type Normalizer func(sql string) (string, error)
+
+// Option configures a Classifier.
+type Option func(*Classifier)
+
+// WithNormalizer shares results between texts that differ only in constants, for the
+// statements whose class cannot depend on a constant's value (see shareable): a client that
+// sends its values as literals (pgbench's simple mode, many ORMs) then skips the parser.
+// It needs a cache.
+func WithNormalizer(n Normalizer) Option { return func(c *Classifier) { c.normalize = n } }
 
 // New returns a Classifier that parses with p and caches the results for up to cacheSize
 // distinct texts (no cache when cacheSize <= 0).
-func New(p Parser, cacheSize int) *Classifier {
+func New(p Parser, cacheSize int, opts ...Option) *Classifier {
 	c := &Classifier{parse: p}
+	for _, o := range opts {
+		o(c)
+	}
 	if cacheSize > 0 {
 		c.cache = newLRU(cacheSize)
+		if c.normalize != nil {
+			c.shapes = newLRU(cacheSize)
+		}
 	}
 	return c
+}
+
+// shareable reports whether a text's classification holds for every text with the same
+// normalized form: one statement of a kind whose class the walk never takes from a
+// constant's value (only SET, transaction options and EXPLAIN options do that), and that
+// names no prepared statement.
+func shareable(sts []Statement) bool {
+	if len(sts) != 1 || sts[0].Executes != "" || sts[0].Prepares != "" || sts[0].Deallocates != "" {
+		return false
+	}
+	switch sts[0].Kind {
+	case "SELECT", "INSERT", "UPDATE", "DELETE", "MERGE":
+		return true
+	}
+	return false
+}
+
+// singleText is a one-statement text without its surrounding blanks and final ';'.
+func singleText(sql string) string {
+	return strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(sql), ";"))
 }
 
 // Classify splits sql into its statements and classifies each one. A text that does not
@@ -70,18 +112,34 @@ func New(p Parser, cacheSize int) *Classifier {
 // failure of the classifier itself (ErrInternal), on which the caller must refuse the text.
 // The returned slice belongs to the caller.
 func (c *Classifier) Classify(sql string) ([]Statement, error) {
-	if c.cache != nil && len(sql) <= maxCachedLen {
+	cacheable := c.cache != nil && len(sql) <= maxCachedLen && strings.IndexByte(sql, 0) < 0
+	if cacheable {
 		if sts, ok := c.cache.get(sql); ok {
 			return clone(sts), nil
+		}
+	}
+	var shape string
+	if cacheable && c.shapes != nil {
+		if key, err := c.normalize(sql); err == nil {
+			shape = key
+			if sts, ok := c.shapes.get(shape); ok {
+				out := clone(sts)
+				out[0].Text = singleText(sql)
+				return out, nil
+			}
 		}
 	}
 	sts, err := c.classify(sql)
 	if err != nil {
 		return nil, err
 	}
-	if c.cache != nil && len(sql) <= maxCachedLen {
-		// The cache keeps its own copy: the caller may change what it gets.
-		c.cache.add(sql, clone(sts))
+	if cacheable {
+		// The caches keep their own copies: the caller may change what it gets.
+		if shape != "" && shareable(sts) {
+			c.shapes.add(shape, clone(sts))
+		} else {
+			c.cache.add(sql, clone(sts))
+		}
 	}
 	return sts, nil
 }

@@ -101,7 +101,7 @@ func New(opts Options) (*Gateway, error) {
 		tunnels:    make(map[string]*liveTunnel),
 	}
 	if g.classifier == nil {
-		g.classifier = classify.New(native.Parse, 10000)
+		g.classifier = classify.New(native.Parse, 10000, classify.WithNormalizer(native.Normalize))
 	}
 	g.upstream = make(map[string]map[policy.Class]*pgconn.Config)
 	for i := range cfg.Connections {
