@@ -135,10 +135,9 @@ func (c *Classifier) Classify(sql string) ([]Statement, error) {
 	}
 	if cacheable {
 		// The caches keep their own copies: the caller may change what it gets.
+		c.cache.add(sql, clone(sts))
 		if shape != "" && shareable(sts) {
 			c.shapes.add(shape, clone(sts))
-		} else {
-			c.cache.add(sql, clone(sts))
 		}
 	}
 	return sts, nil

@@ -1,0 +1,129 @@
+package server
+
+import (
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/hoopgw/hoop/classify"
+	"github.com/hoopgw/hoop/classify/native"
+	"github.com/hoopgw/hoop/policy"
+	"github.com/hoopgw/hoop/server/postgres"
+)
+
+// testGateway is a Gateway with just what a gate needs: the shared example policy and a
+// classifier, logging into log.
+func testGateway(t testing.TB, log io.Writer) *Gateway {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	examples := filepath.Join(filepath.Dir(file), "..", "..", "shared", "examples")
+	p, err := policy.Load(filepath.Join(examples, "policy.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &Gateway{log: slog.New(slog.NewTextHandler(log, nil)),
+		classifier: classify.New(native.Parse, 10000, classify.WithNormalizer(native.Normalize))}
+	g.policy.Store(p)
+	return g
+}
+
+// TestGateDecisions: the gate refuses with the rule and class, tracks SQL-level PREPARE
+// for EXECUTE, and logs every decision with the policy version that made it.
+func TestGateDecisions(t *testing.T) {
+	var log strings.Builder
+	g := testGateway(t, &log)
+	eng := g.newGate(policy.Identity{Subject: "alice", Groups: []string{"engineering"}}, "db-prod", g.log)
+	tests := []struct{ sql, want string }{
+		{"select * from orders", ""},
+		{"begin; select 1; commit", ""},
+		{"drop table orders", "denied by rule engineers-read-prod: ddl statements are not allowed on db-prod"},
+		{"delete from orders", "held by rule engineers-read-prod: write statements on db-prod need an approval; this gateway cannot hold statements for approval yet, so it is refused"},
+		{"select 1; delete from orders", "held by rule engineers-read-prod"},
+		{"prepare mine as select * from orders", ""},
+		{"execute mine", ""}, // the class PREPARE recorded: read
+		{"execute other", "denied by rule engineers-read-prod: admin statements"},  // never prepared here: admin
+		{"prepare wipe as delete from orders", "held by rule engineers-read-prod"}, // refused, so not recorded
+		{"execute wipe", "denied by rule engineers-read-prod: admin statements"},   // still unknown
+		{"deallocate mine", ""},
+		{"execute mine", "denied by rule engineers-read-prod: admin statements"},
+		{"selec 1", "denied by rule engineers-read-prod: admin statements are not allowed"}, // does not parse
+	}
+	for _, tt := range tests {
+		err := eng.Query(tt.sql)
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("%q: refused: %v", tt.sql, err)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+			t.Errorf("%q: got %v, want a refusal containing %q", tt.sql, err, tt.want)
+		}
+		if _, ok := err.(*postgres.DeniedError); err != nil && !ok {
+			t.Errorf("%q: got %T, want a *postgres.DeniedError", tt.sql, err)
+		}
+	}
+	version := short(g.Policy().Version())
+	if n := strings.Count(log.String(), "policy_version="+version); n != len(tests) {
+		t.Errorf("decisions logged with policy version %s: got %d, want %d\n%s", version, n, len(tests), log.String())
+	}
+}
+
+// BenchmarkGate measures parse + classify + decide per query on real statements: psql's
+// catalog queries, the analytics corpus and pgbench's, first with every text new to the
+// caches, then with each text seen before.
+func BenchmarkGate(b *testing.B) {
+	var corpus []string
+	for _, f := range []string{"psql_meta.sql", "analytics.sql", "dbeaver.sql"} {
+		data, err := os.ReadFile(filepath.Join("..", "classify", "testdata", f))
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, q := range strings.Split(string(data), ";\n") {
+			if q = strings.TrimSpace(q); q != "" {
+				corpus = append(corpus, q)
+			}
+		}
+	}
+	run := func(b *testing.B, g *Gateway) {
+		gate := g.newGate(policy.Identity{Subject: "ann", Groups: []string{"analytics"}}, "db-prod", slog.New(slog.NewTextHandler(io.Discard, nil)))
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			_ = gate.Query(corpus[i%len(corpus)])
+			i++
+		}
+	}
+	b.Run("uncached", func(b *testing.B) {
+		g := testGateway(b, io.Discard)
+		g.classifier = classify.New(native.Parse, 0)
+		run(b, g)
+	})
+	b.Run("cached", func(b *testing.B) { run(b, testGateway(b, io.Discard)) })
+	b.Run("pgbench-simple", func(b *testing.B) {
+		g := testGateway(b, io.Discard)
+		gate := g.newGate(policy.Identity{Subject: "ann", Groups: []string{"analytics"}}, "db-prod", g.log)
+		g.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		gate.log = g.log
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			_ = gate.Query("SELECT abalance FROM pgbench_accounts WHERE aid = " + itoa(i%100000) + ";")
+			i++
+		}
+	})
+}
+
+func itoa(n int) string {
+	var b [20]byte
+	i := len(b)
+	for {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+		if n == 0 {
+			return string(b[i:])
+		}
+	}
+}
