@@ -26,12 +26,50 @@ func (g *Gateway) newGate(id policy.Identity, connection string, log *slog.Logge
 	return &sessionGate{g: g, id: id, connection: connection, log: log, prepared: make(map[string]policy.Class)}
 }
 
+// Parse implements postgres.Gate: a named statement is recorded, like PREPARE, for a
+// later SQL-level EXECUTE of the same name.
+func (sg *sessionGate) Parse(name, sql string) error {
+	class, err := sg.decide(sql)
+	if err == nil && name != "" {
+		sg.record(name, class)
+	}
+	return err
+}
+
+// Close implements postgres.Gate.
+func (sg *sessionGate) Close(name string) { delete(sg.prepared, name) }
+
+// record remembers the class of the statement prepared under name. When the name is
+// taken, PostgreSQL refuses the new statement and keeps the old one, so the higher of the
+// two classes is kept: an EXECUTE is never decided below what it may run.
+func (sg *sessionGate) record(name string, class policy.Class) {
+	if old, ok := sg.prepared[name]; ok && rank(old) > rank(class) {
+		class = old
+	}
+	sg.prepared[name] = class
+}
+
+func rank(c policy.Class) int {
+	for i, k := range policy.Classes() {
+		if k == c {
+			return i
+		}
+	}
+	return len(policy.Classes()) // unknown: above all
+}
+
 // Query implements postgres.Gate.
 func (sg *sessionGate) Query(sql string) error {
+	_, err := sg.decide(sql)
+	return err
+}
+
+// decide classifies and decides sql; it returns the highest class of its statements.
+func (sg *sessionGate) decide(sql string) (policy.Class, error) {
 	stmts, err := sg.g.classifier.Classify(sql)
 	if err != nil {
 		sg.log.Error("statement analysis failed: refused", "err", err)
-		return fmt.Errorf("the gateway could not analyse the statement, so it is refused: %w", err)
+		return "", fmt.Errorf("the gateway could not analyse the statement, so it is refused: %w", err)
 	}
 	items := make([]policy.Statement, len(stmts))
 	for i, st := range stmts {
@@ -49,21 +87,25 @@ func (sg *sessionGate) Query(sql string) error {
 	sg.logDecision(p, stmts, items, ev)
 	switch ev.Decision {
 	case policy.Deny:
-		return &postgres.DeniedError{Reason: ev.Reason}
+		return "", &postgres.DeniedError{Reason: ev.Reason}
 	case policy.Review:
-		return &postgres.DeniedError{Reason: ev.Reason + "; this gateway cannot hold statements for approval yet, so it is refused"}
+		return "", &postgres.DeniedError{Reason: ev.Reason + "; this gateway cannot hold statements for approval yet, so it is refused"}
 	}
+	top := policy.Read
 	for i, st := range stmts {
+		if rank(items[i].Class) > rank(top) && !items[i].Always {
+			top = items[i].Class
+		}
 		switch {
 		case st.Prepares != "":
-			sg.prepared[st.Prepares] = items[i].Class
+			sg.record(st.Prepares, items[i].Class)
 		case st.Deallocates == "*":
 			clear(sg.prepared)
 		case st.Deallocates != "":
 			delete(sg.prepared, st.Deallocates)
 		}
 	}
-	return nil
+	return top, nil
 }
 
 // logDecision logs one query's decision with the policy version that made it.

@@ -64,9 +64,20 @@ func TestGateDecisions(t *testing.T) {
 			t.Errorf("%q: got %T, want a *postgres.DeniedError", tt.sql, err)
 		}
 	}
+	// A protocol-level named statement can be run by SQL EXECUTE too.
+	if err := eng.Parse("byproto", "select * from customers"); err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.Query("execute byproto"); err != nil {
+		t.Errorf("EXECUTE of a protocol-level statement: %v", err)
+	}
+	eng.Close("byproto")
+	if err := eng.Query("execute byproto"); err == nil {
+		t.Error("EXECUTE of a closed statement was allowed")
+	}
 	version := short(g.Policy().Version())
-	if n := strings.Count(log.String(), "policy_version="+version); n != len(tests) {
-		t.Errorf("decisions logged with policy version %s: got %d, want %d\n%s", version, n, len(tests), log.String())
+	if n := strings.Count(log.String(), "policy_version="+version); n != len(tests)+3 {
+		t.Errorf("decisions logged with policy version %s: got %d, want %d\n%s", version, n, len(tests)+3, log.String())
 	}
 }
 
@@ -125,5 +136,20 @@ func itoa(n int) string {
 		if n == 0 {
 			return string(b[i:])
 		}
+	}
+}
+
+// TestGateKeepsTheHigherClassOfATakenName: PostgreSQL refuses a PREPARE (or Parse) of a
+// name in use and keeps the old statement, so EXECUTE must be decided by the higher class.
+func TestGateKeepsTheHigherClassOfATakenName(t *testing.T) {
+	g := testGateway(t, io.Discard)
+	dba := g.newGate(policy.Identity{Subject: "dana", Groups: []string{"dba"}}, "db-prod", g.log)
+	for _, sql := range []string{"prepare p as delete from orders", "prepare p as select 1"} {
+		if err := dba.Query(sql); err != nil {
+			t.Fatalf("%q: %v", sql, err)
+		}
+	}
+	if got := dba.prepared["p"]; got != policy.Write {
+		t.Fatalf("class recorded for p: got %s, want write (the statement PostgreSQL kept)", got)
 	}
 }

@@ -33,11 +33,17 @@ type Grant struct {
 
 // Gate decides the statements of one session. The engine asks it about the SQL text of
 // every Query and every Parse before forwarding it; a Gate is made per session, so it may
-// keep session state (SQL-level PREPARE names). It is called from one goroutine.
+// keep session state (the class of each prepared statement, for EXECUTE). It is called
+// from one goroutine.
 type Gate interface {
-	// Query returns nil to forward sql, or the refusal (a *DeniedError for a policy
-	// decision) that the client gets in its place.
+	// Query decides a simple Query's text: nil to forward it, or the refusal (a
+	// *DeniedError for a policy decision) that the client gets in its place.
 	Query(sql string) error
+	// Parse decides an extended-protocol Parse of the statement name ("" for the unnamed
+	// one), as Query does. SQL-level EXECUTE can run a named one.
+	Parse(name, sql string) error
+	// Close tells the gate that the client closes the named statement.
+	Close(name string)
 }
 
 // DeniedError is a refusal by policy. The client sees it as insufficient_privilege (42501).

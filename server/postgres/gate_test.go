@@ -17,7 +17,9 @@ import (
 // gateFunc refuses any SQL that mentions "forbidden".
 type gateFunc func(string) error
 
-func (f gateFunc) Query(sql string) error { return f(sql) }
+func (f gateFunc) Query(sql string) error    { return f(sql) }
+func (f gateFunc) Parse(_, sql string) error { return f(sql) }
+func (f gateFunc) Close(string)              {}
 
 var refuseForbidden = gateFunc(func(sql string) error {
 	if strings.Contains(sql, "forbidden") {

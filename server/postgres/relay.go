@@ -151,7 +151,7 @@ func (s *session) decide(typ byte, body []byte) (byte, []byte, error) {
 		if err != nil {
 			return 0, nil, fmt.Errorf("malformed Query message: %w", err)
 		}
-		if refusal := s.check(sql); refusal != nil {
+		if refusal := s.check("", sql, false); refusal != nil {
 			s.push(expectation{ready: true, refuse: refusal})
 			return msgSync, nil, nil
 		}
@@ -166,7 +166,7 @@ func (s *session) decide(typ byte, body []byte) (byte, []byte, error) {
 		if err := m.Decode(body); err != nil {
 			return 0, nil, fmt.Errorf("malformed Parse message: %w", err)
 		}
-		if refusal := s.check(m.Query); refusal != nil {
+		if refusal := s.check(m.Name, m.Query, true); refusal != nil {
 			s.skipping = true
 			s.push(expectation{refuse: refusal})
 			return msgParse, markerParse, nil
@@ -188,7 +188,20 @@ func (s *session) decide(typ byte, body []byte) (byte, []byte, error) {
 		// Even while skipping: a client that waits on Flush must get the refusal now.
 		return typ, body, nil
 
-	case msgBind, msgExecute, msgDescribe, msgClose:
+	case msgClose:
+		if s.skipping {
+			return 0, nil, nil
+		}
+		if len(body) >= 2 && body[0] == 'S' && s.gate != nil {
+			name, err := cstring(body[1:])
+			if err != nil {
+				return 0, nil, fmt.Errorf("malformed Close message: %w", err)
+			}
+			s.gate.Close(name)
+		}
+		return typ, body, nil
+
+	case msgBind, msgExecute, msgDescribe:
 		if s.skipping {
 			return 0, nil, nil
 		}
@@ -203,9 +216,12 @@ func (s *session) decide(typ byte, body []byte) (byte, []byte, error) {
 }
 
 // check asks the gate about one SQL text; nil means forward it.
-func (s *session) check(sql string) error {
-	if s.gate == nil {
+func (s *session) check(name, sql string, parse bool) error {
+	switch {
+	case s.gate == nil:
 		return nil
+	case parse:
+		return s.gate.Parse(name, sql)
 	}
 	return s.gate.Query(sql)
 }
