@@ -29,6 +29,7 @@ type Grant struct {
 	ReadOnly bool           // start the session with default_transaction_read_only = on
 	Rules    []string       // the policy rules that granted it: ["engineers-read-prod"]
 	Gate     Gate           // decides every statement; nil allows all (FunctionCall is always refused)
+	Masker   Masker         // masks results; nil when nothing is masked for this session
 }
 
 // Gate decides the statements of one session. The engine asks it about the SQL text of
@@ -211,15 +212,19 @@ func (e *Engine) Serve(ctx context.Context, conn net.Conn, req Request) error {
 	}
 	log.Info("postgres session started", "level", grant.Level, "read_only", grant.ReadOnly, "backend_pid", up.PID)
 	s := &session{
-		e:     e,
-		req:   &req,
-		gate:  grant.Gate,
-		c:     c,
-		up:    up.Conn,
-		upR:   bufio.NewReaderSize(up.Conn, e.cfg.BufferSize),
-		upW:   bufio.NewWriterSize(up.Conn, e.cfg.BufferSize),
-		log:   log,
-		start: time.Now(),
+		e:      e,
+		req:    &req,
+		gate:   grant.Gate,
+		c:      c,
+		up:     up.Conn,
+		upR:    bufio.NewReaderSize(up.Conn, e.cfg.BufferSize),
+		upW:    bufio.NewWriterSize(up.Conn, e.cfg.BufferSize),
+		log:    log,
+		start:  time.Now(),
+		masker: grant.Masker,
+	}
+	if grant.Masker != nil {
+		s.res = newResults(grant.Masker)
 	}
 	err = s.relay(ctx)
 	log.Info("postgres session ended", "duration", time.Since(s.start).Round(time.Millisecond), "err", err)

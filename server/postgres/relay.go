@@ -38,16 +38,28 @@ type session struct {
 	// a refusal in its place in the client's stream (see expectation).
 	mu     sync.Mutex
 	expect []expectation
+
+	// masker masks result values; nil when nothing is masked in this session. With it, the
+	// engine tracks every statement's and portal's columns (res), so each DataRow is masked
+	// by its column's type and format.
+	masker Masker
+	res    *results
 }
 
-// An expectation is a response the engine is owed by upstream: a ParseComplete for each
-// Parse forwarded, a ReadyForQuery for each Query or Sync. A refused statement is replaced
+// An expectation is a response the engine is owed by upstream for a message it forwarded:
+// a ParseComplete for each Parse, a ReadyForQuery for each Query or Sync, and, when results
+// are masked, what Bind, Describe, Execute and Close yield. A refused statement is replaced
 // by a harmless message that yields the same response (an empty unnamed Parse, or a Sync),
 // and its ErrorResponse goes to the client in that response's place, so the client sees the
-// refusal exactly where PostgreSQL would have put the error, after whatever came before.
+// refusal exactly where PostgreSQL would have put the error, after whatever came before it.
 type expectation struct {
-	ready  bool  // a ReadyForQuery (end of a Query or Sync cycle); else a ParseComplete
-	refuse error // the refusal to send in its place, or nil
+	kind    byte    // the message forwarded: 'P'arse, 'B'ind, 'D'escribe, 'E'xecute, 'C'lose, or 'Z' for Query and Sync
+	refuse  error   // the refusal to send in the response's place, or nil
+	target  byte    // Describe and Close: 'S' (statement) or 'P' (portal)
+	name    string  // the statement or portal: "" for the unnamed one
+	stmt    string  // Bind: the statement it binds
+	formats []int16 // Bind: the result format codes
+	own     bool    // a Describe the engine added itself: its answers are not the client's
 }
 
 // markerParse is the body of Parse("" , "", no types): an empty unnamed statement.
@@ -87,6 +99,16 @@ func (s *session) push(e expectation) {
 	s.mu.Unlock()
 }
 
+// peek returns the oldest expectation without removing it.
+func (s *session) peek() (expectation, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.expect) == 0 {
+		return expectation{}, false
+	}
+	return s.expect[0], true
+}
+
 // pop removes the oldest expectation; ok is false when none is pending.
 func (s *session) pop() (expectation, bool) {
 	s.mu.Lock()
@@ -120,15 +142,11 @@ func (s *session) fromClient() error {
 			s.c.fatal(codeProtocolViolation, "hoop: "+err.Error(), "")
 			return fmt.Errorf("client: %w", err)
 		}
-		fwdTyp, fwdBody, err := s.decide(typ, body)
-		if err != nil {
-			s.c.fatal(codeProtocolViolation, "hoop: "+err.Error(), "")
-			return fmt.Errorf("client: %w", err)
-		}
-		if fwdTyp != 0 {
-			if err := writeMessage(s.upW, fwdTyp, fwdBody); err != nil {
-				return fmt.Errorf("upstream write: %w", err)
+		if err := s.decide(typ, body); err != nil {
+			if !errors.Is(err, errUpstreamWrite) {
+				s.c.fatal(codeProtocolViolation, "hoop: "+err.Error(), "")
 			}
+			return fmt.Errorf("client: %w", err)
 		}
 		if typ == msgTerminate {
 			s.clientDone.Store(true)
@@ -142,77 +160,137 @@ func (s *session) fromClient() error {
 	}
 }
 
-// decide is the one decision point every client message passes. It returns the message
-// to forward (type 0: nothing), or an error for a message the engine cannot accept at all.
-func (s *session) decide(typ byte, body []byte) (byte, []byte, error) {
+// decide is the one decision point every client message passes. It forwards the message,
+// or what stands in for it, or nothing; its error is for a message the engine cannot
+// accept at all.
+func (s *session) decide(typ byte, body []byte) error {
 	switch typ {
 	case msgQuery:
 		sql, err := cstring(body)
 		if err != nil {
-			return 0, nil, fmt.Errorf("malformed Query message: %w", err)
+			return fmt.Errorf("malformed Query message: %w", err)
 		}
 		if refusal := s.check("", sql, false); refusal != nil {
-			s.push(expectation{ready: true, refuse: refusal})
-			return msgSync, nil, nil
+			s.push(expectation{kind: 'Z', refuse: refusal})
+			return s.forward(msgSync, nil)
 		}
-		s.push(expectation{ready: true})
-		return typ, body, nil
+		s.push(expectation{kind: 'Z'})
+		return s.forward(typ, body)
 
 	case msgParse:
 		if s.skipping {
-			return 0, nil, nil
+			return nil
 		}
 		var m pgproto3.Parse
 		if err := m.Decode(body); err != nil {
-			return 0, nil, fmt.Errorf("malformed Parse message: %w", err)
+			return fmt.Errorf("malformed Parse message: %w", err)
 		}
 		if refusal := s.check(m.Name, m.Query, true); refusal != nil {
 			s.skipping = true
-			s.push(expectation{refuse: refusal})
-			return msgParse, markerParse, nil
+			s.push(expectation{kind: 'P', refuse: refusal})
+			return s.forward(msgParse, markerParse)
 		}
-		s.push(expectation{})
-		return typ, body, nil
+		s.push(expectation{kind: 'P', name: m.Name})
+		if err := s.forward(typ, body); err != nil || s.masker == nil {
+			return err
+		}
+		// Learn the statement's columns even if the client never asks: its rows are
+		// masked by them.
+		s.push(expectation{kind: 'D', target: 'S', name: m.Name, own: true})
+		return s.forward(msgDescribe, append([]byte{'S'}, append([]byte(m.Name), 0)...))
 
 	case msgSync:
 		s.skipping = false
-		s.push(expectation{ready: true})
-		return typ, body, nil
+		s.push(expectation{kind: 'Z'})
+		return s.forward(typ, body)
 
 	case msgFunctionCall:
 		// The fast-path interface calls a function by OID, around every statement check.
-		s.push(expectation{ready: true, refuse: &DeniedError{Reason: "FunctionCall protocol messages are not allowed through the gateway"}})
-		return msgSync, nil, nil
+		s.push(expectation{kind: 'Z', refuse: &DeniedError{Reason: "FunctionCall protocol messages are not allowed through the gateway"}})
+		return s.forward(msgSync, nil)
 
 	case msgFlush:
 		// Even while skipping: a client that waits on Flush must get the refusal now.
-		return typ, body, nil
+		return s.forward(typ, body)
 
 	case msgClose:
 		if s.skipping {
-			return 0, nil, nil
+			return nil
 		}
-		if len(body) >= 2 && body[0] == 'S' && s.gate != nil {
-			name, err := cstring(body[1:])
-			if err != nil {
-				return 0, nil, fmt.Errorf("malformed Close message: %w", err)
-			}
+		if len(body) < 2 || (body[0] != 'S' && body[0] != 'P') {
+			return errors.New("malformed Close message")
+		}
+		name, err := cstring(body[1:])
+		if err != nil {
+			return fmt.Errorf("malformed Close message: %w", err)
+		}
+		if body[0] == 'S' && s.gate != nil {
 			s.gate.Close(name)
 		}
-		return typ, body, nil
-
-	case msgBind, msgExecute, msgDescribe:
-		if s.skipping {
-			return 0, nil, nil
+		if s.masker != nil {
+			s.push(expectation{kind: 'C', target: body[0], name: name})
 		}
-		return typ, body, nil
+		return s.forward(typ, body)
+
+	case msgBind:
+		if s.skipping {
+			return nil
+		}
+		if s.masker != nil {
+			var m pgproto3.Bind
+			if err := m.Decode(body); err != nil {
+				return fmt.Errorf("malformed Bind message: %w", err)
+			}
+			s.push(expectation{kind: 'B', name: m.DestinationPortal, stmt: m.PreparedStatement, formats: m.ResultFormatCodes})
+		}
+		return s.forward(typ, body)
+
+	case msgDescribe:
+		if s.skipping {
+			return nil
+		}
+		if s.masker != nil {
+			if len(body) < 2 || (body[0] != 'S' && body[0] != 'P') {
+				return errors.New("malformed Describe message")
+			}
+			name, err := cstring(body[1:])
+			if err != nil {
+				return fmt.Errorf("malformed Describe message: %w", err)
+			}
+			s.push(expectation{kind: 'D', target: body[0], name: name})
+		}
+		return s.forward(typ, body)
+
+	case msgExecute:
+		if s.skipping {
+			return nil
+		}
+		if s.masker != nil {
+			name, err := cstring(body)
+			if err != nil {
+				return fmt.Errorf("malformed Execute message: %w", err)
+			}
+			s.push(expectation{kind: 'E', name: name})
+		}
+		return s.forward(typ, body)
 
 	case msgCopyData, msgCopyDone, msgCopyFail, msgTerminate:
-		return typ, body, nil
+		return s.forward(typ, body)
 
 	default:
-		return 0, nil, fmt.Errorf("unexpected message type %q", typ)
+		return fmt.Errorf("unexpected message type %q", typ)
 	}
+}
+
+// errUpstreamWrite marks a failure to write to the database, which is not the client's.
+var errUpstreamWrite = errors.New("upstream write")
+
+// forward writes one message upstream (buffered).
+func (s *session) forward(typ byte, body []byte) error {
+	if err := writeMessage(s.upW, typ, body); err != nil {
+		return fmt.Errorf("%w: %v", errUpstreamWrite, err)
+	}
+	return nil
 }
 
 // check asks the gate about one SQL text; nil means forward it.
@@ -235,7 +313,7 @@ func cstring(b []byte) (string, error) {
 }
 
 // fromUpstream forwards server messages to the client, putting each refusal in the place
-// of the response that stands in for the refused message.
+// of the response that stands in for the refused message, and masking results.
 func (s *session) fromUpstream() error {
 	r := newReader(s.upR, maxUpstreamMessage)
 	cycleErr := false // an ErrorResponse was sent since the last ReadyForQuery
@@ -250,46 +328,17 @@ func (s *session) fromUpstream() error {
 			}
 			return fmt.Errorf("upstream: %w", err)
 		}
-		var refusal error
-		switch typ {
-		case 'E':
-			cycleErr = true
-		case '1': // ParseComplete
-			e, ok := s.pop()
-			if !ok || e.ready {
-				s.c.fatal(codeInternal, "hoop: lost track of the protocol (an unexpected ParseComplete)", "")
-				return errors.New("upstream: unexpected ParseComplete")
-			}
-			if e.refuse != nil {
-				if cycleErr {
-					continue // PostgreSQL reports only the first error of a cycle
-				}
-				refusal, typ = e.refuse, 0
-				cycleErr = true
-			}
-		case 'Z': // ReadyForQuery
-			for {
-				e, ok := s.pop()
-				if !ok {
-					s.c.fatal(codeInternal, "hoop: lost track of the protocol (an unexpected ReadyForQuery)", "")
-					return errors.New("upstream: unexpected ReadyForQuery")
-				}
-				// A Parse with no ParseComplete was skipped by upstream after an error.
-				if e.ready {
-					if e.refuse != nil && !cycleErr {
-						refusal = e.refuse
-					}
-					break
-				}
-			}
-			cycleErr = false
+		out := reply{send: true, body: body}
+		if err := s.response(typ, &out, &cycleErr); err != nil {
+			s.c.fatal(codeInternal, "hoop: "+err.Error(), "")
+			return fmt.Errorf("upstream: %w", err)
 		}
 		s.c.mu.Lock()
-		if refusal != nil {
-			err = s.c.writeError(refusal)
+		if out.refusal != nil {
+			err = s.c.writeError(out.refusal)
 		}
-		if err == nil && typ != 0 {
-			err = writeMessage(s.c.w, typ, body)
+		if err == nil && out.send {
+			err = writeMessage(s.c.w, typ, out.body)
 		}
 		if err == nil && !r.buffered() {
 			err = s.c.w.Flush()
@@ -299,4 +348,168 @@ func (s *session) fromUpstream() error {
 			return fmt.Errorf("client write: %w", err)
 		}
 	}
+}
+
+// reply is what the client gets for one server message: a refusal to put before it, and
+// the message itself (send), its body masked where needed.
+type reply struct {
+	refusal error
+	send    bool
+	body    []byte
+}
+
+// response decides the reply to one server message. An error ends the session.
+func (s *session) response(typ byte, out *reply, cycleErr *bool) error {
+	res := s.res
+	var err error
+	switch typ {
+	case 'E', 'N': // ErrorResponse, NoticeResponse
+		if typ == 'E' {
+			*cycleErr = true
+		}
+		if res != nil {
+			out.body, err = res.maskNotice(out.body)
+		}
+		return err
+	case 'A': // NotificationResponse
+		if res != nil {
+			out.body, err = res.maskNotification(out.body)
+		}
+		return err
+	case '1': // ParseComplete
+		e, ok := s.pop()
+		if !ok || e.kind != 'P' {
+			return errors.New("lost track of the protocol (an unexpected ParseComplete)")
+		}
+		if e.refuse != nil {
+			out.send = false
+			if !*cycleErr { // PostgreSQL reports only the first error of a cycle
+				*cycleErr = true
+				out.refusal = e.refuse
+			}
+		}
+		return nil
+	case 'Z': // ReadyForQuery
+		for {
+			e, ok := s.pop()
+			if !ok {
+				return errors.New("lost track of the protocol (an unexpected ReadyForQuery)")
+			}
+			// Messages with no response were skipped by upstream after an error.
+			if e.kind == 'Z' {
+				if e.refuse != nil && !*cycleErr {
+					out.refusal = e.refuse
+				}
+				break
+			}
+		}
+		*cycleErr = false
+		if res != nil {
+			res.cur, res.exec, res.copying, res.dropping = nil, nil, false, false
+		}
+		return nil
+	}
+	if res == nil {
+		return nil
+	}
+	return s.track(typ, out)
+}
+
+// track follows results when they are masked: which columns the rows now arriving have,
+// and masks them.
+func (s *session) track(typ byte, out *reply) error {
+	res := s.res
+	head, _ := s.peek()
+	switch typ {
+	case '2': // BindComplete
+		e, ok := s.pop()
+		if !ok || e.kind != 'B' {
+			return errors.New("lost track of the protocol (an unexpected BindComplete)")
+		}
+		fields := res.stmts[e.stmt]
+		res.portals[e.name] = resultShape{fields: fields, formats: formatsFor(len(fields), e.formats)}
+	case 't': // ParameterDescription: the first answer to a Describe of a statement
+		if head.kind != 'D' {
+			return errors.New("lost track of the protocol (an unexpected ParameterDescription)")
+		}
+		out.send = !head.own
+	case 'T', 'n': // RowDescription, NoData
+		var fields []pgproto3.FieldDescription
+		if typ == 'T' {
+			f, err := decodeFields(out.body)
+			if err != nil {
+				return err
+			}
+			fields = f
+		}
+		if head.kind == 'D' {
+			s.pop()
+			if head.target == 'S' {
+				res.stmts[head.name] = fields
+			} else {
+				res.portals[head.name] = resultShape{fields: fields, formats: fieldFormats(fields)}
+			}
+			out.send = !head.own
+			return nil
+		}
+		// A simple Query's statement: its rows follow.
+		res.cur = &rowSet{shape: resultShape{fields: fields, formats: fieldFormats(fields)}}
+	case 'D': // DataRow
+		rs := res.cur
+		if head.kind == 'E' {
+			if res.exec == nil {
+				shape, ok := res.portals[head.name]
+				if !ok {
+					return errLostTrack
+				}
+				res.exec = &rowSet{shape: shape}
+			}
+			rs = res.exec
+		}
+		if rs == nil {
+			return errLostTrack
+		}
+		var err error
+		out.body, err = res.maskRow(rs, out.body)
+		return err
+	case 'C', 'I', 's': // CommandComplete, EmptyQueryResponse, PortalSuspended
+		out.send = !(res.dropping && typ == 'C')
+		res.cur, res.dropping = nil, false
+		if head.kind == 'E' {
+			s.pop()
+			res.exec = nil
+		}
+	case '3': // CloseComplete
+		e, ok := s.pop()
+		if !ok || e.kind != 'C' {
+			return errors.New("lost track of the protocol (an unexpected CloseComplete)")
+		}
+		if e.target == 'S' {
+			delete(res.stmts, e.name)
+		} else {
+			delete(res.portals, e.name)
+		}
+	case 'H': // CopyOutResponse
+		var m pgproto3.CopyOutResponse
+		if err := m.Decode(out.body); err != nil {
+			return fmt.Errorf("copy out response: %w", err)
+		}
+		if err := res.m.CopyOut(m.OverallFormat == 1); err != nil {
+			res.dropping = true
+			out.send, out.refusal = false, err
+			return nil
+		}
+		res.copying = true
+	case 'd': // CopyData
+		switch {
+		case res.dropping:
+			out.send = false
+		case res.copying:
+			out.body = res.m.CopyRow(out.body)
+		}
+	case 'c': // CopyDone
+		res.copying = false
+		out.send = !res.dropping
+	}
+	return nil
 }

@@ -1,0 +1,200 @@
+package postgres
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/hoopgw/hoop/internal/pgtest"
+)
+
+// fakeMasker masks the word "secret" in text, sends NULL for columns named "gone", and a
+// zero for binary int4 columns named "ssn", so tests can see what reached the client.
+type fakeMasker struct{ rows int }
+
+var secret = []byte("secret")
+
+func maskWord(src []byte) []byte {
+	if !bytes.Contains(src, secret) {
+		return src
+	}
+	return bytes.ReplaceAll(src, secret, []byte("[masked]"))
+}
+
+func (m *fakeMasker) Text(src []byte) []byte    { return maskWord(src) }
+func (m *fakeMasker) CopyRow(src []byte) []byte { return maskWord(src) }
+func (m *fakeMasker) CopyOut(binary bool) error {
+	if binary {
+		return &DeniedError{Reason: "binary COPY is refused while masking applies"}
+	}
+	return nil
+}
+func (m *fakeMasker) Rows(fields []pgproto3.FieldDescription, formats []int16) (RowMasker, error) {
+	m.rows++
+	return fakeRows{fields: fields, formats: formats}, nil
+}
+
+type fakeRows struct {
+	fields  []pgproto3.FieldDescription
+	formats []int16
+}
+
+func (r fakeRows) Value(col int, v []byte) ([]byte, bool) {
+	switch {
+	case string(r.fields[col].Name) == "gone":
+		return nil, true
+	case string(r.fields[col].Name) == "ssn" && r.formats[col] == 1:
+		return []byte{0, 0, 0, 0}, false
+	case r.formats[col] == 0:
+		return maskWord(v), false
+	}
+	return v, false
+}
+
+func maskedConn(t *testing.T, pg *pgtest.Server) (*pgx.Conn, *fakeMasker) {
+	t.Helper()
+	m := &fakeMasker{}
+	up := grantFor(t, pg, pg.App.RWUser, pg.App.RWPassword, false)
+	conn, err := connect(t, serve(t, New(nil), func(ctx context.Context) (*Grant, error) {
+		g, err := up(ctx)
+		if g != nil {
+			g.Masker = m
+		}
+		return g, err
+	}), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn, m
+}
+
+func TestMaskedResults(t *testing.T) {
+	pg := pgtest.Start(t, pgtest.WithApp())
+	ctx := context.Background()
+	conn, _ := maskedConn(t, pg)
+
+	t.Run("simple protocol, several statements", func(t *testing.T) {
+		rr := conn.PgConn().Exec(ctx, "select 'a secret' as x, 1 as n; select 'no' as y, 'secret too' as z")
+		res, err := rr.ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := [][]string{}
+		for _, r := range res {
+			for _, row := range r.Rows {
+				var vals []string
+				for _, v := range row {
+					vals = append(vals, string(v))
+				}
+				got = append(got, vals)
+			}
+		}
+		want := "[[a [masked] 1] [no [masked] too]]"
+		if s := strings.Join(strings.Fields(strings.Trim(fmtRows(got), " ")), " "); s != want {
+			t.Errorf("got %s, want %s", s, want)
+		}
+	})
+
+	t.Run("extended protocol, binary formats, cached statement", func(t *testing.T) {
+		for range 3 { // the second and third runs Bind and Execute without Describe
+			var x string
+			var ssn int32
+			var gone *string
+			err := conn.QueryRow(ctx, "select $1::text || ' secret' as x, 123456789::int4 as ssn, 'raw'::text as gone", "my").Scan(&x, &ssn, &gone)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if x != "my [masked]" || ssn != 0 || gone != nil {
+				t.Fatalf("got x=%q ssn=%d gone=%v; want masked, 0, NULL", x, ssn, gone)
+			}
+		}
+	})
+
+	t.Run("error texts", func(t *testing.T) {
+		_, err := conn.Exec(ctx, "select 'secret'::int")
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) || strings.Contains(pgErr.Message, "secret") || !strings.Contains(pgErr.Message, "[masked]") {
+			t.Fatalf("got %v, want the value masked in the error", err)
+		}
+	})
+
+	t.Run("COPY TO STDOUT", func(t *testing.T) {
+		var buf bytes.Buffer
+		if _, err := conn.PgConn().CopyTo(ctx, &buf, "copy (select 'top secret', 2) to stdout"); err != nil {
+			t.Fatal(err)
+		}
+		if got := buf.String(); got != "top [masked]\t2\n" {
+			t.Fatalf("got %q", got)
+		}
+		_, err := conn.PgConn().CopyTo(ctx, &buf, "copy (select 1) to stdout (format binary)")
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) || pgErr.Code != "42501" {
+			t.Fatalf("binary COPY: got %v, want it refused", err)
+		}
+		var n int
+		if err := conn.QueryRow(ctx, "select 9").Scan(&n); err != nil || n != 9 {
+			t.Fatalf("after the refused COPY: %d, %v", n, err)
+		}
+	})
+
+	t.Run("notifications", func(t *testing.T) {
+		if _, err := conn.Exec(ctx, "listen ch"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.Exec(ctx, "notify ch, 'the secret'"); err != nil {
+			t.Fatal(err)
+		}
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil || n.Payload != "the [masked]" {
+			t.Fatalf("got %+v, %v", n, err)
+		}
+	})
+
+	t.Run("portal suspended and resumed", func(t *testing.T) {
+		fe := conn.PgConn().Frontend()
+		fe.Send(&pgproto3.Parse{Name: "s2", Query: "select 'secret ' || g from generate_series(1, 3) g"})
+		fe.Send(&pgproto3.Bind{DestinationPortal: "p2", PreparedStatement: "s2"})
+		fe.Send(&pgproto3.Execute{Portal: "p2", MaxRows: 2})
+		fe.Send(&pgproto3.Execute{Portal: "p2", MaxRows: 2})
+		fe.Send(&pgproto3.Sync{})
+		if err := fe.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		var rows []string
+		for {
+			m, err := fe.Receive()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d, ok := m.(*pgproto3.DataRow); ok {
+				rows = append(rows, string(d.Values[0]))
+			}
+			if _, ok := m.(*pgproto3.ReadyForQuery); ok {
+				break
+			}
+		}
+		if strings.Join(rows, ",") != "[masked] 1,[masked] 2,[masked] 3" {
+			t.Fatalf("got %q", rows)
+		}
+	})
+}
+
+func fmtRows(rows [][]string) string {
+	var b strings.Builder
+	b.WriteString("[")
+	for i, r := range rows {
+		if i > 0 {
+			b.WriteString(" ")
+		}
+		b.WriteString("[" + strings.Join(r, " ") + "]")
+	}
+	b.WriteString("]")
+	return b.String()
+}
