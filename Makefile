@@ -47,7 +47,7 @@ staticcheck:
 
 # Go benchmarks of the hot paths, then the user-level benchmark against real PostgreSQL.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./tunnel/ ./server/postgres/
+	$(GO) test -run '^$$' -bench . -benchmem ./tunnel/ ./server/postgres/ ./server/ ./classify/ ./mask/
 	scripts/bench.sh
 
 # A throwaway PostgreSQL, hoopd --dev, hoop login and hoop connect, and a query through it.

@@ -28,13 +28,14 @@ connect dev-db "$port"
 cat "$work/connect-$port.out"
 url="postgresql://alice@127.0.0.1:$port/dev-db?sslmode=disable"
 
-say "psql through the gateway: who the database sees, and some sample rows"
+say "psql through the gateway: who the database sees, and some sample rows (e-mails masked for alice)"
 out=$(psql -X "$url" -c "select current_user as database_role, application_name from pg_stat_activity where pid = pg_backend_pid()" \
 	-c "select id, name, email from customers order by id limit 5")
 echo "$out"
 
 if ((check)); then
-	grep -q "psql (hoop:alice@example.com)" <<<"$out" || die "the session is not tagged with alice's identity"
+	grep -q "psql (hoop:\*\*\*@example.com)" <<<"$out" || die "the session is not tagged with alice's identity, masked"
+	grep -q "@example" <<<"$out" && ! grep -q "james.okafor@" <<<"$out" || die "e-mails are not masked"
 	grep -q "(5 rows)" <<<"$out" || die "the sample query did not return 5 rows"
 	say "demo check passed"
 	exit 0

@@ -42,8 +42,8 @@ type Options struct {
 	Postgres *postgres.Config // nil means postgres.DefaultConfig()
 	// Classifier classifies statements; nil means the real PostgreSQL parser (cgo).
 	Classifier *classify.Classifier
-	// NoStatementPolicy turns statement decisions off, leaving connection-level access:
-	// only for measuring what the decisions cost (hoopd --dev --bench-no-statement-policy).
+	// NoStatementPolicy turns statement decisions and masking off, leaving connection-level
+	// access: only for measuring what they cost (hoopd --dev --bench-no-statement-policy).
 	NoStatementPolicy bool
 }
 
@@ -60,6 +60,7 @@ type Gateway struct {
 	// classifier turns SQL text into classed statements, with a cache by text.
 	classifier *classify.Classifier
 	noGate     bool
+	hashKey    []byte // the key of the hash masking mode
 	conns      map[string]*config.Connection
 	upstream   map[string]map[policy.Class]*pgconn.Config // parsed once: connection → level → login
 
@@ -99,6 +100,9 @@ func New(opts Options) (*Gateway, error) {
 		tcfg:       opts.Tunnel,
 		conns:      make(map[string]*config.Connection),
 		tunnels:    make(map[string]*liveTunnel),
+	}
+	if g.hashKey, err = loadHashKey(cfg.DataDir); err != nil {
+		return nil, err
 	}
 	if g.classifier == nil {
 		g.classifier = classify.New(native.Parse, 10000, classify.WithNormalizer(native.Normalize))
@@ -310,8 +314,18 @@ func (g *Gateway) grant(id identity.Identity, c *config.Connection) (*postgres.G
 		return nil, fmt.Errorf("connection %s: %w", c.Name, err)
 	}
 	grant := &postgres.Grant{Upstream: up, Level: string(level), ReadOnly: level == policy.Read, Rules: a.Rules}
-	if !g.noGate {
-		grant.Gate = g.newGate(policyIdentity(id), c.Name, g.log.With("user", id.String(), "connection", c.Name))
+	if g.noGate {
+		return grant, nil
+	}
+	log := g.log.With("user", id.String(), "connection", c.Name)
+	grant.Gate = g.newGate(policyIdentity(id), c.Name, log)
+	rules, err := g.maskRules(p, policyIdentity(id), c.Name)
+	if err != nil {
+		return nil, err
+	}
+	if len(rules) > 0 {
+		grant.Masker = &sessionMasker{rules: rules, log: log,
+			cat: &catalog{cfg: up.Copy(), tables: make(map[uint32]*tableInfo)}}
 	}
 	return grant, nil
 }

@@ -64,7 +64,7 @@ func Run(ctx context.Context, args []string, stderr io.Writer, env func(string) 
 	cmd.Flags().StringVar(&opts.DataDir, "data-dir", "./hoop-data", "with --dev and no --config: where the config, policy, store and keys live")
 	cmd.Flags().StringVar(&opts.LogFormat, "log-format", "text", "log format: text or json")
 	cmd.Flags().StringVar(&opts.DebugAddr, "debug-addr", "", "serve Go runtime profiles (pprof) on this loopback address")
-	cmd.Flags().BoolVar(&opts.BenchNoStatementPolicy, "bench-no-statement-policy", false, "with --dev: decide connections only, not statements (to measure what decisions cost)")
+	cmd.Flags().BoolVar(&opts.BenchNoStatementPolicy, "bench-no-statement-policy", false, "with --dev: decide connections only: no statement decisions, no masking (to measure what they cost)")
 	_ = cmd.Flags().MarkHidden("bench-no-statement-policy")
 	cmd.SetArgs(args)
 	cmd.SetOut(stderr)
@@ -176,7 +176,7 @@ func runGateway(ctx context.Context, opts *MainOptions, stderr io.Writer, env fu
 		return err
 	}
 	if opts.BenchNoStatementPolicy {
-		log.Warn("statement policy is OFF (--bench-no-statement-policy): connection-level access only")
+		log.Warn("statement policy and masking are OFF (--bench-no-statement-policy): connection-level access only")
 	}
 	if err := g.WatchPolicy(ctx); err != nil {
 		return err

@@ -225,6 +225,9 @@ func (e *Engine) Serve(ctx context.Context, conn net.Conn, req Request) error {
 	}
 	if grant.Masker != nil {
 		s.res = newResults(grant.Masker)
+		if c, ok := grant.Masker.(interface{ Close() }); ok {
+			defer c.Close()
+		}
 	}
 	err = s.relay(ctx)
 	log.Info("postgres session ended", "duration", time.Since(s.start).Round(time.Millisecond), "err", err)

@@ -434,6 +434,10 @@ func (s *session) track(typ byte, out *reply) error {
 		}
 		out.send = !head.own
 	case 'T', 'n': // RowDescription, NoData
+		if rs, ok := res.seen[string(out.body)]; ok && typ == 'T' && head.kind != 'D' {
+			res.cur = rs
+			return nil
+		}
 		var fields []pgproto3.FieldDescription
 		if typ == 'T' {
 			f, err := decodeFields(out.body)
@@ -452,8 +456,17 @@ func (s *session) track(typ byte, out *reply) error {
 			out.send = !head.own
 			return nil
 		}
-		// A simple Query's statement: its rows follow.
+		// A simple Query's statement: its rows follow. The same query sends the same
+		// description each time: keep its masker.
+		if rs, ok := res.seen[string(out.body)]; ok {
+			res.cur = rs
+			return nil
+		}
 		res.cur = &rowSet{shape: resultShape{fields: fields, formats: fieldFormats(fields)}}
+		if len(res.seen) >= maxSeenShapes {
+			clear(res.seen)
+		}
+		res.seen[string(out.body)] = res.cur
 	case 'D': // DataRow
 		rs := res.cur
 		if head.kind == 'E' {

@@ -44,7 +44,11 @@ type results struct {
 	copying  bool                                   // in a COPY TO STDOUT that is let through
 	dropping bool                                   // swallowing a refused COPY TO STDOUT
 	buf      []byte                                 // rebuilt DataRow bodies
+	seen     map[string]*rowSet                     // simple-protocol results by their RowDescription
 }
+
+// maxSeenShapes bounds the result shapes remembered for simple-protocol queries.
+const maxSeenShapes = 256
 
 type resultShape struct {
 	fields  []pgproto3.FieldDescription
@@ -58,7 +62,8 @@ type rowSet struct {
 }
 
 func newResults(m Masker) *results {
-	return &results{m: m, stmts: make(map[string][]pgproto3.FieldDescription), portals: make(map[string]resultShape)}
+	return &results{m: m, stmts: make(map[string][]pgproto3.FieldDescription), portals: make(map[string]resultShape),
+		seen: make(map[string]*rowSet)}
 }
 
 // errLostTrack ends a session whose results the engine can no longer tie to their columns:

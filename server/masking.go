@@ -1,0 +1,386 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/hoopgw/hoop/mask"
+	"github.com/hoopgw/hoop/policy"
+	"github.com/hoopgw/hoop/server/postgres"
+)
+
+// maskRule is one policy masking rule, ready to run.
+type maskRule struct {
+	name    string
+	content *mask.Masker // its detectors, in its mode; nil when it has none
+	whole   *mask.Masker // its mode, for its column rules
+	columns []policy.Column
+}
+
+// maskRules builds the masking rules that apply to id on connection: those naming the
+// connection whose exempt groups id is not in.
+func (g *Gateway) maskRules(p *policy.Policy, id policy.Identity, connection string) ([]maskRule, error) {
+	var out []maskRule
+	for _, r := range p.Masking {
+		if !matchesName(r.Connections, connection) || anyIn(id.Groups, r.ExemptGroups) {
+			continue
+		}
+		cfg := &mask.Config{Mode: mask.Mode(r.Mode), HashKey: g.hashKey}
+		whole, err := mask.New(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("masking rule %s: %w", r.Name, err)
+		}
+		mr := maskRule{name: r.Name, whole: whole, columns: r.Columns}
+		if len(r.Detectors) > 0 {
+			for _, d := range r.Detectors {
+				md, err := mask.ParseDetector(string(d))
+				if err != nil {
+					return nil, fmt.Errorf("masking rule %s: %w", r.Name, err)
+				}
+				cfg.Detectors = append(cfg.Detectors, md)
+			}
+			if mr.content, err = mask.New(cfg); err != nil {
+				return nil, fmt.Errorf("masking rule %s: %w", r.Name, err)
+			}
+		}
+		out = append(out, mr)
+	}
+	return out, nil
+}
+
+func matchesName(patterns []string, name string) bool {
+	return slices.Contains(patterns, "*") || slices.Contains(patterns, name)
+}
+
+func anyIn(groups, set []string) bool {
+	for _, g := range groups {
+		if slices.Contains(set, g) {
+			return true
+		}
+	}
+	return false
+}
+
+// loadHashKey reads the gateway's key for the hash masking mode from the data dir,
+// making one the first time: hashes stay equal across restarts, and nobody without the
+// file can build a dictionary of them.
+func loadHashKey(dataDir string) ([]byte, error) {
+	path := filepath.Join(dataDir, "mask-hash.key")
+	b, err := os.ReadFile(path)
+	if err == nil {
+		key, derr := hex.DecodeString(string(bytes.TrimSpace(b)))
+		if derr != nil || len(key) < mask.MinHashKey {
+			return nil, fmt.Errorf("mask hash key %s: want at least %d hex-encoded bytes", path, mask.MinHashKey)
+		}
+		return key, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("mask hash key: %w", err)
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, fmt.Errorf("mask hash key: %w", err)
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("mask hash key: %w", err)
+	}
+	if err := os.WriteFile(path, []byte(hex.EncodeToString(key)+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("mask hash key: %w", err)
+	}
+	return key, nil
+}
+
+// sessionMasker masks one session's results by the rules that apply to it; it
+// implements postgres.Masker. Column rules are resolved through the table OID and
+// attribute number each RowDescription carries, looked up in the catalog once per
+// table, so an alias (SELECT ssn AS x) does not escape them.
+type sessionMasker struct {
+	rules   []maskRule
+	cat     *catalog
+	log     *slog.Logger
+	counts  mask.Counts // values the detectors found
+	columns int         // values masked whole by a column rule
+}
+
+func (sm *sessionMasker) hasColumnRules() bool {
+	for _, r := range sm.rules {
+		if len(r.columns) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// Text implements postgres.Masker.
+func (sm *sessionMasker) Text(src []byte) []byte { return sm.content(src, false) }
+
+// CopyRow implements postgres.Masker.
+func (sm *sessionMasker) CopyRow(src []byte) []byte { return sm.content(src, false) }
+
+// CopyOut implements postgres.Masker: binary COPY cannot be inspected, and COPY rows do
+// not say which column a field comes from, so column rules cannot be applied to them.
+func (sm *sessionMasker) CopyOut(binary bool) error {
+	switch {
+	case binary:
+		return &postgres.DeniedError{Reason: "COPY TO STDOUT in binary format is refused while masking applies to this session; use text or CSV format"}
+	case sm.hasColumnRules():
+		return &postgres.DeniedError{Reason: "COPY TO STDOUT is refused while column masking rules apply to this session; use SELECT"}
+	}
+	return nil
+}
+
+// content runs every rule's detectors over src; NULL never comes out of free text, so
+// the null mode redacts there.
+func (sm *sessionMasker) content(src []byte, json bool) []byte {
+	out := src
+	for _, r := range sm.rules {
+		if r.content == nil {
+			continue
+		}
+		var found mask.Counts
+		var null bool
+		var next []byte
+		if json {
+			next, found, null = r.content.MaskJSON(nil, out)
+		} else {
+			next, found, null = r.content.Mask(nil, out)
+		}
+		sm.add(found)
+		if null {
+			next = []byte("[REDACTED]")
+		}
+		out = next
+	}
+	return out
+}
+
+func (sm *sessionMasker) add(c mask.Counts) {
+	for i, n := range c {
+		sm.counts[i] += n
+	}
+}
+
+// Close logs what the session's masking found and closes the catalog connection.
+func (sm *sessionMasker) Close() {
+	if n := sm.counts.Total(); n > 0 || sm.columns > 0 {
+		sm.log.Info("values masked", "found", n, "by_detector", sm.counts.String(), "by_column_rule", sm.columns)
+	}
+	sm.cat.close()
+}
+
+// Rows implements postgres.Masker.
+func (sm *sessionMasker) Rows(fields []pgproto3.FieldDescription, formats []int16) (postgres.RowMasker, error) {
+	cols := make([]colPlan, len(fields))
+	for i, f := range fields {
+		cols[i] = colPlan{oid: f.DataTypeOID, binary: formats[i] == 1}
+		if f.TableOID == 0 || !sm.hasColumnRules() {
+			continue
+		}
+		table, column, err := sm.cat.column(f.TableOID, f.TableAttributeNumber)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range sm.rules {
+			for _, c := range r.columns {
+				if c.Column == column.name && (c.Table == "*" || c.Table == table.name || c.Table == table.schema+"."+table.name) {
+					cols[i].whole = r.whole
+				}
+			}
+		}
+	}
+	return &rowMasker{sm: sm, cols: cols}, nil
+}
+
+// colPlan is how one column's values are masked.
+type colPlan struct {
+	oid    uint32
+	binary bool
+	whole  *mask.Masker // a column rule's: the whole value, whatever it holds
+}
+
+type rowMasker struct {
+	sm   *sessionMasker
+	cols []colPlan
+	buf  []byte
+}
+
+// Type OIDs whose values are text, in both formats.
+var textTypes = map[uint32]bool{25: true, 1043: true, 1042: true, 19: true, 142: true, 705: true, 0: true}
+
+const (
+	oidJSON  = 114
+	oidJSONB = 3802
+	oidBytea = 17
+)
+
+// Value implements postgres.RowMasker.
+func (rm *rowMasker) Value(col int, v []byte) ([]byte, bool) {
+	c := rm.cols[col]
+	if c.whole != nil {
+		rm.sm.columns++
+		if textTypes[c.oid] {
+			out, null := c.whole.MaskWhole(rm.buf[:0], v)
+			rm.buf = out
+			return out, null
+		}
+		return standIn(c.oid, c.binary) // json "null", a zero, an empty bytea...
+	}
+	text, ok := rm.asText(c, v)
+	if !ok {
+		// A value the gateway cannot read as text: scan its bytes anyway, and send NULL
+		// rather than a value in which something was found.
+		if m := rm.sm.content(v, false); !sameBytes(m, v) {
+			return nil, true
+		}
+		return v, false
+	}
+	json := c.oid == oidJSON || c.oid == oidJSONB
+	masked := rm.sm.content(text, json)
+	if sameBytes(masked, text) {
+		return v, false
+	}
+	switch {
+	case textTypes[c.oid]:
+		return masked, false
+	case json && !c.binary:
+		return masked, false
+	case c.oid == oidJSONB && c.binary:
+		return append([]byte{1}, masked...), false
+	case c.oid == oidJSON:
+		return masked, false
+	}
+	// A number, a bytea or another type that held something a detector found: a
+	// stand-in of the type, so the client can still decode the row.
+	return standIn(c.oid, c.binary)
+}
+
+// asText returns the text the detectors read for a value: the value itself for text
+// types and in text format, the decimal digits of a binary integer, the bytes of a
+// bytea, the document of binary jsonb. ok is false for binary values of other types.
+func (rm *rowMasker) asText(c colPlan, v []byte) ([]byte, bool) {
+	switch {
+	case c.oid == oidBytea && !c.binary:
+		if b, err := hex.DecodeString(string(bytes.TrimPrefix(v, []byte(`\x`)))); err == nil {
+			return b, true
+		}
+		return v, true
+	case !c.binary || textTypes[c.oid] || c.oid == oidJSON || c.oid == oidBytea:
+		return v, true
+	case c.oid == oidJSONB:
+		if len(v) > 0 && v[0] == 1 {
+			return v[1:], true
+		}
+		return nil, false
+	case c.oid == 20 && len(v) == 8:
+		return strconv.AppendInt(nil, int64(binary.BigEndian.Uint64(v)), 10), true
+	case c.oid == 23 && len(v) == 4:
+		return strconv.AppendInt(nil, int64(int32(binary.BigEndian.Uint32(v))), 10), true
+	case c.oid == 21 && len(v) == 2:
+		return strconv.AppendInt(nil, int64(int16(binary.BigEndian.Uint16(v))), 10), true
+	}
+	return nil, false
+}
+
+func standIn(oid uint32, binary bool) ([]byte, bool) {
+	var b []byte
+	var ok bool
+	if binary {
+		b, ok = mask.StandInBinary(oid)
+	} else {
+		b, ok = mask.StandIn(oid)
+	}
+	if !ok {
+		return nil, true // no stand-in for the type: NULL, never the value
+	}
+	return b, false
+}
+
+func sameBytes(a, b []byte) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
+}
+
+// catalog looks up table and column names by OID on a connection of its own to the
+// database, with the session's credential, once per table.
+type catalog struct {
+	cfg    *pgconn.Config
+	conn   *pgconn.PgConn
+	tables map[uint32]*tableInfo
+}
+
+type tableInfo struct {
+	schema, name string
+	columns      map[uint16]columnInfo
+}
+
+type columnInfo struct{ name string }
+
+func (c *catalog) column(oid uint32, attnum uint16) (*tableInfo, columnInfo, error) {
+	t, ok := c.tables[oid]
+	if !ok {
+		var err error
+		if t, err = c.load(oid); err != nil {
+			return nil, columnInfo{}, err
+		}
+		c.tables[oid] = t
+	}
+	col, ok := t.columns[attnum]
+	if !ok {
+		return nil, columnInfo{}, fmt.Errorf("catalog: table %s.%s has no column %d", t.schema, t.name, attnum)
+	}
+	return t, col, nil
+}
+
+func (c *catalog) load(oid uint32) (*tableInfo, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if c.conn == nil {
+		conn, err := pgconn.ConnectConfig(ctx, c.cfg)
+		if err != nil {
+			return nil, fmt.Errorf("catalog connection: %w", err)
+		}
+		c.conn = conn
+	}
+	res := c.conn.ExecParams(ctx,
+		`SELECT n.nspname, c.relname, a.attnum, a.attname FROM pg_catalog.pg_class c
+		 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+		 JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid
+		 WHERE c.oid = $1 AND a.attnum > 0`,
+		[][]byte{[]byte(strconv.FormatUint(uint64(oid), 10))}, []uint32{26}, nil, nil).Read()
+	if res.Err != nil {
+		return nil, fmt.Errorf("catalog lookup of table %d: %w", oid, res.Err)
+	}
+	if len(res.Rows) == 0 {
+		return nil, fmt.Errorf("catalog lookup of table %d: not found", oid)
+	}
+	t := &tableInfo{schema: string(res.Rows[0][0]), name: string(res.Rows[0][1]), columns: make(map[uint16]columnInfo)}
+	for _, r := range res.Rows {
+		n, err := strconv.Atoi(string(r[2]))
+		if err != nil {
+			return nil, fmt.Errorf("catalog lookup of table %d: %w", oid, err)
+		}
+		t.columns[uint16(n)] = columnInfo{name: string(r[3])}
+	}
+	return t, nil
+}
+
+func (c *catalog) close() {
+	if c.conn != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = c.conn.Close(ctx)
+	}
+}
