@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // TestMaskingLeaks: an analyst reads the sample customers (names, e-mails, phones, SSNs)
@@ -101,6 +102,17 @@ func TestMaskingLeaks(t *testing.T) {
 	}
 	if !strings.Contains(got.String(), "@example.") {
 		t.Error("partial mode should keep e-mail domains; none seen")
+	}
+
+	// A card number kept as a number, read in binary format: found and replaced by a
+	// stand-in of the type.
+	var num pgtype.Numeric
+	var i8 int64
+	if err := conn.QueryRow(ctx, "select 4111111111111111::numeric, 4111111111111111::int8").Scan(&num, &i8); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := num.Value(); v != "0" || i8 != 0 {
+		t.Errorf("card numbers as numbers: got %v and %d, want stand-ins 0 and 0", v, i8)
 	}
 
 	// COPY of a table with column rules: refused, not leaked; the session goes on.

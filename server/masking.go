@@ -291,8 +291,58 @@ func (rm *rowMasker) asText(c colPlan, v []byte) ([]byte, bool) {
 		return strconv.AppendInt(nil, int64(int32(binary.BigEndian.Uint32(v))), 10), true
 	case c.oid == 21 && len(v) == 2:
 		return strconv.AppendInt(nil, int64(int16(binary.BigEndian.Uint16(v))), 10), true
+	case c.oid == oidNumeric:
+		return numericText(v)
 	}
 	return nil, false
+}
+
+const oidNumeric = 1700
+
+// numericText writes a binary numeric as its decimal digits (sign, integer part, a '.'
+// and the fraction), so that a card number kept as numeric is found like in text format.
+func numericText(v []byte) ([]byte, bool) {
+	if len(v) < 8 {
+		return nil, false
+	}
+	ndigits := int(binary.BigEndian.Uint16(v[0:]))
+	weight := int(int16(binary.BigEndian.Uint16(v[2:])))
+	sign := binary.BigEndian.Uint16(v[4:])
+	if len(v) != 8+2*ndigits || sign == 0xC000 || sign == 0xD000 || sign == 0xF000 { // NaN, ±Infinity
+		return nil, sign >= 0xC000 && len(v) == 8+2*ndigits
+	}
+	var out []byte
+	if sign == 0x4000 {
+		out = append(out, '-')
+	}
+	digit := func(i int) int {
+		if i < 0 || i >= ndigits {
+			return 0
+		}
+		return int(binary.BigEndian.Uint16(v[8+2*i:]))
+	}
+	if weight < 0 {
+		out = append(out, '0')
+	}
+	for i := 0; i <= weight; i++ {
+		d := digit(i)
+		if i == 0 {
+			out = strconv.AppendInt(out, int64(d), 10)
+		} else {
+			out = append(out, byte('0'+d/1000), byte('0'+d/100%10), byte('0'+d/10%10), byte('0'+d%10))
+		}
+	}
+	if ndigits > weight+1 {
+		out = append(out, '.')
+		for i := max(weight+1, 0); i < ndigits; i++ {
+			if i < 0 {
+				continue
+			}
+			d := digit(i)
+			out = append(out, byte('0'+d/1000), byte('0'+d/100%10), byte('0'+d/10%10), byte('0'+d%10))
+		}
+	}
+	return out, true
 }
 
 func standIn(oid uint32, binary bool) ([]byte, bool) {
