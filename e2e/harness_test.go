@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -18,24 +17,15 @@ import (
 	"github.com/hoopgw/hoop/client/auth"
 	"github.com/hoopgw/hoop/internal/pgtest"
 	"github.com/hoopgw/hoop/internal/testbrowser"
+	"github.com/hoopgw/hoop/internal/testenv"
 	"github.com/hoopgw/hoop/server"
 	"github.com/hoopgw/hoop/server/config"
 	"github.com/hoopgw/hoop/server/devidp"
 	"github.com/hoopgw/hoop/store"
 )
 
-// sharedExamples returns the directory of the contract examples: ../shared/examples
-// beside the repository.
-func sharedExamples(t testing.TB) string {
-	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	root := filepath.Dir(filepath.Dir(file))
-	dir := filepath.Join(filepath.Dir(root), "shared", "examples")
-	if _, err := os.Stat(filepath.Join(dir, "gateway.yaml")); err != nil {
-		t.Fatalf("the contract examples are missing: %v", err)
-	}
-	return dir
-}
+// sharedExamples returns the directory of the contract examples.
+func sharedExamples(t testing.TB) string { return testenv.SharedExamples(t) }
 
 var (
 	pgOnce sync.Once

@@ -5,12 +5,12 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/hoopgw/hoop/classify"
 	"github.com/hoopgw/hoop/classify/native"
+	"github.com/hoopgw/hoop/internal/testenv"
 	"github.com/hoopgw/hoop/policy"
 	"github.com/hoopgw/hoop/server/postgres"
 )
@@ -19,9 +19,7 @@ import (
 // classifier, logging into log.
 func testGateway(t testing.TB, log io.Writer) *Gateway {
 	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	examples := filepath.Join(filepath.Dir(file), "..", "..", "shared", "examples")
-	p, err := policy.Load(filepath.Join(examples, "policy.yaml"))
+	p, err := policy.Load(filepath.Join(testenv.SharedExamples(t), "policy.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

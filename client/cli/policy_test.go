@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/hoopgw/hoop/client/cli"
+	"github.com/hoopgw/hoop/internal/testenv"
 )
 
 // run runs hoop in-process and returns its exit code, stdout and stderr.
@@ -29,25 +30,7 @@ func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	return code, out.String(), errOut.String()
 }
 
-// sharedExamples finds ../shared/examples beside the repository root (the directory that
-// holds go.mod).
-func sharedExamples(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(filepath.Dir(dir), "shared", "examples")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the package directory")
-		}
-		dir = parent
-	}
-}
+func sharedExamples(t *testing.T) string { return testenv.SharedExamples(t) }
 
 // examplePolicy returns the shared example policy's content.
 func examplePolicy(t *testing.T) string {

@@ -8,28 +8,12 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/hoopgw/hoop/internal/testenv"
 	"github.com/hoopgw/hoop/policy"
 )
 
-// sharedExamples finds ../shared/examples beside the repository root (the directory that
-// holds go.mod), walking up from the package directory.
-func sharedExamples(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(filepath.Dir(dir), "shared", "examples")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the package directory")
-		}
-		dir = parent
-	}
-}
+func sharedExamples(t *testing.T) string { return testenv.SharedExamples(t) }
 
 // envOf returns a lookup function over vars only, never the process environment.
 func envOf(vars map[string]string) func(string) (string, bool) {
