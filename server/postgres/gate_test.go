@@ -28,13 +28,14 @@ var refuseForbidden = gateFunc(func(sql string) error {
 	return nil
 })
 
-func gatedConn(t *testing.T, pg *pgtest.Server) *pgx.Conn {
+// connWith connects through an engine whose read-write grant set changes.
+func connWith(t *testing.T, pg *pgtest.Server, set func(*Grant)) *pgx.Conn {
 	t.Helper()
 	up := grantFor(t, pg, pg.App.RWUser, pg.App.RWPassword, false)
 	conn, err := connect(t, serve(t, New(nil), func(ctx context.Context) (*Grant, error) {
 		g, err := up(ctx)
 		if g != nil {
-			g.Gate = refuseForbidden
+			set(g)
 		}
 		return g, err
 	}), nil)
@@ -43,6 +44,10 @@ func gatedConn(t *testing.T, pg *pgtest.Server) *pgx.Conn {
 	}
 	t.Cleanup(func() { conn.Close(context.Background()) })
 	return conn
+}
+
+func gatedConn(t *testing.T, pg *pgtest.Server) *pgx.Conn {
+	return connWith(t, pg, func(g *Grant) { g.Gate = refuseForbidden })
 }
 
 // expectMessages reads from a raw frontend and checks the kinds of messages in order.

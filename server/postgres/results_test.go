@@ -58,21 +58,8 @@ func (r fakeRows) Value(col int, v []byte) ([]byte, bool) {
 }
 
 func maskedConn(t *testing.T, pg *pgtest.Server) (*pgx.Conn, *fakeMasker) {
-	t.Helper()
 	m := &fakeMasker{}
-	up := grantFor(t, pg, pg.App.RWUser, pg.App.RWPassword, false)
-	conn, err := connect(t, serve(t, New(nil), func(ctx context.Context) (*Grant, error) {
-		g, err := up(ctx)
-		if g != nil {
-			g.Masker = m
-		}
-		return g, err
-	}), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close(context.Background()) })
-	return conn, m
+	return connWith(t, pg, func(g *Grant) { g.Masker = m }), m
 }
 
 func TestMaskedResults(t *testing.T) {
