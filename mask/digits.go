@@ -443,6 +443,12 @@ var ibanLength = func() (t [26 * 26]uint8) {
 	return t
 }()
 
+// ibanCountry reports whether a, b is the code of a country with IBANs.
+func ibanCountry(a, b byte) bool {
+	a, b = upper(a), upper(b)
+	return a >= 'A' && a <= 'Z' && b >= 'A' && b <= 'Z' && ibanLength[int(a-'A')*26+int(b-'A')] != 0
+}
+
 // iban finds an IBAN at src[p]: a country code, two check digits and the BBAN, as long
 // as the country's IBANs, in one word or in groups of 4 separated by single spaces
 // ("DE89 3704 0044 0532 0130 00"), whose mod-97 check is 1. Letters may be lowercase.

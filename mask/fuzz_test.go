@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/netip"
+	"slices"
 	"testing"
 	"unicode/utf8"
 )
@@ -32,6 +33,14 @@ func FuzzMask(f *testing.F) {
 	for _, s := range fuzzSeeds {
 		f.Add([]byte(s))
 	}
+	var alone []*Masker
+	for _, d := range Detectors() {
+		m, err := New(&Config{Detectors: []Detector{d}})
+		if err != nil {
+			f.Fatal(err)
+		}
+		alone = append(alone, m)
+	}
 	ms := make(map[Mode]*Masker)
 	for _, mode := range []Mode{Redact, Partial, Hash, Null} {
 		m, err := New(&Config{Detectors: Detectors(), Mode: mode, HashKey: []byte("0123456789abcdef")})
@@ -50,6 +59,13 @@ func FuzzMask(f *testing.F) {
 				t.Fatalf("find(%q): bad span %+v after %+v", src, sp, spans)
 			}
 			spans = append(spans, sp)
+		}
+		// The prefilter drops nothing the validators take: the block scan finds what
+		// looking at every byte finds.
+		for _, m := range append(alone, ms[Redact]) {
+			if fast, slow := allSpans(m, src, m.find), allSpans(m, src, m.slowAll); !slices.Equal(fast, slow) {
+				t.Fatalf("find(%q) with %v: got %+v, byte by byte %+v", src, m.on, fast, slow)
+			}
 		}
 		// The bytes no span covers: the only place a found value may still be.
 		blanked := bytes.Clone(src)
@@ -107,6 +123,19 @@ func FuzzMask(f *testing.F) {
 			}
 		}
 	})
+}
+
+func allSpans(m *Masker, src []byte, find func([]byte, int, int) (span, bool)) []span {
+	var spans []span
+	for sp, ok := find(src, 0, 0); ok; sp, ok = find(src, sp.end, sp.end) {
+		spans = append(spans, sp)
+	}
+	return spans
+}
+
+// slowAll is find without the prefilter: every byte looked at.
+func (m *Masker) slowAll(src []byte, i, lo int) (span, bool) {
+	return m.findSlow(src, i, len(src), lo)
 }
 
 // checkReplaced checks that out is src with each span replaced by text that holds no

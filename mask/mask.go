@@ -114,12 +114,12 @@ func DefaultConfig() *Config {
 type Masker struct {
 	mode Mode
 	on   [numDetectors]bool
-	trig [256]uint8 // byte → the detector family it may start (trigger*), 0 for none
+	trig [256]uint8 // byte → the detector family it anchors (trig*), 0 for none
+	rare [256]uint8 // trig but digits, with '\\' and the '+' and '(' before phones
 
-	// the digit detectors, any of them on
-	digitsOn bool
+	digitsOn bool // any detector anchored on digits
 
-	hashPool sync.Pool // *hasher; nil New unless Hash
+	hashPool sync.Pool // *hasher, in Hash mode
 }
 
 // hasher is one HMAC-SHA256 state under the Masker's key, reused through a pool.
@@ -204,10 +204,11 @@ func (c Counts) String() string {
 // overlap it). In Null mode it returns null true and no text when anything is found: the
 // value must be sent as SQL NULL.
 //
-// Replacements contain no '"', '\\', ',', tab or newline, and masking never splits a
-// UTF-8 sequence or a JSON or COPY escape (\n, \uXXXX), so a value that was valid JSON
-// inside a string, a text array, a COPY text or CSV field or valid UTF-8 stays so. For
-// json and jsonb columns, where a number may be found outside a string, use MaskJSON.
+// Replacements bring no '"', ',', tab, newline or backslash (a partial e-mail keeps its
+// domain, escapes and all), and masking never splits a UTF-8 sequence or a JSON or COPY
+// escape (\n, \uXXXX): a value that was valid UTF-8, valid JSON inside a string, an
+// element of a text array, or a COPY text or CSV field stays so. For json and jsonb
+// columns, where a number may be found outside a string, use MaskJSON.
 func (m *Masker) Mask(dst, src []byte) (out []byte, found Counts, null bool) {
 	return m.mask(dst, src, false)
 }
