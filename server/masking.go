@@ -185,9 +185,10 @@ func (sm *sessionMasker) Close() {
 // Rows implements postgres.Masker.
 func (sm *sessionMasker) Rows(fields []pgproto3.FieldDescription, formats []int16) (postgres.RowMasker, error) {
 	cols := make([]colPlan, len(fields))
+	byColumn := sm.hasColumnRules()
 	for i, f := range fields {
 		cols[i] = colPlan{oid: f.DataTypeOID, binary: formats[i] == 1}
-		if f.TableOID == 0 || !sm.hasColumnRules() {
+		if f.TableOID == 0 || !byColumn {
 			continue
 		}
 		table, column, err := sm.cat.column(f.TableOID, f.TableAttributeNumber)
