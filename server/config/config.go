@@ -20,7 +20,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
+	"github.com/hoopgw/hoop/audit"
 	"github.com/hoopgw/hoop/policy"
 )
 
@@ -101,26 +103,74 @@ type Recording struct {
 	RowsPerStatement int // 1000 (default): result rows kept, masked, per statement; 0 keeps none
 }
 
-// Audit says where audit events go, besides the store.
+// Audit says how the audit trail is kept and where copies of it go, besides the store.
 type Audit struct {
-	Sinks []Sink
+	ChainKey string  // hex, 32 bytes or more: "${HOOP_AUDIT_CHAIN_KEY}"; "" keeps one in data_dir/audit-chain.key
+	Sinks    []Sink  // where copies of the events go
+	Alerts   []Alert // rules that raise "alert" events
+}
+
+// SinkConfigs returns the sinks as audit.NewDispatcher takes them.
+func (a Audit) SinkConfigs() []audit.SinkConfig {
+	out := make([]audit.SinkConfig, len(a.Sinks))
+	for i, s := range a.Sinks {
+		out[i] = s.SinkConfig()
+	}
+	return out
+}
+
+// Rules returns the alert rules as audit.NewAlerts takes them.
+func (a Audit) Rules() []audit.Rule {
+	out := make([]audit.Rule, len(a.Alerts))
+	for i, r := range a.Alerts {
+		out[i] = r.Rule()
+	}
+	return out
 }
 
 // The audit sink types.
 const (
-	SinkFile    = "file"    // JSON lines appended to Path
-	SinkStdout  = "stdout"  // JSON lines on the gateway's stdout
-	SinkWebhook = "webhook" // each event POSTed as JSON to URL
-	SinkSyslog  = "syslog"  // to Address, or to the local syslog
+	SinkFile    = audit.SinkFile    // JSON lines appended to Path
+	SinkStdout  = audit.SinkStdout  // JSON lines on the gateway's stdout
+	SinkWebhook = audit.SinkWebhook // batches of events POSTed as a JSON array to URL
+	SinkSyslog  = audit.SinkSyslog  // to Address, or to the local syslog
 )
 
-// Sink is one audit destination.
+// Sink is one audit destination. A zero Queue, Batch or Facility means the audit
+// package's default.
 type Sink struct {
-	Type    string // "file", "stdout", "webhook" or "syslog"
-	Path    string // file: "/var/lib/hoop/audit.jsonl", absolute
-	URL     string // webhook: "https://siem.example.com/hoop"
-	Address string // syslog: "udp://127.0.0.1:514", "tcp://…"; empty for the local syslog
-	Line    int    // 52
+	Type     string            // "file", "stdout", "webhook" or "syslog"
+	Path     string            // file: "/var/lib/hoop/audit.jsonl", absolute
+	URL      string            // webhook: "https://siem.example.com/hoop"
+	Headers  map[string]string // webhook: {"Authorization": "Bearer s3cret"}, values from ${ENV}
+	Batch    int               // webhook: 100: events per POST at most (0: 100)
+	Address  string            // syslog: "udp://127.0.0.1:514", "tcp://…"; empty for the local syslog
+	Facility string            // syslog: "auth" (""), "local0", …: see audit.Facilities
+	Queue    int               // 10000: events held for a slow sink before it drops them (0: 10000)
+	Line     int               // 52
+}
+
+// SinkConfig returns s as audit.NewDispatcher takes it.
+func (s Sink) SinkConfig() audit.SinkConfig {
+	return audit.SinkConfig{Type: s.Type, Path: s.Path, URL: s.URL, Headers: s.Headers, Batch: s.Batch,
+		Address: s.Address, Facility: s.Facility, Queue: s.Queue}
+}
+
+// Alert is an alert rule: Threshold events of Kind whose data has the Where values, with
+// the same By value, within Window, raise an "alert" audit event (see audit.Rule).
+type Alert struct {
+	Name      string            // "denials"
+	Kind      string            // "statement"; "review.*" for every review event; "*" for any
+	Where     map[string]string // {"decision": "deny"}: event data fields, compared as strings
+	Threshold int               // 5; 1 by default
+	Window    time.Duration     // time.Minute (default)
+	By        string            // "actor" (default), "connection", "session", or a data field: "rule"
+	Line      int               // 60
+}
+
+// Rule returns a as audit.NewAlerts takes it.
+func (a Alert) Rule() audit.Rule {
+	return audit.Rule{Name: a.Name, Kind: a.Kind, Where: a.Where, Threshold: a.Threshold, Window: a.Window, By: a.By}
 }
 
 // Sentinel errors.

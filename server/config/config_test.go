@@ -2,13 +2,16 @@ package config
 
 import (
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/hoopgw/hoop/audit"
 	"github.com/hoopgw/hoop/internal/testenv"
 	"github.com/hoopgw/hoop/policy"
 )
@@ -256,6 +259,71 @@ func TestLoadErrors(t *testing.T) {
 			"gateway.yaml:14: audit.sinks[0].url: not used by a stdout sink"},
 		{"webhook url", base + "audit:\n  sinks:\n    - type: webhook\n      url: siem\n",
 			"gateway.yaml:14: audit.sinks[0].url: want an http or https URL for a webhook sink"},
+		{"chain key short", base + "audit:\n  chain_key: abcd\n",
+			"gateway.yaml:12: audit.chain_key: want at least 32 bytes, hex-encoded (64 hex digits, such as the output of openssl rand -hex 32)"},
+		{"chain key not hex", base + "audit:\n  chain_key: " + strings.Repeat("g", 64) + "\n",
+			"gateway.yaml:12: audit.chain_key: want at least 32 bytes, hex-encoded (64 hex digits, such as the output of openssl rand -hex 32)"},
+		{"chain key unset", base + "audit:\n  chain_key: ${HOOP_AUDIT_CHAIN_KEY}\n",
+			"gateway.yaml:12: audit.chain_key: environment variable HOOP_AUDIT_CHAIN_KEY is not set"},
+		{"chain key empty keeps the file", base + "audit:\n  chain_key: ${EMPTY}\n", ""},
+		{"audit typo", base + "audit:\n  alert:\n    - name: a\n",
+			"gateway.yaml:12: audit.alert: unknown field (did you mean alerts?)"},
+		{"sink field typo", base + "audit:\n  sinks:\n    - type: syslog\n      facilty: auth\n",
+			"gateway.yaml:14: audit.sinks[0].facilty: unknown field (did you mean facility?)"},
+		{"sink queue", base + "audit:\n  sinks:\n    - type: stdout\n      queue: 0\n",
+			"gateway.yaml:14: audit.sinks[0].queue: want an integer 1-1000000"},
+		{"webhook batch", base + "audit:\n  sinks:\n    - type: webhook\n      url: https://siem\n      batch: many\n",
+			"gateway.yaml:15: audit.sinks[0].batch: want an integer 1-10000"},
+		{"batch on a file sink", base + "audit:\n  sinks:\n    - type: file\n      path: a.jsonl\n      batch: 10\n",
+			"gateway.yaml:15: audit.sinks[0].batch: not used by a file sink"},
+		{"headers on a syslog sink", base + "audit:\n  sinks:\n    - type: syslog\n      headers: {X-A: b}\n",
+			"gateway.yaml:14: audit.sinks[0].headers: not used by a syslog sink"},
+		{"facility on a webhook", base + "audit:\n  sinks:\n    - type: webhook\n      url: https://siem\n      facility: auth\n",
+			"gateway.yaml:15: audit.sinks[0].facility: not used by a webhook sink"},
+		{"facility typo", base + "audit:\n  sinks:\n    - type: syslog\n      facility: auht\n",
+			"gateway.yaml:14: audit.sinks[0].facility: unknown syslog facility 'auht' (did you mean auth?)"},
+		{"facility far off", base + "audit:\n  sinks:\n    - type: syslog\n      facility: security-events\n",
+			"gateway.yaml:14: audit.sinks[0].facility: unknown syslog facility 'security-events' (want kern, user, mail, daemon, auth, syslog, lpr, news, uucp, cron, authpriv, ftp, ntp, security, console, clock, local0, local1, local2, local3, local4, local5, local6 or local7)"},
+		{"syslog address", base + "audit:\n  sinks:\n    - type: syslog\n      address: 127.0.0.1:514\n",
+			"gateway.yaml:14: audit.sinks[0].address: want udp://host:port or tcp://host:port, or nothing for the local syslog"},
+		{"headers not a mapping", base + "audit:\n  sinks:\n    - type: webhook\n      url: https://siem\n      headers: [a]\n",
+			"gateway.yaml:15: audit.sinks[0].headers: want a mapping"},
+		{"header name", base + "audit:\n  sinks:\n    - type: webhook\n      url: https://siem\n      headers:\n        X Token: a\n",
+			"gateway.yaml:16: audit.sinks[0].headers.X Token: not an HTTP header name"},
+		{"header value on two lines", base + "audit:\n  sinks:\n    - type: webhook\n      url: https://siem\n      headers:\n        X-Token: \"a\\r\\nX-Evil: 1\"\n",
+			"gateway.yaml:16: audit.sinks[0].headers.X-Token: want a header value on one line"},
+		{"header repeated", base + "audit:\n  sinks:\n    - type: webhook\n      url: https://siem\n      headers:\n        Authorization: a\n        authorization: b\n",
+			"gateway.yaml:17: audit.sinks[0].headers.authorization: repeated header (Authorization at line 16)"},
+		{"header from an unset variable", base + "audit:\n  sinks:\n    - type: webhook\n      url: https://siem\n      headers:\n        Authorization: Bearer ${SIEM_TOKEN}\n",
+			"gateway.yaml:16: audit.sinks[0].headers.Authorization: environment variable SIEM_TOKEN is not set"},
+		{"header without a value", base + "audit:\n  sinks:\n    - type: webhook\n      url: https://siem\n      headers:\n        Authorization:\n",
+			"gateway.yaml:16: audit.sinks[0].headers.Authorization: want a value"},
+		{"alerts not a list", base + "audit:\n  alerts:\n    name: a\n",
+			"gateway.yaml:13: audit.alerts: want a list"},
+		{"alert field typo", base + "audit:\n  alerts:\n    - name: a\n      kind: statement\n      treshold: 5\n",
+			"gateway.yaml:15: audit.alerts[0].treshold: unknown field (did you mean threshold?)"},
+		{"alert without name", base + "audit:\n  alerts:\n    - kind: statement\n",
+			"gateway.yaml:13: audit.alerts[0].name: required"},
+		{"alert names repeated", base + "audit:\n  alerts:\n    - {name: a, kind: login}\n    - {name: a, kind: statement}\n",
+			"gateway.yaml:14: audit.alerts[1].name: duplicate alert a (first at line 13)"},
+		{"alert without kind", base + "audit:\n  alerts:\n    - name: a\n",
+			"gateway.yaml:13: audit.alerts[0].kind: required (an event kind, such as statement, or review.* for every review event)"},
+		{"alert kind typo", base + "audit:\n  alerts:\n    - name: a\n      kind: statment\n",
+			"gateway.yaml:14: audit.alerts[0].kind: unknown event kind 'statment' (did you mean statement?)"},
+		{"alert on alerts", base + "audit:\n  alerts:\n    - name: a\n      kind: alert\n",
+			"gateway.yaml:14: audit.alerts[0].kind: alert events are not counted by alert rules"},
+		{"alert threshold", base + "audit:\n  alerts:\n    - name: a\n      kind: statement\n      threshold: 0\n",
+			"gateway.yaml:15: audit.alerts[0].threshold: want an integer 1-100000"},
+		{"alert window", base + "audit:\n  alerts:\n    - name: a\n      kind: statement\n      window: soon\n",
+			"gateway.yaml:15: audit.alerts[0].window: bad duration \"soon\": want a positive duration such as 1m or 1h"},
+		{"alert window negative", base + "audit:\n  alerts:\n    - name: a\n      kind: statement\n      window: -1m\n",
+			"gateway.yaml:15: audit.alerts[0].window: bad duration \"-1m\": want a positive duration such as 1m or 1h"},
+		{"alert where not a mapping", base + "audit:\n  alerts:\n    - name: a\n      kind: statement\n      where: decision=deny\n",
+			"gateway.yaml:15: audit.alerts[0].where: want a mapping"},
+		{"alert where without value", base + "audit:\n  alerts:\n    - name: a\n      kind: statement\n      where:\n        decision:\n",
+			"gateway.yaml:16: audit.alerts[0].where.decision: want a value"},
+		{"alert where repeated", base + "audit:\n  alerts:\n    - name: a\n      kind: statement\n      where: {decision: deny, decision: allow}\n",
+			"gateway.yaml:15: audit.alerts[0].where.decision: repeated field (first at line 15)"},
 		{"several errors", strings.Replace(base, "user: app", "user: app\n    port: abc\n    sslmode: nope", 1) + "extra: 1\n",
 			"gateway.yaml:10: connections[0].port: want an integer 1-65535\n" +
 				"gateway.yaml:11: connections[0].sslmode: unknown sslmode 'nope' (want disable, allow, prefer, require, verify-ca or verify-full)\n" +
@@ -325,5 +393,96 @@ func TestDefaults(t *testing.T) {
 	}
 	if _, err := Load(filepath.Join(dir, "missing.yaml"), nil); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("Load(missing): got %v, want a not-exist error", err)
+	}
+}
+
+// TestAudit: the audit section as a whole, with its defaults, and the audit package
+// takes what it gives.
+func TestAudit(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "gateway.yaml")
+	key := strings.Repeat("ab", 32)
+	file := base + `audit:
+  chain_key: ${HOOP_AUDIT_CHAIN_KEY}
+  sinks:
+    - type: file
+      path: logs/audit.jsonl
+      queue: 50000
+    - type: webhook
+      url: https://siem.example.com/hoop
+      batch: 50
+      headers:
+        Authorization: Bearer ${SIEM_TOKEN}
+        X-Source: hoop
+    - type: syslog
+      address: udp://127.0.0.1:514
+      facility: local3
+    - type: stdout
+  alerts:
+    - name: denials
+      kind: statement
+      where: {decision: deny, rows: 0}
+      threshold: 5
+      window: 30s
+      by: actor
+    - name: pii-read
+      kind: mask.column
+    - name: reviews
+      kind: review.*
+      by: connection
+`
+	if err := os.WriteFile(path, []byte(file), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Load(path, envOf(map[string]string{"HOOP_AUDIT_CHAIN_KEY": key, "SIEM_TOKEN": "s3cret"}))
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	want := Audit{
+		ChainKey: key,
+		Sinks: []Sink{
+			{Type: "file", Path: filepath.Join(dir, "logs", "audit.jsonl"), Queue: 50000, Line: 14},
+			{Type: "webhook", URL: "https://siem.example.com/hoop", Batch: 50,
+				Headers: map[string]string{"Authorization": "Bearer s3cret", "X-Source": "hoop"}, Line: 17},
+			{Type: "syslog", Address: "udp://127.0.0.1:514", Facility: "local3", Line: 23},
+			{Type: "stdout", Line: 26},
+		},
+		Alerts: []Alert{
+			{Name: "denials", Kind: "statement", Where: map[string]string{"decision": "deny", "rows": "0"},
+				Threshold: 5, Window: 30 * time.Second, By: "actor", Line: 28},
+			{Name: "pii-read", Kind: "mask.column", Threshold: 1, Window: time.Minute, By: "actor", Line: 34},
+			{Name: "reviews", Kind: "review.*", Threshold: 1, Window: time.Minute, By: "connection", Line: 36},
+		},
+	}
+	if diff := cmp.Diff(want, got.Audit); diff != "" {
+		t.Errorf("Audit (-want +got):\n%s", diff)
+	}
+
+	// What the config gives, the audit package takes as it is.
+	sinks := got.Audit.SinkConfigs()
+	if len(sinks) != 4 || sinks[1].Headers["Authorization"] != "Bearer s3cret" || sinks[2].Facility != "local3" || sinks[0].Queue != 50000 {
+		t.Errorf("SinkConfigs: got %+v", sinks)
+	}
+	d, err := audit.NewDispatcher(&audit.Config{Sinks: sinks, Stdout: io.Discard})
+	if err != nil {
+		t.Fatalf("audit.NewDispatcher: %v", err)
+	}
+	if err := d.Close(t.Context()); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	rules := got.Audit.Rules()
+	if len(rules) != 3 || rules[0].Window != 30*time.Second || rules[0].Where["decision"] != "deny" {
+		t.Errorf("Rules: got %+v", rules)
+	}
+	alerts, err := audit.NewAlerts(rules, nil)
+	if err != nil {
+		t.Fatalf("audit.NewAlerts: %v", err)
+	}
+	fired := alerts.Observe(audit.Event{Kind: audit.KindMaskColumn, Actor: "ana@example.com"})
+	if len(fired) != 1 || fired[0].Data["rule"] != "pii-read" {
+		t.Errorf("a masked column read: got %v, want the pii-read alert", fired)
+	}
+	if k, err := audit.LoadKey(got.DataDir, got.Audit.ChainKey); err != nil || len(k) != 32 {
+		t.Errorf("LoadKey(the config's key): %x, %v", k, err)
 	}
 }

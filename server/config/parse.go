@@ -9,8 +9,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/hoopgw/hoop/audit"
+	"github.com/hoopgw/hoop/internal/yamlfile"
 )
 
 // connectionName is what a connection name may look like: people type it in
@@ -74,8 +78,22 @@ func parse(name, abs string, data []byte, env func(string) (string, bool)) (*Con
 		},
 		"audit": func(v *yaml.Node, path string) {
 			d.Fields(v, path, map[string]func(*yaml.Node, string){
+				"chain_key": func(v *yaml.Node, path string) {
+					s, ok := d.Str(v, path)
+					if !ok || s == "" {
+						return
+					}
+					if _, err := audit.ParseKey(s); err != nil {
+						d.Add(yamlfile.Resolve(v), path, err.Error()) // not the value: it is a secret
+						return
+					}
+					c.Audit.ChainKey = s
+				},
 				"sinks": func(v *yaml.Node, path string) {
 					d.Items(v, path, func(_ int, item *yaml.Node, p string) { d.sink(c, item, p) })
+				},
+				"alerts": func(v *yaml.Node, path string) {
+					d.Items(v, path, func(_ int, item *yaml.Node, p string) { d.alert(c, item, p) })
 				},
 			})
 		},
@@ -279,10 +297,14 @@ func (d *decoder) sink(c *Config, n *yaml.Node, path string) {
 	}
 	s := Sink{Line: n.Line}
 	d.Fields(n, path, map[string]func(*yaml.Node, string){
-		"type":    d.set(&s.Type),
-		"path":    d.set(&s.Path),
-		"url":     d.set(&s.URL),
-		"address": d.set(&s.Address),
+		"type":     d.set(&s.Type),
+		"path":     d.set(&s.Path),
+		"url":      d.set(&s.URL),
+		"headers":  func(v *yaml.Node, path string) { s.Headers = d.headers(v, path) },
+		"batch":    d.setInt(&s.Batch, 1, 10_000),
+		"address":  d.set(&s.Address),
+		"facility": d.set(&s.Facility),
+		"queue":    d.setInt(&s.Queue, 1, 1_000_000),
 	})
 	d.Lines[path] = n.Line
 	if d.HasErr(path) {
@@ -295,10 +317,19 @@ func (d *decoder) sink(c *Config, n *yaml.Node, path string) {
 	if !d.oneOf(path+".type", "sink type", s.Type, SinkFile, SinkStdout, SinkWebhook, SinkSyslog) {
 		return
 	}
-	// Each type has its own field; another type's field is most likely a mistake.
-	own := map[string]string{SinkFile: "path", SinkWebhook: "url", SinkSyslog: "address"}
-	for _, f := range []struct{ name, value string }{{"path", s.Path}, {"url", s.URL}, {"address", s.Address}} {
-		if f.value != "" && own[s.Type] != f.name {
+	// Each type has its own fields; another type's field is most likely a mistake.
+	for _, f := range []struct {
+		name, typ string
+		set       bool
+	}{
+		{"path", SinkFile, s.Path != ""},
+		{"url", SinkWebhook, s.URL != ""},
+		{"headers", SinkWebhook, len(s.Headers) > 0},
+		{"batch", SinkWebhook, s.Batch != 0},
+		{"address", SinkSyslog, s.Address != ""},
+		{"facility", SinkSyslog, s.Facility != ""},
+	} {
+		if f.set && s.Type != f.typ {
 			d.at(path+"."+f.name, "not used by a "+s.Type+" sink")
 		}
 	}
@@ -317,6 +348,118 @@ func (d *decoder) sink(c *Config, n *yaml.Node, path string) {
 				d.at(path+".address", "want udp://host:port or tcp://host:port, or nothing for the local syslog")
 			}
 		}
+		if s.Facility != "" {
+			d.oneOf(path+".facility", "syslog facility", s.Facility, audit.Facilities()...)
+		}
 	}
 	c.Audit.Sinks = append(c.Audit.Sinks, s)
+}
+
+// headerName is an HTTP header name (an RFC 9110 token).
+var headerName = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+
+// headers reads a webhook's headers: names to values, which may come from ${ENV}.
+func (d *decoder) headers(n *yaml.Node, path string) map[string]string {
+	seen := map[string]string{} // lower-case name → the name as first written
+	return d.stringMap(n, path, func(k *yaml.Node, p, v string) bool {
+		switch {
+		case !headerName.MatchString(k.Value):
+			d.Add(k, p, "not an HTTP header name")
+		case strings.ContainsAny(v, "\r\n\x00"):
+			d.Add(k, p, "want a header value on one line")
+		default:
+			if first, dup := seen[strings.ToLower(k.Value)]; dup {
+				d.Add(k, p, fmt.Sprintf("repeated header (%s at line %d)", first, d.Lines[yamlfile.Join(path, first)]))
+				return false
+			}
+			seen[strings.ToLower(k.Value)] = k.Value
+			return true
+		}
+		return false
+	})
+}
+
+// stringMap reads a mapping of names to scalar values, as strings ("deny", "0",
+// "true"), each checked by ok when it is not nil. A null value is an error.
+func (d *decoder) stringMap(n *yaml.Node, path string, ok func(k *yaml.Node, path, value string) bool) map[string]string {
+	n = yamlfile.Resolve(n)
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		return nil
+	}
+	if !d.Mapping(n, path) {
+		return nil
+	}
+	m := map[string]string{}
+	seen := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], yamlfile.Resolve(n.Content[i+1])
+		p := yamlfile.Join(path, k.Value)
+		if first, dup := seen[k.Value]; dup {
+			d.Add(k, p, fmt.Sprintf("repeated field (first at line %d)", first))
+			continue
+		}
+		seen[k.Value] = k.Line
+		d.Lines[p] = k.Line
+		if v.Kind == yaml.ScalarNode && v.Tag == "!!null" {
+			d.Add(k, p, "want a value")
+			continue
+		}
+		s, good := d.Str(v, p)
+		if good && (ok == nil || ok(k, p, s)) {
+			m[k.Value] = s
+		}
+	}
+	return m
+}
+
+func (d *decoder) alert(c *Config, n *yaml.Node, path string) {
+	if !d.Mapping(n, path) {
+		return
+	}
+	a := Alert{Threshold: 1, Window: audit.DefaultWindow, By: audit.DefaultBy, Line: n.Line}
+	d.Fields(n, path, map[string]func(*yaml.Node, string){
+		"name":      d.set(&a.Name),
+		"kind":      d.set(&a.Kind),
+		"where":     func(v *yaml.Node, path string) { a.Where = d.stringMap(v, path, nil) },
+		"threshold": d.setInt(&a.Threshold, 1, 100_000),
+		"window": func(v *yaml.Node, path string) {
+			s, ok := d.Str(v, path)
+			if !ok || s == "" {
+				return
+			}
+			if w, err := time.ParseDuration(s); err != nil || w <= 0 {
+				d.Add(yamlfile.Resolve(v), path, fmt.Sprintf("bad duration %q: want a positive duration such as 1m or 1h", s))
+			} else {
+				a.Window = w
+			}
+		},
+		"by": d.set(&a.By),
+	})
+	d.Lines[path] = n.Line
+	switch {
+	case d.HasErr(path + ".name"):
+	case a.Name == "":
+		d.at(path+".name", "required")
+	default:
+		for _, other := range c.Audit.Alerts {
+			if other.Name == a.Name {
+				d.at(path+".name", fmt.Sprintf("duplicate alert %s (first at line %d)", a.Name, other.Line))
+			}
+		}
+	}
+	switch kinds := audit.Kinds(); {
+	case d.HasErr(path + ".kind"):
+	case a.Kind == "":
+		d.at(path+".kind", "required (an event kind, such as statement, or review.* for every review event)")
+	case a.Kind == audit.KindAlert:
+		d.at(path+".kind", "alert events are not counted by alert rules")
+	case a.Kind == "*", strings.HasSuffix(a.Kind, ".*") && len(a.Kind) > 2, slices.Contains(kinds, a.Kind):
+	default:
+		// Kinds are open (a new one needs no change here), but one a letter or two
+		// from a known kind is a typo that would never match.
+		if hint := yamlfile.DidYouMean(a.Kind, kinds); hint != "" {
+			d.at(path+".kind", "unknown event kind '"+a.Kind+"'"+hint)
+		}
+	}
+	c.Audit.Alerts = append(c.Audit.Alerts, a)
 }

@@ -1,0 +1,233 @@
+package audit
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+	"unicode/utf8"
+)
+
+// Event kinds the gateway records. Reviews use "review." and what happened
+// ("review.create", "review.approve"); a rule's kind "review.*" matches them all.
+const (
+	KindLogin        = "login"
+	KindTunnelOpen   = "tunnel.open"
+	KindTunnelClose  = "tunnel.close"
+	KindSessionStart = "session.start"
+	KindSessionEnd   = "session.end"
+	KindStatement    = "statement"
+	KindPolicyReload = "policy.reload"
+	KindMaskColumn   = "mask.column" // a column rule masked a column a session read
+	KindAlert        = "alert"       // an alert rule fired (see Alerts)
+
+	KindTunnelRefused     = "tunnel.refused"     // a tunnel the policy refused
+	KindGatewayStart      = "gateway.start"      // a gateway started (and closed what its last run left open)
+	KindRecordingsRead    = "recordings.read"    // someone listed or read recorded sessions
+	KindRecordingsRefused = "recordings.refused" // someone not allowed to read recordings tried
+	KindAuditVerify       = "audit.verify"       // someone verified the chain
+)
+
+// Kinds returns the event kinds above, for a config check to catch a typo ("statment").
+func Kinds() []string {
+	return []string{KindLogin, KindTunnelOpen, KindTunnelClose, KindSessionStart, KindSessionEnd,
+		KindStatement, KindPolicyReload, KindMaskColumn, KindAlert, KindTunnelRefused, KindGatewayStart,
+		KindRecordingsRead, KindRecordingsRefused, KindAuditVerify}
+}
+
+// Event is one entry of the audit trail. The store seals it into the chain (Chain.Seal)
+// inside the transaction that appends it, then hands it to the sinks (Dispatcher) and
+// the alert rules (Alerts).
+//
+// Its JSON form, one line in a file sink:
+//
+//	{"seq":42,"time":"2025-05-01T10:00:00.123456Z","kind":"statement","actor":"ana@example.com",
+//	 "connection":"db-prod","session":"s-7f3a","data":{"class":"write","decision":"deny"},
+//	 "prev":"9f86…","hash":"2c26…"}
+type Event struct {
+	Seq        int64          `json:"seq"`                  // 42: 1 for the first event, then one more for each; not hashed
+	Time       time.Time      `json:"time"`                 // UTC, to the microsecond (Seal truncates it)
+	Kind       string         `json:"kind"`                 // "statement"
+	Actor      string         `json:"actor,omitempty"`      // "ana@example.com"; "" for the gateway itself
+	Connection string         `json:"connection,omitempty"` // "db-prod"
+	Session    string         `json:"session,omitempty"`    // "s-7f3a"
+	Data       map[string]any `json:"data"`                 // {"decision": "deny", "rule": "no-writes"}: JSON-able details
+	Prev       []byte         `json:"prev"`                 // the previous event's Hash (hex in JSON); 32 zero bytes for the first
+	Hash       []byte         `json:"hash"`                 // HMAC-SHA256 of the canonical encoding (hex in JSON)
+}
+
+// DataJSON returns the canonical JSON text of e.Data: the exact text the chain hashes,
+// and the text a store keeps for Data. It is compact, with object keys sorted, numbers
+// as encoding/json writes them and "{}" for no data.
+//
+// The chain hashes this text rather than the Go values because Data goes through JSON
+// in the store and comes back as other types (an int64 becomes a json.Number or a
+// float64, a struct a map). DataJSON is a fixed point of that round trip: for
+// m, _ := ParseData(text), DataJSON of m is text again, byte for byte. A reader that
+// decodes Data with plain json.Unmarshal (float64 numbers) still verifies, except for
+// integers beyond ±2^53, which float64 cannot hold: decode with ParseData.
+func (e Event) DataJSON() ([]byte, error) {
+	if len(e.Data) == 0 {
+		return []byte("{}"), nil
+	}
+	b, err := json.Marshal(e.Data)
+	if err != nil {
+		return nil, fmt.Errorf("audit event data: %w", err)
+	}
+	if canonical(e.Data) {
+		return b, nil
+	}
+	// A struct, a typed map or a Marshaler: its JSON may not be in canonical order;
+	// decoding and encoding again sorts every object's keys.
+	m, err := ParseData(b)
+	if err != nil {
+		return nil, err
+	}
+	if b, err = json.Marshal(m); err != nil {
+		return nil, fmt.Errorf("audit event data: %w", err)
+	}
+	return b, nil
+}
+
+// canonical reports whether json.Marshal writes v in the form DataJSON wants as it is:
+// maps with string keys (sorted by Marshal), slices, numbers, booleans, nil, and valid
+// UTF-8 strings (Marshal writes an invalid byte as the escape \ufffd, which decodes to
+// a valid U+FFFD that it then writes as is).
+func canonical(v any) bool {
+	switch v := v.(type) {
+	case nil, bool, json.Number, float64, float32, int, int8, int16, int32, int64,
+		uint, uint8, uint16, uint32, uint64:
+		return true
+	case string:
+		return utf8.ValidString(v)
+	case []string:
+		for _, s := range v {
+			if !utf8.ValidString(s) {
+				return false
+			}
+		}
+		return true
+	case map[string]string:
+		for k, s := range v {
+			if !utf8.ValidString(k) || !utf8.ValidString(s) {
+				return false
+			}
+		}
+		return true
+	case map[string]any:
+		for k, x := range v {
+			if !utf8.ValidString(k) || !canonical(x) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		for _, x := range v {
+			if !canonical(x) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// ParseData decodes the JSON text of an event's Data, as a store keeps it: numbers
+// become json.Number, so that DataJSON gives the same text back. "{}", "null" and ""
+// give nil.
+func ParseData(text []byte) (map[string]any, error) {
+	if len(bytes.TrimSpace(text)) == 0 {
+		return nil, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(text))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("audit event data: %w", err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, errors.New("audit event data: text after the JSON object")
+	}
+	if len(m) == 0 {
+		return nil, nil
+	}
+	return m, nil
+}
+
+// canonicalVersion starts every canonical encoding, so that a later format can't be
+// taken for this one.
+const canonicalVersion = "hoop-audit-v1\n"
+
+// canonicalBytes is the encoding the chain hashes (see spec.md): the version, the time
+// in Unix microseconds (8 bytes, big-endian), then kind, actor, connection, session,
+// DataJSON and Prev, each as a 4-byte big-endian length and its bytes. Seq and Hash are
+// left out: the links give the order.
+func (e Event) canonicalBytes() ([]byte, error) {
+	data, err := e.DataJSON()
+	if err != nil {
+		return nil, err
+	}
+	n := len(canonicalVersion) + 8 + 6*4 + len(e.Kind) + len(e.Actor) + len(e.Connection) +
+		len(e.Session) + len(data) + len(e.Prev)
+	b := make([]byte, 0, n)
+	b = append(b, canonicalVersion...)
+	b = binary.BigEndian.AppendUint64(b, uint64(e.Time.UnixMicro()))
+	for _, f := range [][]byte{[]byte(e.Kind), []byte(e.Actor), []byte(e.Connection), []byte(e.Session), data, e.Prev} {
+		b = binary.BigEndian.AppendUint32(b, uint32(len(f)))
+		b = append(b, f...)
+	}
+	return b, nil
+}
+
+// wireEvent is Event's JSON form: Prev and Hash in hex, Data as its canonical text.
+type wireEvent struct {
+	Seq        int64           `json:"seq"`
+	Time       time.Time       `json:"time"`
+	Kind       string          `json:"kind"`
+	Actor      string          `json:"actor,omitempty"`
+	Connection string          `json:"connection,omitempty"`
+	Session    string          `json:"session,omitempty"`
+	Data       json.RawMessage `json:"data"`
+	Prev       string          `json:"prev"`
+	Hash       string          `json:"hash"`
+}
+
+// MarshalJSON writes e as in the Event example: Prev and Hash in hex, Data as DataJSON.
+func (e Event) MarshalJSON() ([]byte, error) {
+	data, err := e.DataJSON()
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(wireEvent{
+		Seq: e.Seq, Time: e.Time, Kind: e.Kind, Actor: e.Actor, Connection: e.Connection,
+		Session: e.Session, Data: data, Prev: hex.EncodeToString(e.Prev), Hash: hex.EncodeToString(e.Hash),
+	})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes; Data is decoded by ParseData, so the
+// event verifies as it was sealed.
+func (e *Event) UnmarshalJSON(b []byte) error {
+	var w wireEvent
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	out := Event{Seq: w.Seq, Time: w.Time, Kind: w.Kind, Actor: w.Actor, Connection: w.Connection, Session: w.Session}
+	var err error
+	if len(w.Data) > 0 {
+		if out.Data, err = ParseData(w.Data); err != nil {
+			return err
+		}
+	}
+	if out.Prev, err = hex.DecodeString(w.Prev); err != nil {
+		return fmt.Errorf("audit event prev: %w", err)
+	}
+	if out.Hash, err = hex.DecodeString(w.Hash); err != nil {
+		return fmt.Errorf("audit event hash: %w", err)
+	}
+	*e = out
+	return nil
+}
