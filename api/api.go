@@ -46,3 +46,57 @@ const (
 	CodeNotFound        = "not_found"
 	CodeBadRequest      = "bad_request"
 )
+
+// Session is one recorded database session: an entry of GET /api/v1/sessions.
+type Session struct {
+	ID          string    `json:"id"`                   // "s-5f3a…"
+	User        string    `json:"user"`                 // "alice@example.com"
+	Subject     string    `json:"subject"`              // "alice"
+	Groups      []string  `json:"groups"`               // ["engineering"]
+	Connection  string    `json:"connection"`           // "db-prod"
+	Access      string    `json:"access"`               // "read"
+	DBUser      string    `json:"db_user"`              // "app_ro"
+	Application string    `json:"application"`          // "psql"
+	Source      string    `json:"source"`               // "127.0.0.1:51234"
+	Start       time.Time `json:"start"`                //
+	End         time.Time `json:"end,omitzero"`         // zero while open
+	EndReason   string    `json:"end_reason,omitempty"` // "client closed", "gateway-restart"
+	Statements  int       `json:"statements"`           // 12
+}
+
+// Statement is one statement of a recorded session.
+type Statement struct {
+	Seq           int64          `json:"seq"`                      // 1
+	Start         time.Time      `json:"start"`                    //
+	SQL           string         `json:"sql"`                      // "SELECT * FROM customers"
+	Params        []*string      `json:"params,omitempty"`         // bind parameters, masked
+	Class         string         `json:"class"`                    // "read"
+	Decision      string         `json:"decision"`                 // "allow"
+	Rule          string         `json:"rule,omitempty"`           // "engineers-read"
+	PolicyVersion string         `json:"policy_version,omitempty"` // "sha256:…"
+	ReviewID      string         `json:"review_id,omitempty"`      //
+	State         string         `json:"state"`                    // "done", "refused", "interrupted", "sent"
+	DurationMS    float64        `json:"duration_ms"`              // 1.25
+	Rows          int64          `json:"rows"`                     // rows returned or affected
+	CommandTag    string         `json:"command_tag,omitempty"`    // "SELECT 3"
+	Error         string         `json:"error,omitempty"`          //
+	Masking       map[string]int `json:"masking,omitempty"`        // {"email": 2, "column:customers.ssn": 3}
+	Columns       []string       `json:"columns,omitempty"`        // ["id", "email"]
+	Result        [][]*string    `json:"result,omitempty"`         // the rows as the client got them, up to the recording cap
+}
+
+// SessionDetail is the answer to GET /api/v1/sessions/{id}.
+type SessionDetail struct {
+	Session    Session     `json:"session"`
+	Statements []Statement `json:"statements"`
+}
+
+// AuditReport is the answer to GET /api/v1/audit/verify.
+type AuditReport struct {
+	OK      bool   `json:"ok"`              // every event verified and linked
+	Checked int64  `json:"checked"`         // events read
+	Seq     int64  `json:"seq,omitempty"`   // the first broken event
+	Break   string `json:"break,omitempty"` // "edited", "inserted", "missing", "edited or inserted"
+	Reason  string `json:"reason"`          // a sentence a person can act on
+	Head    string `json:"head,omitempty"`  // hex Hash of the last event that verified
+}

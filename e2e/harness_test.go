@@ -75,11 +75,12 @@ ANALYZE;
 
 // gateway is an in-process hoopd --dev on a loopback port.
 type gateway struct {
-	URL  string
-	G    *server.Gateway
-	Dir  string
-	Logs *syncBuffer
-	stop func()
+	URL   string
+	G     *server.Gateway
+	Store *store.Store
+	Dir   string
+	Logs  *syncBuffer
+	stop  func()
 }
 
 type gatewayOptions struct {
@@ -154,10 +155,11 @@ func startGateway(t *testing.T, opts gatewayOptions) *gateway {
 		defer close(done)
 		_ = g.Serve(ctx, ln)
 	}()
-	gw := &gateway{URL: url, G: g, Dir: dir, Logs: logs}
+	gw := &gateway{URL: url, G: g, Store: st, Dir: dir, Logs: logs}
 	gw.stop = sync.OnceFunc(func() {
 		cancel()
 		<-done
+		g.Close()
 		st.Close()
 	})
 	t.Cleanup(func() {

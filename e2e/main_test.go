@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -106,6 +107,7 @@ func TestScripts(t *testing.T) {
 			"freeport": cmdFreePort,
 			"waitport": cmdWaitPort,
 			"pgxquery": cmdPgxQuery,
+			"capture":  cmdCapture,
 		},
 	})
 }
@@ -229,4 +231,21 @@ func cmdPgxQuery(ts *testscript.TestScript, neg bool, args []string) {
 	if neg {
 		ts.Fatalf("pgx query succeeded unexpectedly")
 	}
+}
+
+// capture NAME REGEXP: sets $NAME to the first group of REGEXP's first match in the last
+// command's stdout.
+func cmdCapture(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 || neg {
+		ts.Fatalf("usage: capture NAME REGEXP")
+	}
+	re, err := regexp.Compile(args[1])
+	if err != nil {
+		ts.Fatalf("capture: %v", err)
+	}
+	m := re.FindStringSubmatch(ts.ReadFile("stdout"))
+	if len(m) < 2 {
+		ts.Fatalf("capture: no match for %s in stdout", args[1])
+	}
+	ts.Setenv(args[0], m[1])
 }

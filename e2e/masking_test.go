@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -11,6 +12,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/hoopgw/hoop/internal/pgcopy"
 )
 
 // TestMaskingLeaks: an analyst reads the sample customers (names, e-mails, phones, SSNs)
@@ -88,18 +91,7 @@ func TestMaskingLeaks(t *testing.T) {
 		}
 		fmt.Fprintln(&got, pgErr.Message, pgErr.Detail)
 	}
-	leaks := 0
-	for _, s := range secrets {
-		if strings.Contains(got.String(), s) {
-			leaks++
-			if leaks <= 5 {
-				t.Errorf("leaked: %q", s)
-			}
-		}
-	}
-	if leaks != 0 {
-		t.Fatalf("%d of %d sample values reached the client unmasked", leaks, len(secrets))
-	}
+	noLeaks(t, "results", got.String(), secrets)
 	if !strings.Contains(got.String(), "@example.") {
 		t.Error("partial mode should keep e-mail domains; none seen")
 	}
@@ -115,18 +107,70 @@ func TestMaskingLeaks(t *testing.T) {
 		t.Errorf("card numbers as numbers: got %v and %d, want stand-ins 0 and 0", v, i8)
 	}
 
-	// COPY of a table with column rules: refused, not leaked; the session goes on.
-	var buf bytes.Buffer
-	_, err = conn.PgConn().CopyTo(ctx, &buf, "copy customers to stdout")
-	var pgErr *pgconn.PgError
-	if !errors.As(err, &pgErr) || pgErr.Code != "42501" || !strings.Contains(pgErr.Message, "column masking rules") {
-		t.Fatalf("COPY: got %v, want it refused", err)
+	// COPY TO STDOUT of a table: each row is split into its fields; the column rules mask
+	// ssn and phone whole, the detectors the rest; text and CSV, column lists, headers,
+	// old and new syntax. Each row keeps its fields, as the same COPY run directly shows.
+	direct2, err := pgx.Connect(ctx, pg.SuperDSN(pg.App.DB))
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, s := range secrets {
-		if strings.Contains(buf.String(), s) {
-			t.Fatal("COPY leaked a value before it was refused")
+	defer direct2.Close(ctx)
+	for _, c := range []struct {
+		sql  string
+		opts pgcopy.Options
+	}{
+		{"copy customers to stdout", pgcopy.Defaults(false)},
+		{"copy customers (email, ssn, name) to stdout", pgcopy.Defaults(false)},
+		{"copy customers to stdout with (format csv, header)", pgcopy.Defaults(true)},
+		{"copy public.customers (phone, email) to stdout (format csv, delimiter ';', force_quote *)", func() pgcopy.Options {
+			o := pgcopy.Defaults(true)
+			o.Delimiter = ';'
+			return o
+		}()},
+		{"copy customers to stdout csv header", pgcopy.Defaults(true)},
+	} {
+		var masked, raw bytes.Buffer
+		if _, err := conn.PgConn().CopyTo(ctx, &masked, c.sql); err != nil {
+			t.Fatalf("%q: %v", c.sql, err)
+		}
+		if _, err := direct2.PgConn().CopyTo(ctx, &raw, c.sql); err != nil {
+			t.Fatal(err)
+		}
+		got.Write(masked.Bytes())
+		mLines, rLines := strings.SplitAfter(masked.String(), "\n"), strings.SplitAfter(raw.String(), "\n")
+		if len(mLines) != len(rLines) || len(mLines) < 100 {
+			t.Fatalf("%q: %d lines through the gateway, %d direct", c.sql, len(mLines), len(rLines))
+		}
+		for i := range mLines[:len(mLines)-1] {
+			mf, err := pgcopy.Split([]byte(mLines[i]), c.opts, nil)
+			if err != nil {
+				t.Fatalf("%q: line %d through the gateway does not parse: %v", c.sql, i+1, err)
+			}
+			rf, _ := pgcopy.Split([]byte(rLines[i]), c.opts, nil)
+			if len(mf) != len(rf) {
+				t.Fatalf("%q: line %d has %d fields, %d direct", c.sql, i+1, len(mf), len(rf))
+			}
+		}
+		if masked.String() == raw.String() {
+			t.Errorf("%q: nothing was masked", c.sql)
 		}
 	}
+	// What cannot be masked with certainty is refused, and the session goes on.
+	for q, why := range map[string]string{
+		"copy (select ssn from customers) to stdout":                           "COPY (query) does not say which table",
+		"copy customers to stdout (null 'nothing')":                            "a custom NULL string",
+		"copy customers to stdout (format binary)":                             "binary format cannot be inspected",
+		"copy customers (ssn) to stdout with (format csv, null '123-45-6789')": "a custom NULL string",
+	} {
+		var buf bytes.Buffer
+		_, err = conn.PgConn().CopyTo(ctx, &buf, q)
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) || pgErr.Code != "42501" || !strings.Contains(pgErr.Message, why) {
+			t.Fatalf("%q: got %v, want it refused: %s", q, err, why)
+		}
+		got.Write(buf.Bytes())
+	}
+	noLeaks(t, "COPY", got.String(), secrets)
 
 	// The DBA is exempt and sees the values.
 	addr, _ = gw.connect(t, gw.login(t, "dana"), "db-prod")
@@ -141,4 +185,43 @@ func TestMaskingLeaks(t *testing.T) {
 	waitFor(t, "the session's masking counts in the log", func() bool {
 		return strings.Contains(gw.Logs.String(), "values masked") && strings.Contains(gw.Logs.String(), "by_column_rule=")
 	})
+
+	// The recording keeps what the analyst got: masked rows, parameters and errors.
+	var rec bytes.Buffer
+	waitFor(t, "the analyst's session record", func() bool {
+		list := sessionsOf(t, gw.Store, "ann")
+		return len(list) == 1 && !list[0].EndedAt.IsZero()
+	})
+	_, sts, err := gw.Store.GetSession(ctx, sessionsOf(t, gw.Store, "ann")[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept, masked := 0, 0
+	for _, st := range sts {
+		b, _ := json.Marshal(st)
+		rec.Write(b)
+		kept += len(st.Rows)
+		masked += len(st.Masking)
+	}
+	if kept < 1000 || masked == 0 {
+		t.Fatalf("the recording kept %d rows and %d masking counts in %d statements", kept, masked, len(sts))
+	}
+	noLeaks(t, "the recording", rec.String(), secrets)
+}
+
+// noLeaks fails the test when any secret is in got, naming the first five.
+func noLeaks(t *testing.T, what, got string, secrets []string) {
+	t.Helper()
+	leaks := 0
+	for _, s := range secrets {
+		if strings.Contains(got, s) {
+			leaks++
+			if leaks <= 5 {
+				t.Errorf("%s leaked: %q", what, s)
+			}
+		}
+	}
+	if leaks != 0 {
+		t.Fatalf("%s: %d of %d sample values reached the client unmasked", what, leaks, len(secrets))
+	}
 }

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # scripts/bench.sh: pgbench -S -c 8 against a real PostgreSQL, in simple and prepared
-# modes, direct, through hoop's tunnel with statement policy, through the tunnel without
-# it, and through pgbouncer (when installed), in one run; prints each TPS, the ratios, and
-# the CPU time the proxy in each path spent per transaction.
+# modes, direct, through hoop's tunnel with statement policy, masking and recording (hoop),
+# the same without recording (hoop-norec), without statement policy (hoop-nopol), and
+# through pgbouncer (when installed), in one run; prints each TPS, the ratios, and the CPU
+# time the proxy in each path spent per transaction.
 #
 #   BENCH_SECONDS=15 BENCH_CLIENTS=8 BENCH_SCALE=10 BENCH_MODES="simple prepared" scripts/bench.sh
 seconds=${BENCH_SECONDS:-10}
@@ -24,11 +25,16 @@ hoop login --gateway "$GW" 2>/dev/null
 tport=$(free_port)
 connect dev-db "$tport"
 hoop_pids="${pids[*]: -2}" # hoopd and hoop connect
-start_gateway hoopd-nopolicy --bench-no-statement-policy
+start_gateway hoopd-nopolicy --bench-no-statement-policy --bench-no-recording
 hoop login --gateway "$GW" 2>/dev/null
 nport=$(free_port)
 connect dev-db "$nport"
 nopolicy_pids="${pids[*]: -2}"
+start_gateway hoopd-norec --bench-no-recording
+hoop login --gateway "$GW" 2>/dev/null
+rport=$(free_port)
+connect dev-db "$rport"
+norec_pids="${pids[*]: -2}"
 
 # pgbouncer, session pooling, in front of the same server, as an unprivileged user.
 bport=
@@ -85,25 +91,28 @@ run() { # run NAME MODE CONNINFO [PID...]: prints the TPS and the PIDs' CPU µs 
 direct="host=$DB_HOST port=$DB_PORT dbname=$DB_NAME user=$DB_RW_USER password=$DB_RW_PASSWORD sslmode=disable"
 tunnel="host=127.0.0.1 port=$tport dbname=x user=alice sslmode=disable"
 nopolicy="host=127.0.0.1 port=$nport dbname=x user=alice sslmode=disable"
+norec="host=127.0.0.1 port=$rport dbname=x user=alice sslmode=disable"
 bouncer="host=127.0.0.1 port=$bport dbname=$DB_NAME user=$DB_RW_USER sslmode=disable"
 
 say "pgbench -S -c $clients -j 2 -T $seconds, scale $scale, $(nproc) cores"
 # TPS of each path, the ratios, and the CPU time the proxy in the path spent per
 # transaction (hoop: hoopd plus hoop connect; pgbouncer: pgbouncer).
-printf '%-9s %8s %8s %10s %10s %8s %8s %8s %10s %10s %10s\n' mode direct hoop hoop-nopol pgbouncer \
-	hoop/dir hoop/pgb pol/nopol "hoop µs/tx" "nopol µs/tx" "pgb µs/tx"
+printf '%-9s %8s %8s %10s %10s %10s %8s %8s %9s %8s %10s %10s %10s\n' mode direct hoop hoop-norec hoop-nopol pgbouncer \
+	hoop/dir hoop/pgb rec/norec pol/nopol "hoop µs/tx" "nopol µs/tx" "pgb µs/tx"
 for mode in ${BENCH_MODES:-simple prepared}; do
 	read -r d _ <<<"$(run direct "$mode" "$direct")"
 	# shellcheck disable=SC2086
 	read -r t tc <<<"$(run hoop "$mode" "$tunnel" $hoop_pids)"
 	# shellcheck disable=SC2086
 	read -r n nc <<<"$(run hoop-nopolicy "$mode" "$nopolicy" $nopolicy_pids)"
+	# shellcheck disable=SC2086
+	read -r r _ <<<"$(run hoop-norec "$mode" "$norec" $norec_pids)"
 	b=- bc=-
 	[ -n "$bport" ] && read -r b bc <<<"$(run pgbouncer "$mode" "$bouncer" "$bouncer_pid")"
-	awk -v m="$mode" -v d="$d" -v t="$t" -v n="$n" -v b="$b" -v tc="$tc" -v nc="$nc" -v bc="$bc" 'BEGIN {
+	awk -v m="$mode" -v d="$d" -v t="$t" -v r="$r" -v n="$n" -v b="$b" -v tc="$tc" -v nc="$nc" -v bc="$bc" 'BEGIN {
 		rb = (b == "-") ? "-" : sprintf("%.2f", t / b)
 		bb = (b == "-") ? "-" : sprintf("%.0f", b)
-		printf "%-9s %8.0f %8.0f %10.0f %10s %8.2f %8s %8.2f %10s %10s %10s\n", m, d, t, n, bb, t / d, rb, t / n, tc, nc, bc
+		printf "%-9s %8.0f %8.0f %10.0f %10.0f %10s %8.2f %8s %9.2f %8.2f %10s %10s %10s\n", m, d, t, r, n, bb, t / d, rb, t / r, r / n, tc, nc, bc
 	}'
 done
 

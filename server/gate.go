@@ -20,24 +20,40 @@ type sessionGate struct {
 	connection string
 	log        *slog.Logger
 	prepared   map[string]policy.Class // "get_user" → read
+
+	// For the record: the last decision, and the decision of each extended-protocol
+	// statement ("" the unnamed one), which its Executes run under.
+	last   decided
+	parsed map[string]decided
+}
+
+// decided is how a statement was decided, for its record.
+type decided struct {
+	class, decision, rule, version string
 }
 
 func (g *Gateway) newGate(id policy.Identity, connection string, log *slog.Logger) *sessionGate {
-	return &sessionGate{g: g, id: id, connection: connection, log: log, prepared: make(map[string]policy.Class)}
+	return &sessionGate{g: g, id: id, connection: connection, log: log, prepared: make(map[string]policy.Class), parsed: make(map[string]decided)}
 }
 
 // Parse implements postgres.Gate: a named statement is recorded, like PREPARE, for a
 // later SQL-level EXECUTE of the same name.
 func (sg *sessionGate) Parse(name, sql string) error {
 	class, err := sg.decide(sql)
-	if err == nil && name != "" {
-		sg.record(name, class)
+	if err == nil {
+		sg.parsed[name] = sg.last
+		if name != "" {
+			sg.record(name, class)
+		}
 	}
 	return err
 }
 
 // Close implements postgres.Gate.
-func (sg *sessionGate) Close(name string) { delete(sg.prepared, name) }
+func (sg *sessionGate) Close(name string) {
+	delete(sg.prepared, name)
+	delete(sg.parsed, name)
+}
 
 // record remembers the class of the statement prepared under name. When the name is
 // taken, PostgreSQL refuses the new statement and keeps the old one, so the higher of the
@@ -66,6 +82,7 @@ func (sg *sessionGate) Query(sql string) error {
 
 // decide classifies and decides sql; it returns the highest class of its statements.
 func (sg *sessionGate) decide(sql string) (policy.Class, error) {
+	sg.last = decided{class: string(policy.Admin), decision: policy.Deny.String(), version: sg.g.Policy().Version()}
 	stmts, err := sg.g.classifier.Classify(sql)
 	if err != nil {
 		sg.log.Error("statement analysis failed: refused", "err", err)
@@ -85,6 +102,7 @@ func (sg *sessionGate) decide(sql string) (policy.Class, error) {
 	p := sg.g.Policy()
 	ev := p.Evaluate(sg.id, sg.connection, items)
 	sg.logDecision(p, stmts, items, ev)
+	sg.last = decided{class: string(topClass(items)), decision: ev.Decision.String(), rule: ev.Rule, version: p.Version()}
 	switch ev.Decision {
 	case policy.Deny:
 		return "", &postgres.DeniedError{Reason: ev.Reason}
@@ -106,6 +124,17 @@ func (sg *sessionGate) decide(sql string) (policy.Class, error) {
 		}
 	}
 	return top, nil
+}
+
+// topClass is the highest class among a query's statements, for its record.
+func topClass(items []policy.Statement) policy.Class {
+	var top policy.Class
+	for _, it := range items {
+		if top == "" || rank(it.Class) > rank(top) {
+			top = it.Class
+		}
+	}
+	return top
 }
 
 // logDecision logs one query's decision with the policy version that made it.

@@ -16,8 +16,10 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/hoopgw/hoop/api"
+	"github.com/hoopgw/hoop/audit"
 	"github.com/hoopgw/hoop/classify"
 	"github.com/hoopgw/hoop/classify/native"
 	"github.com/hoopgw/hoop/policy"
@@ -45,6 +47,9 @@ type Options struct {
 	// NoStatementPolicy turns statement decisions and masking off, leaving connection-level
 	// access: only for measuring what they cost (hoopd --dev --bench-no-statement-policy).
 	NoStatementPolicy bool
+	// NoRecording turns session recording off: only for measuring what it costs (hoopd
+	// --dev --bench-no-recording). The audit trail is kept.
+	NoRecording bool
 }
 
 // Gateway is a running hoopd.
@@ -61,6 +66,12 @@ type Gateway struct {
 	classifier *classify.Classifier
 	noGate     bool
 	hashKey    []byte // the key of the hash masking mode
+	gatewayID  string // this gateway's name in a shared store: "gw-…", kept in the data dir
+	rec        *recorder
+	recordOff  bool
+	chainKey   []byte            // the audit chain's HMAC key
+	sinks      *audit.Dispatcher // where audit events go besides the store; nil for none
+	alerts     *audit.Alerts     // alert rules over the event stream; nil for none
 	conns      map[string]*config.Connection
 	upstream   map[string]map[policy.Class]*pgconn.Config // parsed once: connection → level → login
 
@@ -103,6 +114,11 @@ func New(opts Options) (*Gateway, error) {
 	}
 	if g.hashKey, err = loadHashKey(cfg.DataDir); err != nil {
 		return nil, err
+	}
+	if g.store != nil {
+		if err := g.startRecorder(opts); err != nil {
+			return nil, err
+		}
 	}
 	if g.classifier == nil {
 		g.classifier = classify.New(native.Parse, 10000, classify.WithNormalizer(native.Normalize))
@@ -157,6 +173,7 @@ func (g *Gateway) ReloadPolicy() error {
 	old := g.policy.Swap(p)
 	if old.Version() != p.Version() {
 		g.log.Info("policy reloaded", "version", short(p.Version()), "previous", short(old.Version()))
+		g.audit("policy.reload", "", "", "", map[string]any{"version": p.Version(), "previous": old.Version(), "files": g.cfg.PolicyFiles})
 	}
 	return nil
 }
@@ -168,6 +185,10 @@ func (g *Gateway) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/whoami", g.authenticated(g.handleWhoami))
 	mux.HandleFunc("GET /api/v1/connections", g.authenticated(g.handleConnections))
 	mux.HandleFunc("GET /api/v1/tunnel", g.authenticated(g.handleTunnel))
+	mux.HandleFunc("GET /api/v1/sessions", g.authenticated(g.handleSessions))
+	mux.HandleFunc("GET /api/v1/sessions/{id}", g.authenticated(g.handleSession))
+	mux.HandleFunc("GET /api/v1/audit/verify", g.authenticated(g.handleAuditVerify))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(metrics.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	if g.idp != nil {
 		mux.Handle("/oidc/", g.idp.Handler())
@@ -298,7 +319,7 @@ func groupList(groups []string) string {
 
 // grant decides how a session on c is opened: the database role for the highest class
 // the identity may run, read-only when that is read.
-func (g *Gateway) grant(id identity.Identity, c *config.Connection) (*postgres.Grant, error) {
+func (g *Gateway) grant(id identity.Identity, c *config.Connection, tunnelID, remote string) (*postgres.Grant, error) {
 	p := g.Policy()
 	a := p.Access(policyIdentity(id), c.Name)
 	if !a.Allowed {
@@ -314,6 +335,11 @@ func (g *Gateway) grant(id identity.Identity, c *config.Connection) (*postgres.G
 		return nil, fmt.Errorf("connection %s: %w", c.Name, err)
 	}
 	grant := &postgres.Grant{Upstream: up, Level: string(level), ReadOnly: level == policy.Read, Rules: a.Rules}
+	if g.rec != nil && !g.recordOff {
+		grant.Record = func(info postgres.SessionInfo) (postgres.Recorder, error) {
+			return g.openRecord(id, tunnelID, remote, c.Name, grant, info)
+		}
+	}
 	if g.noGate {
 		return grant, nil
 	}

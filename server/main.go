@@ -34,6 +34,9 @@ type MainOptions struct {
 	// BenchNoStatementPolicy turns statement decisions off, with --dev only: for measuring
 	// what they cost.
 	BenchNoStatementPolicy bool
+	// BenchNoRecording turns session recording off, with --dev only: for measuring what
+	// it costs. The audit trail is kept.
+	BenchNoRecording bool
 }
 
 // Main runs hoopd with the process's arguments and returns its exit code.
@@ -66,6 +69,8 @@ func Run(ctx context.Context, args []string, stderr io.Writer, env func(string) 
 	cmd.Flags().StringVar(&opts.DebugAddr, "debug-addr", "", "serve Go runtime profiles (pprof) on this loopback address")
 	cmd.Flags().BoolVar(&opts.BenchNoStatementPolicy, "bench-no-statement-policy", false, "with --dev: decide connections only: no statement decisions, no masking (to measure what they cost)")
 	_ = cmd.Flags().MarkHidden("bench-no-statement-policy")
+	cmd.Flags().BoolVar(&opts.BenchNoRecording, "bench-no-recording", false, "with --dev: record no sessions nor statements (to measure what recording costs)")
+	_ = cmd.Flags().MarkHidden("bench-no-recording")
 	cmd.SetArgs(args)
 	cmd.SetOut(stderr)
 	cmd.SetErr(stderr)
@@ -77,6 +82,9 @@ func Run(ctx context.Context, args []string, stderr io.Writer, env func(string) 
 }
 
 func runGateway(ctx context.Context, opts *MainOptions, stderr io.Writer, env func(string) (string, bool)) error {
+	if opts.BenchNoRecording && !opts.Dev {
+		return errors.New("--bench-no-recording is for measurements with --dev only")
+	}
 	if opts.BenchNoStatementPolicy && !opts.Dev {
 		return errors.New("--bench-no-statement-policy is for measurements with --dev only")
 	}
@@ -165,15 +173,14 @@ func runGateway(ctx context.Context, opts *MainOptions, stderr io.Writer, env fu
 		return err
 	}
 	defer st.Close()
-	if n, err := st.CloseOpenTunnels(ctx, time.Now(), "gateway-restart"); err != nil {
-		return err
-	} else if n > 0 {
-		log.Info("closed tunnels cut short by the last stop", "count", n)
-	}
 
-	g, err := New(Options{Config: cfg, Store: st, Logger: log, DevIDP: idp, NoStatementPolicy: opts.BenchNoStatementPolicy})
+	g, err := New(Options{Config: cfg, Store: st, Logger: log, DevIDP: idp, NoStatementPolicy: opts.BenchNoStatementPolicy, NoRecording: opts.BenchNoRecording})
 	if err != nil {
 		return err
+	}
+	defer g.Close()
+	if opts.BenchNoRecording {
+		log.Warn("session recording is OFF (--bench-no-recording)")
 	}
 	if opts.BenchNoStatementPolicy {
 		log.Warn("statement policy and masking are OFF (--bench-no-statement-policy): connection-level access only")

@@ -114,6 +114,30 @@ type sessionMasker struct {
 	log     *slog.Logger
 	counts  mask.Counts // values the detectors found
 	columns int         // values masked whole by a column rule
+
+	// Since the last statement's record: values found by detector, and masked by column.
+	stmtCounts  mask.Counts
+	stmtColumns map[string]int // "customers.ssn" → 3
+}
+
+// takeStatement returns what was masked since it was last called, for a statement's
+// record: "email" → 2, "column:customers.ssn" → 3. nil when nothing was.
+func (sm *sessionMasker) takeStatement() map[string]int {
+	if sm.stmtCounts.Total() == 0 && len(sm.stmtColumns) == 0 {
+		return nil
+	}
+	out := make(map[string]int)
+	for i, d := range mask.Detectors() {
+		if n := sm.stmtCounts[i]; n > 0 {
+			out[d.String()] = int(n)
+		}
+	}
+	for c, n := range sm.stmtColumns {
+		out["column:"+c] = n
+	}
+	sm.stmtCounts = mask.Counts{}
+	clear(sm.stmtColumns)
+	return out
 }
 
 func (sm *sessionMasker) hasColumnRules() bool {
@@ -128,24 +152,16 @@ func (sm *sessionMasker) hasColumnRules() bool {
 // Text implements postgres.Masker.
 func (sm *sessionMasker) Text(src []byte) []byte { return sm.content(src, false) }
 
-// CopyRow implements postgres.Masker.
-func (sm *sessionMasker) CopyRow(src []byte) []byte { return sm.content(src, false) }
-
-// CopyOut implements postgres.Masker: binary COPY cannot be inspected, and COPY rows do
-// not say which column a field comes from, so column rules cannot be applied to them.
-func (sm *sessionMasker) CopyOut(binary bool) error {
-	switch {
-	case binary:
-		return &postgres.DeniedError{Reason: "COPY TO STDOUT in binary format is refused while masking applies to this session; use text or CSV format"}
-	case sm.hasColumnRules():
-		return &postgres.DeniedError{Reason: "COPY TO STDOUT is refused while column masking rules apply to this session; use SELECT"}
-	}
-	return nil
-}
-
 // content runs every rule's detectors over src; NULL never comes out of free text, so
 // the null mode redacts there.
 func (sm *sessionMasker) content(src []byte, json bool) []byte {
+	return sm.scan(src, json, true)
+}
+
+// scan masks src with every rule's detectors; count adds what it finds to the session's
+// counts. Without count it is safe to call alongside the session's result masking (the
+// record's statement texts and parameters are masked on the client's side).
+func (sm *sessionMasker) scan(src []byte, json, count bool) []byte {
 	out := src
 	for _, r := range sm.rules {
 		if r.content == nil {
@@ -159,7 +175,9 @@ func (sm *sessionMasker) content(src []byte, json bool) []byte {
 		} else {
 			next, found, null = r.content.Mask(nil, out)
 		}
-		sm.add(found)
+		if count {
+			sm.add(found)
+		}
 		if null {
 			next = []byte("[REDACTED]")
 		}
@@ -171,6 +189,7 @@ func (sm *sessionMasker) content(src []byte, json bool) []byte {
 func (sm *sessionMasker) add(c mask.Counts) {
 	for i, n := range c {
 		sm.counts[i] += n
+		sm.stmtCounts[i] += n
 	}
 }
 
@@ -199,6 +218,7 @@ func (sm *sessionMasker) Rows(fields []pgproto3.FieldDescription, formats []int1
 			for _, c := range r.columns {
 				if c.Column == column.name && (c.Table == "*" || c.Table == table.name || c.Table == table.schema+"."+table.name) {
 					cols[i].whole = r.whole
+					cols[i].label = table.name + "." + column.name
 				}
 			}
 		}
@@ -211,6 +231,7 @@ type colPlan struct {
 	oid    uint32
 	binary bool
 	whole  *mask.Masker // a column rule's: the whole value, whatever it holds
+	label  string       // the column a rule masks: "customers.ssn"
 }
 
 type rowMasker struct {
@@ -233,6 +254,10 @@ func (rm *rowMasker) Value(col int, v []byte) ([]byte, bool) {
 	c := rm.cols[col]
 	if c.whole != nil {
 		rm.sm.columns++
+		if rm.sm.stmtColumns == nil {
+			rm.sm.stmtColumns = make(map[string]int)
+		}
+		rm.sm.stmtColumns[c.label]++
 		if textTypes[c.oid] {
 			out, null := c.whole.MaskWhole(rm.buf[:0], v)
 			rm.buf = out
@@ -377,7 +402,13 @@ type tableInfo struct {
 	columns      map[uint16]columnInfo
 }
 
-type columnInfo struct{ name string }
+type columnInfo struct {
+	name      string
+	typ       uint32 // the type's OID
+	dropped   bool
+	generated bool
+	attnum    uint16
+}
 
 func (c *catalog) column(oid uint32, attnum uint16) (*tableInfo, columnInfo, error) {
 	t, ok := c.tables[oid]
@@ -398,15 +429,11 @@ func (c *catalog) column(oid uint32, attnum uint16) (*tableInfo, columnInfo, err
 func (c *catalog) load(oid uint32) (*tableInfo, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if c.conn == nil {
-		conn, err := pgconn.ConnectConfig(ctx, c.cfg)
-		if err != nil {
-			return nil, fmt.Errorf("catalog connection: %w", err)
-		}
-		c.conn = conn
+	if err := c.connect(ctx); err != nil {
+		return nil, err
 	}
 	res := c.conn.ExecParams(ctx,
-		`SELECT n.nspname, c.relname, a.attnum, a.attname FROM pg_catalog.pg_class c
+		`SELECT n.nspname, c.relname, a.attnum, a.attname, a.atttypid, a.attisdropped, a.attgenerated <> '' FROM pg_catalog.pg_class c
 		 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 		 JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid
 		 WHERE c.oid = $1 AND a.attnum > 0`,
@@ -423,9 +450,26 @@ func (c *catalog) load(oid uint32) (*tableInfo, error) {
 		if err != nil {
 			return nil, fmt.Errorf("catalog lookup of table %d: %w", oid, err)
 		}
-		t.columns[uint16(n)] = columnInfo{name: string(r[3])}
+		typ, err := strconv.ParseUint(string(r[4]), 10, 32)
+		if err != nil {
+			return nil, fmt.Errorf("catalog lookup of table %d: %w", oid, err)
+		}
+		t.columns[uint16(n)] = columnInfo{name: string(r[3]), typ: uint32(typ), dropped: string(r[5]) == "t",
+			generated: string(r[6]) == "t", attnum: uint16(n)}
 	}
 	return t, nil
+}
+
+func (c *catalog) connect(ctx context.Context) error {
+	if c.conn != nil {
+		return nil
+	}
+	conn, err := pgconn.ConnectConfig(ctx, c.cfg)
+	if err != nil {
+		return fmt.Errorf("catalog connection: %w", err)
+	}
+	c.conn = conn
+	return nil
 }
 
 func (c *catalog) close() {

@@ -20,6 +20,7 @@ import (
 type liveTunnel struct {
 	id         string
 	connection string
+	remote     string // the CLI's address as the gateway saw it
 	sess       *tunnel.ServerSession
 
 	stop context.CancelCauseFunc // ends the tunnel's database sessions, with the reason
@@ -57,6 +58,8 @@ func (g *Gateway) handleTunnel(w http.ResponseWriter, r *http.Request, id identi
 		var ae *apiError
 		errors.As(err, &ae)
 		g.log.Info("tunnel refused", "user", id.String(), "connection", name, "reason", ae.msg)
+		metrics.denials.WithLabelValues("tunnel").Inc()
+		g.audit("tunnel.refused", id.String(), name, "", map[string]any{"reason": ae.msg, "source": r.RemoteAddr})
 		writeError(w, ae.status, ae.code, ae.msg)
 		return
 	}
@@ -69,11 +72,11 @@ func (g *Gateway) handleTunnel(w http.ResponseWriter, r *http.Request, id identi
 	}
 	ctx, cancel := context.WithCancelCause(context.WithoutCancel(r.Context()))
 	defer cancel(nil)
-	t := &liveTunnel{id: newID("t"), connection: name, sess: sess, who: id, stop: cancel}
+	t := &liveTunnel{id: newID("t"), connection: name, remote: r.RemoteAddr, sess: sess, who: id, stop: cancel}
 	log := g.log.With("tunnel", t.id, "user", id.String(), "connection", name)
 	if g.store != nil {
 		err := g.store.OpenTunnel(r.Context(), &store.Tunnel{
-			ID: t.id, Subject: id.Subject, Issuer: id.Issuer, Email: id.Email, Groups: id.Groups,
+			ID: t.id, GatewayID: g.gatewayID, Subject: id.Subject, Issuer: id.Issuer, Email: id.Email, Groups: id.Groups,
 			Connection: name, RemoteAddr: r.RemoteAddr, StartedAt: time.Now(),
 		})
 		if err != nil {
@@ -89,6 +92,10 @@ func (g *Gateway) handleTunnel(w http.ResponseWriter, r *http.Request, id identi
 	t.expiry = time.AfterFunc(time.Until(id.Expiry), func() { t.end("your token expired; run hoop login") })
 	t.mu.Unlock()
 	log.Info("tunnel opened", "remote", r.RemoteAddr, "expires", id.Expiry.UTC().Format(time.RFC3339))
+	metrics.tunnels.Inc()
+	defer metrics.tunnels.Dec()
+	g.audit("tunnel.open", id.String(), name, "", map[string]any{"tunnel": t.id, "source": r.RemoteAddr,
+		"groups": nonNil(id.Groups), "issuer": id.Issuer, "expires": id.Expiry.UTC().Format(time.RFC3339)})
 
 	go g.controlLoop(ctx, t)
 	var wg sync.WaitGroup
@@ -130,6 +137,7 @@ func (g *Gateway) handleTunnel(w http.ResponseWriter, r *http.Request, id identi
 		}
 	}
 	log.Info("tunnel closed", "reason", reason)
+	g.audit("tunnel.close", id.String(), name, "", map[string]any{"tunnel": t.id, "reason": reason})
 }
 
 // controlLoop handles the client's control messages: token refresh.
@@ -195,7 +203,7 @@ func (g *Gateway) serveStream(ctx context.Context, t *liveTunnel, st *tunnel.Str
 			if err != nil {
 				return nil, &postgres.DeniedError{Reason: err.Error()}
 			}
-			return g.grant(who, c)
+			return g.grant(who, c, t.id, t.remote)
 		},
 		Notify: func(level, text string) {
 			_ = t.sess.Send(tunnel.ControlMessage{Type: tunnel.ControlNotice, Level: level, Text: text})

@@ -1,6 +1,7 @@
-// Package store keeps the gateway's state: the tunnels and sessions it served, and later
-// recordings, reviews and the audit trail. SQLite (modernc.org/sqlite, pure Go) is the
-// default; the schema is versioned and migrated at start-up.
+// Package store keeps the gateway's state: the tunnels and sessions it served, each
+// session's statements and result rows, and the audit trail. SQLite (modernc.org/sqlite,
+// pure Go) is the default; PostgreSQL (pgx) when several gateways share one store. Both
+// run the same SQL, the schema is versioned, and it is migrated at start-up.
 package store
 
 import (
@@ -10,15 +11,19 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
-	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
+	_ "modernc.org/sqlite"             // the "sqlite" database/sql driver
 )
 
 // Store is the gateway's state.
 type Store struct {
-	db *sql.DB
+	db       *sql.DB
+	postgres bool   // the SQL dialect: PostgreSQL, else SQLite
+	name     string // for errors: the SQLite path or the URL without its password
 }
 
 // Sentinel errors.
@@ -30,14 +35,15 @@ var (
 )
 
 // Open opens the store a URL names: "sqlite://./hoop-data/hoop.db" (relative paths are
-// relative to base) or "sqlite::memory:". The schema is migrated before Open returns.
+// relative to base), "sqlite::memory:", or "postgres://user:pw@host/db?sslmode=verify-full".
+// The schema is migrated before Open returns.
 func Open(ctx context.Context, url, base string) (*Store, error) {
+	if strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://") {
+		return openPostgres(ctx, url)
+	}
 	path, ok := strings.CutPrefix(url, "sqlite://")
 	if !ok {
-		if strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://") {
-			return nil, fmt.Errorf("store %s: %w: the PostgreSQL store is not built yet; use sqlite://", redact(url), ErrUnsupported)
-		}
-		return nil, fmt.Errorf("store %q: %w: want sqlite://PATH", url, ErrUnsupported)
+		return nil, fmt.Errorf("store %q: %w: want sqlite://PATH or postgres://…", redact(url), ErrUnsupported)
 	}
 	dsn := ":memory:"
 	if path != ":memory:" {
@@ -47,6 +53,9 @@ func Open(ctx context.Context, url, base string) (*Store, error) {
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			return nil, fmt.Errorf("store %s: %w", path, err)
 		}
+		// WAL with synchronous=NORMAL: a committed transaction survives the gateway's
+		// crash (it is in the WAL file the OS holds), not a power cut before the next
+		// checkpoint.
 		dsn = "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
 	}
 	db, err := sql.Open("sqlite", dsn)
@@ -56,7 +65,7 @@ func Open(ctx context.Context, url, base string) (*Store, error) {
 	if path == ":memory:" {
 		db.SetMaxOpenConns(1) // one connection holds the whole in-memory database
 	}
-	s := &Store{db: db}
+	s := &Store{db: db, name: path}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store %s: %w", path, err)
@@ -64,8 +73,36 @@ func Open(ctx context.Context, url, base string) (*Store, error) {
 	return s, nil
 }
 
+func openPostgres(ctx context.Context, url string) (*Store, error) {
+	name := redact(url)
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		return nil, fmt.Errorf("store %s: %s", name, scrub(err, url))
+	}
+	db.SetMaxOpenConns(8)
+	s := &Store{db: db, postgres: true, name: name}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store %s: %s", name, scrub(err, url))
+	}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store %s: %w", name, err)
+	}
+	return s, nil
+}
+
+// scrub keeps a URL's password out of an error text.
+func scrub(err error, url string) string {
+	msg := err.Error()
+	if red := redact(url); red != url {
+		msg = strings.ReplaceAll(msg, url, red)
+	}
+	return msg
+}
+
 func redact(url string) string {
-	if i := strings.Index(url, "@"); i >= 0 {
+	if i := strings.LastIndex(url, "@"); i >= 0 {
 		if j := strings.Index(url, "://"); j >= 0 && j < i {
 			return url[:j+3] + "…" + url[i:]
 		}
@@ -76,8 +113,37 @@ func redact(url string) string {
 // Close closes the store.
 func (s *Store) Close() error { return s.db.Close() }
 
+// Kind is "sqlite" or "postgres".
+func (s *Store) Kind() string {
+	if s.postgres {
+		return "postgres"
+	}
+	return "sqlite"
+}
+
+// q rewrites a statement written for SQLite (? placeholders, BLOB) for the store's
+// dialect.
+func (s *Store) q(query string) string {
+	if !s.postgres {
+		return query
+	}
+	var b strings.Builder
+	n := 0
+	for i := 0; i < len(query); i++ {
+		if query[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(query[i])
+	}
+	return strings.ReplaceAll(b.String(), " BLOB", " BYTEA")
+}
+
 // migrations are applied in order; the index+1 is the schema version. Never edit one that
-// has shipped: add another.
+// has shipped: add another. Each is written once, for SQLite; q adapts it. Times are
+// microseconds since the Unix epoch.
 var migrations = []string{
 	`CREATE TABLE tunnels (
 		id          TEXT PRIMARY KEY,
@@ -87,22 +153,86 @@ var migrations = []string{
 		groups_json TEXT NOT NULL,
 		connection  TEXT NOT NULL,
 		remote_addr TEXT NOT NULL,
-		started_at  INTEGER NOT NULL,
-		ended_at    INTEGER,
+		started_at  BIGINT NOT NULL,
+		ended_at    BIGINT,
 		end_reason  TEXT
 	);
 	CREATE INDEX tunnels_subject ON tunnels(subject, started_at);`,
+
+	`ALTER TABLE tunnels ADD COLUMN gateway_id TEXT NOT NULL DEFAULT '';
+	CREATE TABLE sessions (
+		id          TEXT PRIMARY KEY,
+		gateway_id  TEXT NOT NULL,
+		tunnel_id   TEXT NOT NULL,
+		subject     TEXT NOT NULL,
+		email       TEXT NOT NULL,
+		groups_json TEXT NOT NULL,
+		connection  TEXT NOT NULL,
+		access      TEXT NOT NULL,
+		db_user     TEXT NOT NULL,
+		application TEXT NOT NULL,
+		source_addr TEXT NOT NULL,
+		started_at  BIGINT NOT NULL,
+		ended_at    BIGINT,
+		end_reason  TEXT
+	);
+	CREATE INDEX sessions_started ON sessions(started_at);
+	CREATE INDEX sessions_open ON sessions(gateway_id, ended_at);
+	CREATE TABLE statements (
+		session_id     TEXT NOT NULL REFERENCES sessions(id),
+		seq            BIGINT NOT NULL,
+		started_at     BIGINT NOT NULL,
+		sql            TEXT NOT NULL,
+		params_json    TEXT NOT NULL,
+		class          TEXT NOT NULL,
+		decision       TEXT NOT NULL,
+		rule           TEXT NOT NULL,
+		policy_version TEXT NOT NULL,
+		review_id      TEXT NOT NULL,
+		state          TEXT NOT NULL,
+		duration_us    BIGINT,
+		row_count      BIGINT,
+		command_tag    TEXT,
+		error          TEXT,
+		masking_json   TEXT,
+		columns_json   TEXT,
+		rows_json      TEXT,
+		rows_kept      BIGINT,
+		PRIMARY KEY (session_id, seq)
+	);
+	CREATE TABLE audit_events (
+		seq        BIGINT PRIMARY KEY,
+		time       BIGINT NOT NULL,
+		kind       TEXT NOT NULL,
+		actor      TEXT NOT NULL,
+		connection TEXT NOT NULL,
+		session_id TEXT NOT NULL,
+		data       TEXT NOT NULL,
+		prev       BLOB NOT NULL,
+		hash       BLOB NOT NULL
+	);`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {
-	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer tx.Rollback()
+	if s.postgres {
+		// Gateways sharing the store start one at a time through the migrations.
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7262830001)`); err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	var v int
-	err := s.db.QueryRowContext(ctx, `SELECT version FROM schema_version`).Scan(&v)
+	err = tx.QueryRowContext(ctx, `SELECT version FROM schema_version`).Scan(&v)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		if _, err := s.db.ExecContext(ctx, `INSERT INTO schema_version (version) VALUES (0)`); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_version (version) VALUES (0)`); err != nil {
 			return fmt.Errorf("migrate: %w", err)
 		}
 	case err != nil:
@@ -112,21 +242,20 @@ func (s *Store) migrate(ctx context.Context) error {
 		return fmt.Errorf("migrate: the store is at schema version %d, newer than this gateway's %d", v, len(migrations))
 	}
 	for i := v; i < len(migrations); i++ {
-		tx, err := s.db.BeginTx(ctx, nil)
-		if err != nil {
+		for _, stmt := range strings.Split(migrations[i], ";") {
+			if strings.TrimSpace(stmt) == "" {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, s.q(stmt)); err != nil {
+				return fmt.Errorf("migrate to %d: %w", i+1, err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE schema_version SET version = ?`), i+1); err != nil {
 			return fmt.Errorf("migrate to %d: %w", i+1, err)
 		}
-		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("migrate to %d: %w", i+1, err)
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE schema_version SET version = ?`, i+1); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("migrate to %d: %w", i+1, err)
-		}
-		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("migrate to %d: %w", i+1, err)
-		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("migrate: %w", err)
 	}
 	return nil
 }
@@ -134,6 +263,7 @@ func (s *Store) migrate(ctx context.Context) error {
 // Tunnel is one tunnel a person or machine opened.
 type Tunnel struct {
 	ID         string    // "t-01J…"
+	GatewayID  string    // the gateway that served it: "gw-5f3a…"
 	Subject    string    // "alice"
 	Issuer     string    // "http://127.0.0.1:8443/oidc"
 	Email      string    // "alice@example.com"

@@ -15,9 +15,9 @@ func (s *Store) OpenTunnel(ctx context.Context, t *Tunnel) error {
 	if err != nil {
 		return fmt.Errorf("open tunnel %s: %w", t.ID, err)
 	}
-	_, err = s.db.ExecContext(ctx, `INSERT INTO tunnels (id, subject, issuer, email, groups_json, connection, remote_addr, started_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		t.ID, t.Subject, t.Issuer, t.Email, string(groups), t.Connection, t.RemoteAddr, t.StartedAt.UnixMicro())
+	_, err = s.db.ExecContext(ctx, s.q(`INSERT INTO tunnels (id, gateway_id, subject, issuer, email, groups_json, connection, remote_addr, started_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		t.ID, t.GatewayID, t.Subject, t.Issuer, t.Email, string(groups), t.Connection, t.RemoteAddr, t.StartedAt.UnixMicro())
 	if err != nil {
 		return fmt.Errorf("open tunnel %s: %w", t.ID, err)
 	}
@@ -26,7 +26,7 @@ func (s *Store) OpenTunnel(ctx context.Context, t *Tunnel) error {
 
 // CloseTunnel records why and when a tunnel ended.
 func (s *Store) CloseTunnel(ctx context.Context, id string, at time.Time, reason string) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE tunnels SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL`,
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE tunnels SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL`),
 		at.UnixMicro(), reason, id)
 	if err != nil {
 		return fmt.Errorf("close tunnel %s: %w", id, err)
@@ -37,10 +37,10 @@ func (s *Store) CloseTunnel(ctx context.Context, id string, at time.Time, reason
 	return nil
 }
 
-// CloseOpenTunnels ends every tunnel still marked open, as at start-up after a crash.
-// It returns how many it closed.
-func (s *Store) CloseOpenTunnels(ctx context.Context, at time.Time, reason string) (int, error) {
-	res, err := s.db.ExecContext(ctx, `UPDATE tunnels SET ended_at = ?, end_reason = ? WHERE ended_at IS NULL`, at.UnixMicro(), reason)
+// CloseOpenTunnels ends every tunnel of the gateway still marked open, as at start-up
+// after a crash. It returns how many it closed.
+func (s *Store) CloseOpenTunnels(ctx context.Context, gatewayID string, at time.Time, reason string) (int, error) {
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE tunnels SET ended_at = ?, end_reason = ? WHERE ended_at IS NULL AND gateway_id = ?`), at.UnixMicro(), reason, gatewayID)
 	if err != nil {
 		return 0, fmt.Errorf("close open tunnels: %w", err)
 	}
@@ -57,8 +57,8 @@ func (s *Store) GetTunnel(ctx context.Context, id string) (*Tunnel, error) {
 		ended   sql.NullInt64
 		reason  sql.NullString
 	)
-	err := s.db.QueryRowContext(ctx, `SELECT id, subject, issuer, email, groups_json, connection, remote_addr, started_at, ended_at, end_reason
-		FROM tunnels WHERE id = ?`, id).Scan(&t.ID, &t.Subject, &t.Issuer, &t.Email, &groups, &t.Connection, &t.RemoteAddr, &started, &ended, &reason)
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT id, gateway_id, subject, issuer, email, groups_json, connection, remote_addr, started_at, ended_at, end_reason
+		FROM tunnels WHERE id = ?`), id).Scan(&t.ID, &t.GatewayID, &t.Subject, &t.Issuer, &t.Email, &groups, &t.Connection, &t.RemoteAddr, &started, &ended, &reason)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("tunnel %s: %w", id, ErrNotFound)
 	}

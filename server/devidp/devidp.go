@@ -100,6 +100,7 @@ func DefaultUsers() []User {
 		mk("ann", "analytics"),
 		mk("carl", "contractors"),
 		mk("eve"),
+		mk("audrey", "auditors"),
 	}
 }
 

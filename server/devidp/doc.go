@@ -18,6 +18,7 @@
 //	ann    ann-dev     analytics
 //	carl   carl-dev    contractors
 //	eve    eve-dev     (none)
+//	audrey audrey-dev  auditors
 //
 // The login name is the token's `sub`. E-mail addresses are
 // <name>@example.com.

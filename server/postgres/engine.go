@@ -30,6 +30,16 @@ type Grant struct {
 	Rules    []string       // the policy rules that granted it: ["engineers-read-prod"]
 	Gate     Gate           // decides every statement; nil allows all (FunctionCall is always refused)
 	Masker   Masker         // masks results; nil when nothing is masked for this session
+	// Record opens the session's record once the database has accepted the login; nil
+	// records nothing. Its error ends the session before any statement runs.
+	Record func(info SessionInfo) (Recorder, error)
+}
+
+// SessionInfo is what the engine learns of a session at its start.
+type SessionInfo struct {
+	Application string // the client's application_name: "psql"
+	DBUser      string // the role the gateway logged in as: "app_ro"
+	BackendPID  uint32
 }
 
 // Gate decides the statements of one session. The engine asks it about the SQL text of
@@ -129,6 +139,7 @@ const (
 	codeConnectionFailure     = "08006"
 	codeInsufficientPrivilege = "42501"
 	codeInternal              = "XX000"
+	codeSystemError           = "58000"
 )
 
 // startupParams are the client's startup parameters passed on to PostgreSQL. Anything else
@@ -224,12 +235,42 @@ func (e *Engine) Serve(ctx context.Context, conn net.Conn, req Request) error {
 		masker: grant.Masker,
 	}
 	if grant.Masker != nil {
+		s.stmtSQL, s.portals = make(map[string]string), make(map[string]portalInfo)
 		s.res = newResults(grant.Masker)
 		if c, ok := grant.Masker.(interface{ Close() }); ok {
 			defer c.Close()
 		}
 	}
+	if grant.Record != nil {
+		rec, err := grant.Record(SessionInfo{Application: startup.Parameters["application_name"], DBUser: grant.Upstream.User, BackendPID: up.PID})
+		if err != nil {
+			log.Error("postgres session refused: recording it failed", "err", err)
+			c.fatal(codeSystemError, "hoop: the session was refused because the gateway could not record it: "+err.Error(), "")
+			up.Conn.Close()
+			return err
+		}
+		s.rec = rec
+		if s.stmtSQL == nil {
+			s.stmtSQL, s.portals = make(map[string]string), make(map[string]portalInfo)
+		}
+		if s.res == nil {
+			s.res = newResults(nil)
+		}
+	}
 	err = s.relay(ctx)
+	if s.rec != nil {
+		reason := "client closed"
+		switch {
+		case ctx.Err() != nil:
+			reason = "ended by the gateway"
+			if cause := context.Cause(ctx); cause != nil && cause != context.Canceled {
+				reason += ": " + cause.Error()
+			}
+		case err != nil:
+			reason = "error: " + err.Error()
+		}
+		s.rec.End(reason)
+	}
 	log.Info("postgres session ended", "duration", time.Since(s.start).Round(time.Millisecond), "err", err)
 	return err
 }
@@ -417,8 +458,12 @@ func (c *clientConn) send(msgs ...pgproto3.BackendMessage) error {
 func (c *clientConn) writeError(refusal error) error {
 	code, msg := codeInternal, "hoop: "+refusal.Error()
 	var denied *DeniedError
-	if errors.As(refusal, &denied) {
+	var rec *RecordError
+	switch {
+	case errors.As(refusal, &denied):
 		code = codeInsufficientPrivilege
+	case errors.As(refusal, &rec):
+		code = codeSystemError
 	}
 	b, err := (&pgproto3.ErrorResponse{Severity: "ERROR", SeverityUnlocalized: "ERROR", Code: code, Message: msg}).Encode(nil)
 	if err != nil {

@@ -44,6 +44,18 @@ type session struct {
 	// by its column's type and format.
 	masker Masker
 	res    *results
+
+	// rec records the session's statements; nil when nothing is recorded. The client side
+	// keeps each statement's text and each portal's statement and parameters, for the
+	// record of an Execute.
+	rec     Recorder
+	stmtSQL map[string]string
+	portals map[string]portalInfo
+}
+
+type portalInfo struct {
+	stmt   string
+	params []Param
 }
 
 // An expectation is a response the engine is owed by upstream for a message it forwarded:
@@ -60,6 +72,8 @@ type expectation struct {
 	stmt    string  // Bind: the statement it binds
 	formats []int16 // Bind: the result format codes
 	own     bool    // a Describe the engine added itself: its answers are not the client's
+	out     Outcome // Query and Execute: the recorded statement's outcome, or nil
+	sql     string  // Query and Execute, when results are masked: the SQL text, for COPY
 }
 
 // markerParse is the body of Parse("" , "", no types): an empty unnamed statement.
@@ -170,11 +184,17 @@ func (s *session) decide(typ byte, body []byte) error {
 		if err != nil {
 			return fmt.Errorf("malformed Query message: %w", err)
 		}
-		if refusal := s.check("", sql, false); refusal != nil {
+		refusal := s.check("", sql, false)
+		out, refusal := s.record(StatementInfo{SQL: sql, Refusal: refusal})
+		if refusal != nil {
 			s.push(expectation{kind: 'Z', refuse: refusal})
 			return s.forward(msgSync, nil)
 		}
-		s.push(expectation{kind: 'Z'})
+		e := expectation{kind: 'Z', out: out}
+		if s.masker != nil {
+			e.sql = sql
+		}
+		s.push(e)
 		return s.forward(typ, body)
 
 	case msgParse:
@@ -186,9 +206,13 @@ func (s *session) decide(typ byte, body []byte) error {
 			return fmt.Errorf("malformed Parse message: %w", err)
 		}
 		if refusal := s.check(m.Name, m.Query, true); refusal != nil {
+			s.record(StatementInfo{SQL: m.Query, Refusal: refusal})
 			s.skipping = true
 			s.push(expectation{kind: 'P', refuse: refusal})
 			return s.forward(msgParse, markerParse)
+		}
+		if s.stmtSQL != nil {
+			s.stmtSQL[m.Name] = m.Query
 		}
 		s.push(expectation{kind: 'P', name: m.Name})
 		if err := s.forward(typ, body); err != nil || s.masker == nil {
@@ -227,7 +251,14 @@ func (s *session) decide(typ byte, body []byte) error {
 		if body[0] == 'S' && s.gate != nil {
 			s.gate.Close(name)
 		}
-		if s.masker != nil {
+		if s.stmtSQL != nil {
+			if body[0] == 'S' {
+				delete(s.stmtSQL, name)
+			} else {
+				delete(s.portals, name)
+			}
+		}
+		if s.res != nil {
 			s.push(expectation{kind: 'C', target: body[0], name: name})
 		}
 		return s.forward(typ, body)
@@ -236,12 +267,19 @@ func (s *session) decide(typ byte, body []byte) error {
 		if s.skipping {
 			return nil
 		}
-		if s.masker != nil {
+		if s.res != nil {
 			var m pgproto3.Bind
 			if err := m.Decode(body); err != nil {
 				return fmt.Errorf("malformed Bind message: %w", err)
 			}
 			s.push(expectation{kind: 'B', name: m.DestinationPortal, stmt: m.PreparedStatement, formats: m.ResultFormatCodes})
+			if s.portals != nil {
+				p := portalInfo{stmt: m.PreparedStatement}
+				if s.rec != nil {
+					p.params = params(m)
+				}
+				s.portals[m.DestinationPortal] = p
+			}
 		}
 		return s.forward(typ, body)
 
@@ -249,7 +287,7 @@ func (s *session) decide(typ byte, body []byte) error {
 		if s.skipping {
 			return nil
 		}
-		if s.masker != nil {
+		if s.res != nil {
 			if len(body) < 2 || (body[0] != 'S' && body[0] != 'P') {
 				return errors.New("malformed Describe message")
 			}
@@ -265,12 +303,29 @@ func (s *session) decide(typ byte, body []byte) error {
 		if s.skipping {
 			return nil
 		}
-		if s.masker != nil {
+		if s.res != nil {
 			name, err := cstring(body)
 			if err != nil {
 				return fmt.Errorf("malformed Execute message: %w", err)
 			}
-			s.push(expectation{kind: 'E', name: name})
+			var out Outcome
+			p := s.portals[name]
+			if s.rec != nil {
+				var refusal error
+				out, refusal = s.record(StatementInfo{SQL: s.stmtSQL[p.stmt], Execute: true, Prepared: p.stmt, Params: p.params})
+				if refusal != nil {
+					// Nothing runs unrecorded: the client gets the refusal where the
+					// Execute's answer would be, and the rest up to Sync is skipped.
+					s.skipping = true
+					s.push(expectation{kind: 'C', target: 'S', name: "hoop.refused", refuse: refusal})
+					return s.forward(msgClose, markerClose)
+				}
+			}
+			e := expectation{kind: 'E', name: name, out: out}
+			if s.masker != nil {
+				e.sql = s.stmtSQL[p.stmt]
+			}
+			s.push(e)
 		}
 		return s.forward(typ, body)
 
@@ -291,6 +346,45 @@ func (s *session) forward(typ byte, body []byte) error {
 		return fmt.Errorf("%w: %v", errUpstreamWrite, err)
 	}
 	return nil
+}
+
+// record records a statement, when the session is recorded. It returns the statement's
+// outcome, and the refusal to send in its place: the gate's, or the failure to record it.
+func (s *session) record(st StatementInfo) (Outcome, error) {
+	if s.rec == nil {
+		return nil, st.Refusal
+	}
+	out, err := s.rec.Statement(st)
+	switch {
+	case st.Refusal != nil:
+		if err != nil {
+			s.log.Error("recording a refused statement failed", "err", err)
+		}
+		return nil, st.Refusal
+	case err != nil:
+		s.log.Error("statement refused: recording it failed", "err", err)
+		return nil, &RecordError{Err: err}
+	}
+	return out, nil
+}
+
+// params copies a Bind's parameters out of the reused read buffer.
+func params(m pgproto3.Bind) []Param {
+	if len(m.Parameters) == 0 {
+		return nil
+	}
+	out := make([]Param, len(m.Parameters))
+	for i, v := range m.Parameters {
+		f := int16(0)
+		switch {
+		case len(m.ParameterFormatCodes) == 1:
+			f = m.ParameterFormatCodes[0]
+		case i < len(m.ParameterFormatCodes):
+			f = m.ParameterFormatCodes[i]
+		}
+		out[i] = Param{Value: append([]byte(nil), v...), Null: v == nil, Binary: f == 1}
+	}
+	return out
 }
 
 // check asks the gate about one SQL text; nil means forward it.
@@ -364,15 +458,23 @@ func (s *session) response(typ byte, out *reply, cycleErr *bool) error {
 	var err error
 	switch typ {
 	case 'E', 'N': // ErrorResponse, NoticeResponse
+		if res != nil && res.m != nil {
+			if out.body, err = res.maskNotice(out.body); err != nil {
+				return err
+			}
+		}
 		if typ == 'E' {
 			*cycleErr = true
+			if head, ok := s.peek(); ok && head.out != nil {
+				var er pgproto3.ErrorResponse
+				if err := er.Decode(out.body); err == nil {
+					head.out.Error(er.Code, er.Message)
+				}
+			}
 		}
-		if res != nil {
-			out.body, err = res.maskNotice(out.body)
-		}
-		return err
+		return nil
 	case 'A': // NotificationResponse
-		if res != nil {
+		if res != nil && res.m != nil {
 			out.body, err = res.maskNotification(out.body)
 		}
 		return err
@@ -396,6 +498,9 @@ func (s *session) response(typ byte, out *reply, cycleErr *bool) error {
 				return errors.New("lost track of the protocol (an unexpected ReadyForQuery)")
 			}
 			// Messages with no response were skipped by upstream after an error.
+			if e.out != nil {
+				e.out.Done()
+			}
 			if e.kind == 'Z' {
 				if e.refuse != nil && !*cycleErr {
 					out.refusal = e.refuse
@@ -405,9 +510,19 @@ func (s *session) response(typ byte, out *reply, cycleErr *bool) error {
 		}
 		*cycleErr = false
 		if res != nil {
-			res.cur, res.exec, res.copying, res.dropping = nil, nil, false, false
+			res.cur, res.exec, res.copying, res.dropping, res.copies = nil, nil, nil, false, 0
 		}
 		return nil
+	case '3': // CloseComplete: the answer to a refused Execute's stand-in
+		if e, ok := s.peek(); ok && e.kind == 'C' && e.refuse != nil {
+			s.pop()
+			out.send = false
+			if !*cycleErr {
+				*cycleErr = true
+				out.refusal = e.refuse
+			}
+			return nil
+		}
 	}
 	if res == nil {
 		return nil
@@ -436,6 +551,9 @@ func (s *session) track(typ byte, out *reply) error {
 	case 'T', 'n': // RowDescription, NoData
 		if rs, ok := res.seen[string(out.body)]; ok && typ == 'T' && head.kind != 'D' {
 			res.cur = rs
+			if head.out != nil {
+				head.out.Columns(rs.shape.fields)
+			}
 			return nil
 		}
 		var fields []pgproto3.FieldDescription
@@ -463,6 +581,9 @@ func (s *session) track(typ byte, out *reply) error {
 			return nil
 		}
 		res.cur = &rowSet{shape: resultShape{fields: fields, formats: fieldFormats(fields)}}
+		if head.out != nil {
+			head.out.Columns(fields)
+		}
 		if len(res.seen) >= maxSeenShapes {
 			clear(res.seen)
 		}
@@ -472,25 +593,42 @@ func (s *session) track(typ byte, out *reply) error {
 		if head.kind == 'E' {
 			if res.exec == nil {
 				shape, ok := res.portals[head.name]
-				if !ok {
+				if !ok && res.m != nil {
 					return errLostTrack
 				}
 				res.exec = &rowSet{shape: shape}
+				if head.out != nil {
+					head.out.Columns(shape.fields)
+				}
 			}
 			rs = res.exec
 		}
-		if rs == nil {
-			return errLostTrack
+		if res.m != nil {
+			if rs == nil {
+				return errLostTrack
+			}
+			var err error
+			if out.body, err = res.maskRow(rs, out.body); err != nil {
+				return err
+			}
 		}
-		var err error
-		out.body, err = res.maskRow(rs, out.body)
-		return err
+		if head.out != nil {
+			head.out.Row(out.body)
+		}
+		return nil
 	case 'C', 'I', 's': // CommandComplete, EmptyQueryResponse, PortalSuspended
 		out.send = !(res.dropping && typ == 'C')
 		res.cur, res.dropping = nil, false
+		if head.out != nil && typ == 'C' && out.send {
+			tag, _ := cstring(out.body)
+			head.out.Complete(tag)
+		}
 		if head.kind == 'E' {
 			s.pop()
 			res.exec = nil
+			if head.out != nil {
+				head.out.Done()
+			}
 		}
 	case '3': // CloseComplete
 		e, ok := s.pop()
@@ -503,25 +641,43 @@ func (s *session) track(typ byte, out *reply) error {
 			delete(res.portals, e.name)
 		}
 	case 'H': // CopyOutResponse
+		if res.m == nil {
+			return nil
+		}
 		var m pgproto3.CopyOutResponse
 		if err := m.Decode(out.body); err != nil {
 			return fmt.Errorf("copy out response: %w", err)
 		}
-		if err := res.m.CopyOut(m.OverallFormat == 1); err != nil {
+		ref := CopyRef{SQL: head.sql, Binary: m.OverallFormat == 1}
+		if head.kind == 'Z' {
+			ref.Nth = res.copies
+			res.copies++
+		}
+		rows, err := res.m.CopyOut(ref)
+		if err != nil {
 			res.dropping = true
 			out.send, out.refusal = false, err
 			return nil
 		}
-		res.copying = true
+		res.copying = rows
 	case 'd': // CopyData
+		if res.m == nil {
+			return nil
+		}
 		switch {
 		case res.dropping:
 			out.send = false
-		case res.copying:
-			out.body = res.m.CopyRow(out.body)
+		case res.copying != nil:
+			var err error
+			if out.body, err = res.copying.Row(out.body); err != nil {
+				return fmt.Errorf("mask COPY row: %w", err)
+			}
+			if head.out != nil {
+				head.out.Row(nil)
+			}
 		}
 	case 'c': // CopyDone
-		res.copying = false
+		res.copying = nil
 		out.send = !res.dropping
 	}
 	return nil

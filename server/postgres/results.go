@@ -18,11 +18,24 @@ type Masker interface {
 	// Text masks free text: error and notice fields, notification payloads. It returns
 	// src itself when it finds nothing.
 	Text(src []byte) []byte
-	// CopyOut decides a COPY TO STDOUT in text or CSV (binary false) or binary format:
-	// nil lets its rows through, each masked with CopyRow; an error refuses it.
-	CopyOut(binary bool) error
-	// CopyRow masks one row of a COPY TO STDOUT in text or CSV format.
-	CopyRow(src []byte) []byte
+	// CopyOut decides a COPY TO STDOUT the database has started: its CopyRows masks each
+	// row; an error refuses the COPY (the client gets the error in its place).
+	CopyOut(c CopyRef) (CopyRows, error)
+}
+
+// CopyRef says which COPY TO STDOUT has started: the SQL text it came from and which of
+// that text's COPY statements it is.
+type CopyRef struct {
+	SQL    string // a simple Query's text, or the statement an Execute runs
+	Nth    int    // 0 for the text's first COPY ... TO STDOUT, 1 for the second…
+	Binary bool   // the CopyOutResponse's format
+}
+
+// CopyRows masks the rows of one COPY TO STDOUT.
+type CopyRows interface {
+	// Row masks one CopyData row. An error ends the session: a row that cannot be
+	// masked is never sent.
+	Row(src []byte) ([]byte, error)
 }
 
 // RowMasker masks the values of one result's rows.
@@ -41,7 +54,8 @@ type results struct {
 	portals  map[string]resultShape                 // portal → columns and formats
 	cur      *rowSet                                // the simple-protocol result now arriving
 	exec     *rowSet                                // the Execute result now arriving
-	copying  bool                                   // in a COPY TO STDOUT that is let through
+	copying  CopyRows                               // masks the COPY TO STDOUT now let through
+	copies   int                                    // COPY TO STDOUT responses in this simple Query
 	dropping bool                                   // swallowing a refused COPY TO STDOUT
 	buf      []byte                                 // rebuilt DataRow bodies
 	seen     map[string]*rowSet                     // simple-protocol results by their RowDescription

@@ -27,14 +27,17 @@ func maskWord(src []byte) []byte {
 	return bytes.ReplaceAll(src, secret, []byte("[masked]"))
 }
 
-func (m *fakeMasker) Text(src []byte) []byte    { return maskWord(src) }
-func (m *fakeMasker) CopyRow(src []byte) []byte { return maskWord(src) }
-func (m *fakeMasker) CopyOut(binary bool) error {
-	if binary {
-		return &DeniedError{Reason: "binary COPY is refused while masking applies"}
+func (m *fakeMasker) Text(src []byte) []byte { return maskWord(src) }
+func (m *fakeMasker) CopyOut(c CopyRef) (CopyRows, error) {
+	if c.Binary {
+		return nil, &DeniedError{Reason: "binary COPY is refused while masking applies"}
 	}
-	return nil
+	return fakeCopy{}, nil
 }
+
+type fakeCopy struct{}
+
+func (fakeCopy) Row(src []byte) ([]byte, error) { return maskWord(src), nil }
 func (m *fakeMasker) Rows(fields []pgproto3.FieldDescription, formats []int16) (RowMasker, error) {
 	m.rows++
 	return fakeRows{fields: fields, formats: formats}, nil

@@ -1,0 +1,399 @@
+package e2e
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/hoopgw/hoop/api"
+	"github.com/hoopgw/hoop/client"
+	"github.com/hoopgw/hoop/client/auth"
+	"github.com/hoopgw/hoop/internal/testbrowser"
+	"github.com/hoopgw/hoop/store"
+)
+
+// sessionsOf returns the sessions a user opened, newest first, read from the store.
+func sessionsOf(t *testing.T, st *store.Store, user string) []*store.Session {
+	t.Helper()
+	list, err := st.ListSessions(context.Background(), store.SessionFilter{User: user})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return list
+}
+
+// TestRecordingContent: what a session records, for a masked analyst: the decision of each
+// statement (refusals too), its parameters and rows masked as the client got them, what
+// was masked, and the end of the session.
+func TestRecordingContent(t *testing.T) {
+	gw := startGateway(t, gatewayOptions{})
+	addr, _ := gw.connect(t, gw.login(t, "ann"), "db-prod")
+	ctx := context.Background()
+	conn := connectPgx(t, addr)
+	var email string
+	if err := conn.QueryRow(ctx, "select email from customers where id = $1 and email <> $2", 7, "bob.smith@example.org").Scan(&email); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, "delete from orders"); err == nil {
+		t.Fatal("an analyst's delete was allowed")
+	}
+	if _, err := conn.Exec(ctx, "select 1/0", pgx.QueryExecModeSimpleProtocol); err == nil {
+		t.Fatal("1/0 succeeded")
+	}
+	conn.Close(ctx)
+
+	var se *store.Session
+	waitFor(t, "the session's end in the record", func() bool {
+		list := sessionsOf(t, gw.Store, "ann")
+		if len(list) == 1 && !list[0].EndedAt.IsZero() {
+			se = list[0]
+			return true
+		}
+		return false
+	})
+	if se.EndReason != "client closed" || se.Connection != "db-prod" || se.Access != "read" || se.DBUser != "app_ro" || se.Email != "ann@example.com" {
+		t.Errorf("session record: %+v", se)
+	}
+	_, sts, err := gw.Store.GetSession(ctx, se.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sel, del, div *store.Statement
+	for _, st := range sts {
+		switch {
+		case strings.Contains(st.SQL, "select email from customers"):
+			sel = st
+		case st.SQL == "delete from orders":
+			del = st
+		case st.SQL == "select 1/0":
+			div = st
+		}
+	}
+	if sel == nil || del == nil || div == nil {
+		t.Fatalf("statements recorded: %d, missing one of select/delete/1/0", len(sts))
+	}
+	if sel.State != store.StateDone || sel.Decision != "allow" || sel.Rule != "analysts-read" || sel.Class != "read" ||
+		sel.RowCount != 1 || sel.CommandTag != "SELECT 1" || len(sel.Rows) != 1 || len(sel.PolicyVersion) < 12 {
+		t.Errorf("select record: %+v", sel)
+	}
+	if len(sel.Params) != 2 || *sel.Params[0] == "" || strings.Contains(*sel.Params[1], "bob.smith") {
+		t.Errorf("parameters: want 7 and a masked e-mail, got %v", derefAll(sel.Params))
+	}
+	if got := *sel.Rows[0][0]; got != email || strings.Count(got, "*") == 0 && !strings.Contains(got, "REDACTED") {
+		t.Errorf("recorded row %q; the client got %q", got, email)
+	}
+	if sel.Masking["email"] != 1 {
+		t.Errorf("masking recorded: %v, want email=1", sel.Masking)
+	}
+	if del.State != store.StateRefused || del.Decision != "deny" || del.Class != "write" || !strings.Contains(del.Error, "no rule grants write") {
+		t.Errorf("refused delete record: %+v", del)
+	}
+	if div.State != store.StateDone || !strings.Contains(div.Error, "division by zero (SQLSTATE 22012)") {
+		t.Errorf("failed statement record: %+v", div)
+	}
+}
+
+func derefAll(ps []*string) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		if p == nil {
+			out[i] = "NULL"
+		} else {
+			out[i] = *p
+		}
+	}
+	return out
+}
+
+// TestRecordingFailsClosed: when the store cannot take a statement's record, the statement
+// is refused with a clear error and never reaches the database.
+func TestRecordingFailsClosed(t *testing.T) {
+	pg := sharedPG(t)
+	ctx := context.Background()
+	if err := pg.ExecIn(ctx, pg.App.DB, `CREATE TABLE rec_closed (id int); GRANT SELECT, INSERT ON rec_closed TO app_rw, app_ro`); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pg.ExecIn(context.Background(), pg.App.DB, `DROP TABLE rec_closed`) })
+	gw := startGateway(t, gatewayOptions{})
+	addr, _ := gw.connect(t, gw.login(t, "dana"), "db-prod")
+	conn := connectPgx(t, addr)
+	if _, err := conn.Exec(ctx, "insert into rec_closed values (1)"); err != nil {
+		t.Fatal(err)
+	}
+	// The store breaks: its statements table is gone.
+	if _, err := gw.Store.DB().Exec(`ALTER TABLE statements RENAME TO statements_gone`); err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeExec} {
+		_, err := conn.Exec(ctx, "insert into rec_closed values (2)", mode)
+		var pe *pgconn.PgError
+		if !errors.As(err, &pe) || pe.Code != "58000" || !strings.Contains(pe.Message, "could not record it") {
+			t.Fatalf("%v: unrecorded insert: got %v, want a 58000 refusal", mode, err)
+		}
+	}
+	if _, err := gw.Store.DB().Exec(`ALTER TABLE statements_gone RENAME TO statements`); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := conn.QueryRow(ctx, "select count(*) from rec_closed").Scan(&n); err != nil {
+		t.Fatalf("the session did not go on after the refusals: %v", err)
+	}
+	if n != 1 {
+		t.Fatalf("rows in rec_closed: got %d, want 1 (the unrecorded inserts ran)", n)
+	}
+}
+
+// TestRecordingSurvivesSIGKILL kills hoopd mid-session while a client inserts rows one by
+// one: every row in the database has its statement's record, and the restarted gateway
+// closes the cut session with reason gateway-restart.
+func TestRecordingSurvivesSIGKILL(t *testing.T) {
+	pg := sharedPG(t)
+	ctx := context.Background()
+	if err := pg.ExecIn(ctx, pg.App.DB, `CREATE TABLE rec_kill (id int PRIMARY KEY); GRANT SELECT, INSERT ON rec_kill TO app_rw, app_ro`); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pg.ExecIn(context.Background(), pg.App.DB, `DROP TABLE rec_kill`) })
+	hoopd, err := exec.LookPath("hoopd") // testscript.Main puts the test binary on PATH as hoopd
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	ex := sharedExamples(t)
+	writeFile(t, filepath.Join(dir, "gateway.yaml"), readFile(t, filepath.Join(ex, "gateway.yaml")))
+	writeFile(t, filepath.Join(dir, "policy.yaml"), readFile(t, filepath.Join(ex, "policy.yaml")))
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := fmt.Sprintf("http://127.0.0.1:%d", port)
+	env := append(os.Environ(), "HOOP_LISTEN=127.0.0.1:"+fmt.Sprint(port), "HOOP_PUBLIC_URL="+url,
+		"HOOP_STORE=sqlite://"+filepath.Join(dir, "hoop-data", "hoop.db"),
+		"DB_HOST="+pg.Host, "DB_PORT="+fmt.Sprint(pg.Port), "DB_NAME="+pg.App.DB,
+		"DB_RO_USER="+pg.App.ROUser, "DB_RO_PASSWORD="+pg.App.ROPassword,
+		"DB_RW_USER="+pg.App.RWUser, "DB_RW_PASSWORD="+pg.App.RWPassword)
+	start := func() *exec.Cmd {
+		cmd := exec.Command(hoopd, "--dev", "--config", filepath.Join(dir, "gateway.yaml"))
+		cmd.Env = env
+		logs := &syncBuffer{}
+		cmd.Stdout, cmd.Stderr = logs, logs
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			cmd.Process.Kill()
+			cmd.Wait()
+			if t.Failed() {
+				t.Logf("hoopd log:\n%s", logs)
+			}
+		})
+		waitFor(t, "hoopd to listen", func() bool {
+			c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
+			if err == nil {
+				c.Close()
+			}
+			return err == nil
+		})
+		return cmd
+	}
+	first := start()
+
+	lctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	info, err := auth.FetchInfo(lctx, nil, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := auth.LoginBrowser(lctx, info, auth.Options{
+		OpenBrowser: func(u string) error { return testbrowser.Login(lctx, nil, u, "dana", "dana-dev") },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cctx, stopConnect := context.WithCancel(ctx)
+	defer stopConnect()
+	ready := make(chan string, 1)
+	go client.Connect(cctx, client.ConnectOptions{Gateway: url, Connection: "db-prod",
+		Token:  func(context.Context) (string, time.Time, error) { return tok.IDToken, time.Now().Add(time.Hour), nil },
+		Status: &syncBuffer{}, Ready: func(a *net.TCPAddr) { ready <- a.String() }, MaxBackoff: time.Second})
+	var addr string
+	select {
+	case addr = <-ready:
+	case <-time.After(30 * time.Second):
+		t.Fatal("connect: not ready")
+	}
+	conn := connectPgx(t, addr)
+
+	// Insert until the gateway dies under the client; kill it after some rows.
+	var sent atomic.Int64
+	done := make(chan error, 1)
+	go func() {
+		for i := 1; i <= 100000; i++ {
+			if _, err := conn.Exec(ctx, "insert into rec_kill values ($1::text::int)", fmt.Sprint(i)); err != nil {
+				done <- err
+				return
+			}
+			sent.Store(int64(i))
+		}
+		done <- errors.New("the gateway was never killed")
+	}()
+	waitFor(t, "200 inserts", func() bool { return sent.Load() >= 200 })
+	if err := first.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	first.Wait()
+	if err := <-done; err == nil || strings.Contains(err.Error(), "never killed") {
+		t.Fatalf("inserts: %v", err)
+	}
+	stopConnect()
+
+	start() // the same data dir: the store is where the first left it
+	direct, err := pgx.Connect(ctx, pg.SuperDSN(pg.App.DB))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer direct.Close(ctx)
+	r, err := direct.Query(ctx, "select id from rec_kill order by id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := pgx.CollectRows(r, pgx.RowTo[int])
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(ctx, "sqlite://"+filepath.Join(dir, "hoop-data", "hoop.db"), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	list := sessionsOf(t, st, "dana")
+	if len(list) != 1 || list[0].EndReason != "gateway-restart" {
+		t.Fatalf("sessions after the restart: %+v", list)
+	}
+	_, sts, err := st.GetSession(ctx, list[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recorded := make(map[string]string)
+	for _, s := range sts {
+		if len(s.Params) == 1 && s.Params[0] != nil {
+			recorded[*s.Params[0]] = s.State
+		}
+	}
+	for _, id := range rows {
+		state, ok := recorded[fmt.Sprint(id)]
+		if !ok {
+			t.Fatalf("row %d reached the database with no record (%d rows, %d records)", id, len(rows), len(recorded))
+		}
+		if state != store.StateDone && state != store.StateInterrupted {
+			t.Errorf("row %d: record state %q", id, state)
+		}
+	}
+	if len(rows) < 200 {
+		t.Fatalf("only %d rows inserted", len(rows))
+	}
+	t.Logf("%d rows in the database, %d statements recorded, all rows accounted for", len(rows), len(recorded))
+}
+
+// TestAuditTamper edits, removes and inserts audit events in the store as an attacker with
+// write access to the database would, and checks that verification finds each, at the
+// right event, through the API and hoop audit verify.
+func TestAuditTamper(t *testing.T) {
+	gw := startGateway(t, gatewayOptions{})
+	tok := gw.login(t, "dana")
+	addr, _ := gw.connect(t, tok, "db-prod")
+	conn := connectPgx(t, addr)
+	ctx := context.Background()
+	for i := range 5 {
+		if _, err := conn.Exec(ctx, fmt.Sprintf("select %d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db := gw.Store.DB()
+	var n int64
+	waitFor(t, "audit events", func() bool {
+		db.QueryRow(`SELECT count(*) FROM audit_events WHERE kind = 'statement'`).Scan(&n)
+		return n >= 5
+	})
+	env := map[string]string{"HOOP_GATEWAY": gw.URL, "HOOP_TOKEN": tok}
+	verify := func() (int, api.AuditReport) {
+		t.Helper()
+		code, out, errOut := runCLI(t, env, "audit", "verify", "--output", "json")
+		var r api.AuditReport
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatalf("verify output %q (stderr %q): %v", out, errOut, err)
+		}
+		return code, r
+	}
+	if code, r := verify(); code != 0 || !r.OK {
+		t.Fatalf("intact chain: exit %d, %+v", code, r)
+	}
+	var seq int64
+	db.QueryRow(`SELECT min(seq) FROM audit_events WHERE kind = 'statement'`).Scan(&seq)
+	var data string
+	db.QueryRow(`SELECT data FROM audit_events WHERE seq = ?`, seq).Scan(&data)
+
+	// Edited: the statement's text changed in place.
+	must(t, db, `UPDATE audit_events SET data = replace(data, 'select', 'SELECT') WHERE seq = ?`, seq)
+	if code, r := verify(); code != 1 || r.Seq != seq || r.Break != "edited" {
+		t.Errorf("edited event %d: exit %d, %+v", seq, code, r)
+	}
+	must(t, db, `UPDATE audit_events SET data = ? WHERE seq = ?`, data, seq)
+
+	// Missing: an event removed, and the later ones renumbered to hide the gap.
+	var row struct {
+		seq, t                        int64
+		kind, actor, conn, sess, data string
+		prev, hash                    []byte
+	}
+	db.QueryRow(`SELECT seq, time, kind, actor, connection, session_id, data, prev, hash FROM audit_events WHERE seq = ?`, seq).
+		Scan(&row.seq, &row.t, &row.kind, &row.actor, &row.conn, &row.sess, &row.data, &row.prev, &row.hash)
+	must(t, db, `DELETE FROM audit_events WHERE seq = ?`, seq)
+	must(t, db, `UPDATE audit_events SET seq = seq - 1 WHERE seq > ?`, seq)
+	if code, r := verify(); code != 1 || r.Seq != seq || r.Break != "missing" {
+		t.Errorf("removed event %d: exit %d, %+v", seq, code, r)
+	}
+	// Put it back: the chain verifies again.
+	must(t, db, `UPDATE audit_events SET seq = seq + 100000 WHERE seq >= ?`, seq)
+	must(t, db, `UPDATE audit_events SET seq = seq - 100000 + 1 WHERE seq >= ?`, seq+100000)
+	must(t, db, `INSERT INTO audit_events (seq, time, kind, actor, connection, session_id, data, prev, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		row.seq, row.t, row.kind, row.actor, row.conn, row.sess, row.data, row.prev, row.hash)
+	if code, r := verify(); code != 0 || !r.OK {
+		t.Fatalf("restored chain: exit %d, %+v", code, r)
+	}
+
+	// Inserted: a forged event made room for after the first statement event.
+	must(t, db, `UPDATE audit_events SET seq = seq + 100000 WHERE seq > ?`, seq)
+	must(t, db, `UPDATE audit_events SET seq = seq - 100000 + 1 WHERE seq > ?`, seq+100000)
+	must(t, db, `INSERT INTO audit_events (seq, time, kind, actor, connection, session_id, data, prev, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		seq+1, row.t, "statement", row.actor, row.conn, row.sess, `{"decision":"allow","sql":"select 42"}`, row.hash, []byte("a forger cannot make the HMAC..."))
+	if code, r := verify(); code != 1 || r.Seq != seq+1 || r.Break != "inserted" {
+		t.Errorf("inserted event %d: exit %d, %+v", seq+1, code, r)
+	}
+
+	// Only recordings readers may verify.
+	if code, _, errOut := runCLI(t, map[string]string{"HOOP_GATEWAY": gw.URL, "HOOP_TOKEN": gw.login(t, "alice")}, "audit", "verify"); code != 3 ||
+		!strings.Contains(errOut, "may not read recordings") {
+		t.Errorf("alice verify: exit %d, %q", code, errOut)
+	}
+}
+
+func must(t *testing.T, db *sql.DB, q string, args ...any) {
+	t.Helper()
+	if _, err := db.Exec(q, args...); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+}

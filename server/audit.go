@@ -1,0 +1,176 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/hoopgw/hoop/audit"
+	"github.com/hoopgw/hoop/store"
+)
+
+// startRecorder starts the store's writer, names this gateway, and closes what its last
+// run left open.
+func (g *Gateway) startRecorder(opts Options) error {
+	id, err := loadGatewayID(g.cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	g.gatewayID = id
+	key, err := audit.LoadKey(g.cfg.DataDir, g.cfg.Audit.ChainKey)
+	if err != nil {
+		return err
+	}
+	g.chainKey = key
+	g.recordOff = opts.NoRecording
+	if sinks := g.cfg.Audit.SinkConfigs(); len(sinks) > 0 {
+		if g.sinks, err = audit.NewDispatcher(&audit.Config{Sinks: sinks, Logger: g.log}); err != nil {
+			return err
+		}
+	}
+	if rules := g.cfg.Audit.Rules(); len(rules) > 0 {
+		if g.alerts, err = audit.NewAlerts(rules, time.Now); err != nil {
+			return err
+		}
+	}
+	g.rec = newRecorder(g.store, sealer(key), g.log, g.published)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	closed, err := g.store.CloseInterrupted(ctx, id, time.Now(), "gateway-restart")
+	if err != nil {
+		return err
+	}
+	if len(closed) > 0 {
+		g.log.Warn("closed sessions cut short by the last stop", "count", len(closed))
+	}
+	g.audit("gateway.start", "", "", "", map[string]any{"gateway": id, "version": Version, "sessions_closed": nonNil(closed)})
+	return nil
+}
+
+// Close stops the gateway's writer once what is queued is written. Call it after Serve.
+func (g *Gateway) Close() {
+	if g.rec != nil {
+		g.rec.close()
+	}
+	if g.sinks != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := g.sinks.Close(ctx); err != nil {
+			g.log.Warn("audit sinks: not every event was delivered before the stop", "err", err)
+		}
+	}
+}
+
+// sealer hashes store events into the audit chain with key.
+func sealer(key []byte) store.Sealer {
+	return func(prev []byte, e *store.Event) []byte {
+		ae, err := toAudit(e)
+		if err != nil {
+			return nil // a hash that never verifies: verify reports the event
+		}
+		ae.Prev = prev
+		sum, err := ae.Sum(key)
+		if err != nil {
+			return nil
+		}
+		return sum
+	}
+}
+
+func toAudit(e *store.Event) (audit.Event, error) {
+	data, err := audit.ParseData([]byte(e.Data))
+	if err != nil {
+		return audit.Event{}, err
+	}
+	return audit.Event{Seq: e.Seq, Time: e.Time, Kind: e.Kind, Actor: e.Actor, Connection: e.Connection,
+		Session: e.Session, Data: data, Prev: e.Prev, Hash: e.Hash}, nil
+}
+
+// published receives the events of each commit, once durable.
+func (g *Gateway) published(events []*store.Event) {
+	for _, e := range events {
+		if e.Kind == "statement" && strings.Contains(e.Data, `"decision":"deny"`) {
+			metrics.denials.WithLabelValues("statement").Inc()
+		}
+	}
+	if g.sinks == nil && g.alerts == nil {
+		return
+	}
+	for _, e := range events {
+		ae, err := toAudit(e)
+		if err != nil {
+			g.log.Error("audit event to sinks", "seq", e.Seq, "err", err)
+			continue
+		}
+		if g.sinks != nil {
+			g.sinks.Publish(ae)
+		}
+		if g.alerts != nil {
+			for _, a := range g.alerts.Observe(ae) {
+				g.audit(a.Kind, a.Actor, a.Connection, a.Session, a.Data)
+			}
+		}
+	}
+}
+
+// VerifyAudit recomputes the audit chain in the store.
+func (g *Gateway) VerifyAudit(ctx context.Context) (audit.Report, error) {
+	if g.store == nil {
+		return audit.Report{}, errors.New("this gateway has no store")
+	}
+	events := make(chan *store.Event, 256)
+	errc := make(chan error, 1)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		defer close(events)
+		errc <- g.store.Events(ctx, 0, func(e *store.Event) bool {
+			select {
+			case events <- e:
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		})
+	}()
+	report, err := audit.Verify(g.chainKey, func() (audit.Event, bool, error) {
+		e, ok := <-events
+		if !ok {
+			return audit.Event{}, false, <-errc
+		}
+		ae, err := toAudit(e)
+		if err != nil {
+			return audit.Event{}, false, fmt.Errorf("audit event %d: %w", e.Seq, err)
+		}
+		return ae, true, nil
+	})
+	return report, err
+}
+
+// loadGatewayID returns this gateway's name in a shared store, made once and kept in the
+// data dir.
+func loadGatewayID(dataDir string) (string, error) {
+	path := filepath.Join(dataDir, "gateway.id")
+	b, err := os.ReadFile(path)
+	if err == nil {
+		if id := strings.TrimSpace(string(b)); id != "" {
+			return id, nil
+		}
+	}
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("gateway id: %w", err)
+	}
+	id := "gw-" + strings.ToLower(rand.Text()[:16])
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return "", fmt.Errorf("gateway id: %w", err)
+	}
+	if err := os.WriteFile(path, []byte(id+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("gateway id: %w", err)
+	}
+	return id, nil
+}

@@ -1,0 +1,57 @@
+package server
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// metrics are the gateway's Prometheus metrics, served at /metrics. One set per process:
+// several gateways in one test process share them.
+var metrics = struct {
+	reg            *prometheus.Registry
+	tunnels        prometheus.Gauge
+	sessions       prometheus.Counter
+	statements     *prometheus.CounterVec
+	denials        *prometheus.CounterVec
+	masked         *prometheus.CounterVec
+	tunnelBytes    *prometheus.CounterVec
+	storeWrite     prometheus.Histogram
+	storeFailures  prometheus.Counter
+	recordFailures prometheus.Counter
+}{
+	reg: prometheus.NewRegistry(),
+	tunnels: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "hoop", Name: "tunnels_open",
+		Help: "Tunnels open now."}),
+	sessions: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "hoop", Name: "sessions_total",
+		Help: "Database sessions opened."}),
+	statements: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "hoop", Name: "statements_total",
+		Help: "Statements decided, by class and decision."}, []string{"class", "decision"}),
+	denials: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "hoop", Name: "denials_total",
+		Help: "Statements and connections refused, by what refused them."}, []string{"kind"}),
+	masked: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "hoop", Name: "masked_values_total",
+		Help: "Values masked, by detector or column rule (column:table.column)."}, []string{"by"}),
+	tunnelBytes: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "hoop", Name: "tunnel_bytes_total",
+		Help: "Bytes through tunnels, by direction (in: from clients)."}, []string{"direction"}),
+	storeWrite: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "hoop", Name: "store_write_seconds",
+		Help:    "Latency of the store's commits (one commit holds many records).",
+		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1}}),
+	storeFailures: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "hoop", Name: "store_write_failures_total",
+		Help: "Store commits that failed."}),
+	recordFailures: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "hoop", Name: "statements_refused_unrecorded_total",
+		Help: "Statements refused because their record could not be written."}),
+}
+
+func init() {
+	m := &metrics
+	m.reg.MustRegister(m.tunnels, m.sessions, m.statements, m.denials, m.masked, m.tunnelBytes, m.storeWrite,
+		m.storeFailures, m.recordFailures, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+}
+
+func observeStoreWrite(d time.Duration, err error) {
+	metrics.storeWrite.Observe(d.Seconds())
+	if err != nil {
+		metrics.storeFailures.Inc()
+	}
+}
