@@ -273,7 +273,7 @@ func (r *Rule) alert(key string, hits []hit, now time.Time) Event {
 	for i, h := range last {
 		events[i] = map[string]any{"seq": h.seq, "kind": h.kind}
 	}
-	return Event{
+	e := Event{
 		Time: now.UTC().Truncate(time.Microsecond),
 		Kind: KindAlert,
 		Data: map[string]any{
@@ -286,4 +286,12 @@ func (r *Rule) alert(key string, hits []hit, now time.Time) Event {
 			"events":    events,
 		},
 	}
+	// The alert is about whom or what it counted: the actor or connection it names.
+	switch r.By {
+	case "actor":
+		e.Actor = key
+	case "connection":
+		e.Connection = key
+	}
+	return e
 }

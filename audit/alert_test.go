@@ -56,8 +56,9 @@ func TestAlertDenials(t *testing.T) {
 		t.Fatalf("5th denial in a minute: got %d alerts, want 1", len(got))
 	}
 	want := Event{
-		Time: clk.t,
-		Kind: KindAlert,
+		Time:  clk.t,
+		Kind:  KindAlert,
+		Actor: "ana@example.com",
 		Data: map[string]any{
 			"rule": "denials", "by": "actor", "value": "ana@example.com", "count": 5, "threshold": 5, "window": "1m0s",
 			"events": []any{

@@ -25,6 +25,7 @@ const (
 	KindMaskColumn   = "mask.column" // a column rule masked a column a session read
 	KindAlert        = "alert"       // an alert rule fired (see Alerts)
 
+	KindLoginFailed       = "login.failed"       // a token the gateway refused (one per source every 10 s)
 	KindTunnelRefused     = "tunnel.refused"     // a tunnel the policy refused
 	KindGatewayStart      = "gateway.start"      // a gateway started (and closed what its last run left open)
 	KindRecordingsRead    = "recordings.read"    // someone listed or read recorded sessions
@@ -35,7 +36,7 @@ const (
 // Kinds returns the event kinds above, for a config check to catch a typo ("statment").
 func Kinds() []string {
 	return []string{KindLogin, KindTunnelOpen, KindTunnelClose, KindSessionStart, KindSessionEnd,
-		KindStatement, KindPolicyReload, KindMaskColumn, KindAlert, KindTunnelRefused, KindGatewayStart,
+		KindStatement, KindPolicyReload, KindMaskColumn, KindAlert, KindLoginFailed, KindTunnelRefused, KindGatewayStart,
 		KindRecordingsRead, KindRecordingsRefused, KindAuditVerify}
 }
 

@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +22,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/hoopgw/hoop/api"
+	"github.com/hoopgw/hoop/audit"
 	"github.com/hoopgw/hoop/client"
 	"github.com/hoopgw/hoop/client/auth"
 	"github.com/hoopgw/hoop/internal/testbrowser"
@@ -395,5 +398,96 @@ func must(t *testing.T, db *sql.DB, q string, args ...any) {
 	t.Helper()
 	if _, err := db.Exec(q, args...); err != nil {
 		t.Fatalf("%s: %v", q, err)
+	}
+}
+
+// TestAuditTrail: the security events reach the store's chain and the example's file
+// sink, whose copy verifies on its own; an alert rule fires on five denials in a minute;
+// /metrics counts what happened.
+func TestAuditTrail(t *testing.T) {
+	cfg := readFile(t, filepath.Join(sharedExamples(t), "gateway.yaml"))
+	if !strings.HasSuffix(strings.TrimSpace(cfg), "path: ./hoop-data/audit.jsonl") {
+		t.Fatal("the example config no longer ends with its file sink; update this test")
+	}
+	cfg += "  alerts:\n    - name: repeated-denials\n      kind: statement\n      where: {decision: deny}\n      threshold: 5\n      window: 1m\n"
+	gw := startGateway(t, gatewayOptions{config: cfg})
+	tok := gw.login(t, "ann")
+	addr, _ := gw.connect(t, tok, "db-prod")
+	conn := connectPgx(t, addr)
+	ctx := context.Background()
+	for range 5 {
+		if _, err := conn.Exec(ctx, "delete from orders"); err == nil {
+			t.Fatal("an analyst's delete was allowed")
+		}
+	}
+	if _, err := conn.Exec(ctx, "select 1"); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close(ctx)
+
+	kinds := func() map[string]int {
+		n := make(map[string]int)
+		gw.Store.Events(ctx, 0, func(e *store.Event) bool { n[e.Kind]++; return true })
+		return n
+	}
+	waitFor(t, "the alert and the session's end", func() bool {
+		k := kinds()
+		return k["alert"] == 1 && k["session.end"] == 1
+	})
+	k := kinds()
+	for _, kind := range []string{"gateway.start", "login", "tunnel.open", "session.start", "statement", "session.end"} {
+		if k[kind] == 0 {
+			t.Errorf("no %s event in the trail: %v", kind, k)
+		}
+	}
+	if k["statement"] != 6 {
+		t.Errorf("statement events: got %d, want 6", k["statement"])
+	}
+	var alert *store.Event
+	gw.Store.Events(ctx, 0, func(e *store.Event) bool {
+		if e.Kind == "alert" {
+			alert = e
+		}
+		return true
+	})
+	if !strings.Contains(alert.Data, `"rule":"repeated-denials"`) || alert.Actor != "ann@example.com" {
+		t.Errorf("alert: %+v", alert)
+	}
+
+	// The file sink's copy: every event, and it verifies with the gateway's key.
+	key, err := audit.LoadKey(filepath.Join(gw.Dir, "hoop-data"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total int
+	for _, n := range k {
+		total += n
+	}
+	path := filepath.Join(gw.Dir, "hoop-data", "audit.jsonl")
+	waitFor(t, "the file sink to catch up", func() bool {
+		b, _ := os.ReadFile(path)
+		return strings.Count(string(b), "\n") >= total
+	})
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rep, err := audit.Verify(key, audit.DecodeLines(f))
+	if err != nil || !rep.OK || rep.Checked < int64(total) {
+		t.Fatalf("the file sink's copy: %+v, %v (the store has %d events)", rep, err, total)
+	}
+
+	resp, err := http.Get(gw.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`hoop_statements_total{class="write",decision="deny"}`, `hoop_sessions_total`,
+		`hoop_store_write_seconds_bucket`, `hoop_audit_sink_sent_total{sink="file:`, `hoop_tunnels_open`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics has no %s", want)
+		}
 	}
 }

@@ -5,12 +5,15 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hoopgw/hoop/audit"
+	"github.com/hoopgw/hoop/server/identity"
 	"github.com/hoopgw/hoop/store"
 )
 
@@ -32,6 +35,7 @@ func (g *Gateway) startRecorder(opts Options) error {
 		if g.sinks, err = audit.NewDispatcher(&audit.Config{Sinks: sinks, Logger: g.log}); err != nil {
 			return err
 		}
+		sinkStats.Store(g.sinks)
 	}
 	if rules := g.cfg.Audit.Rules(); len(rules) > 0 {
 		if g.alerts, err = audit.NewAlerts(rules, time.Now); err != nil {
@@ -173,4 +177,52 @@ func loadGatewayID(dataDir string) (string, error) {
 		return "", fmt.Errorf("gateway id: %w", err)
 	}
 	return id, nil
+}
+
+// logins turns the tokens the gateway sees into audit events: "login" the first time a
+// token is used (a new token has a new expiry), "login.failed" for a refused one, at most
+// one per source address every 10 seconds so that a flood cannot fill the trail.
+type logins struct {
+	mu     sync.Mutex
+	tokens map[string]bool      // subject + issuer + expiry
+	failed map[string]time.Time // source host → last event
+}
+
+const maxLoginKeys = 10000
+
+func (l *logins) seen(g *Gateway, id identity.Identity, remote string) {
+	key := id.Issuer + "\x00" + id.Subject + "\x00" + id.Expiry.String()
+	l.mu.Lock()
+	if l.tokens == nil || len(l.tokens) >= maxLoginKeys {
+		l.tokens = make(map[string]bool)
+	}
+	known := l.tokens[key]
+	l.tokens[key] = true
+	l.mu.Unlock()
+	if !known {
+		g.audit(audit.KindLogin, id.String(), "", "", map[string]any{"subject": id.Subject, "issuer": id.Issuer,
+			"groups": nonNil(id.Groups), "expires": id.Expiry.UTC().Format(time.RFC3339), "source": remote})
+	}
+}
+
+func (l *logins) refused(g *Gateway, remote string, err error) {
+	host, _, splitErr := net.SplitHostPort(remote)
+	if splitErr != nil {
+		host = remote
+	}
+	now := time.Now()
+	l.mu.Lock()
+	if l.failed == nil || len(l.failed) >= maxLoginKeys {
+		l.failed = make(map[string]time.Time)
+	}
+	last, ok := l.failed[host]
+	quiet := ok && now.Sub(last) < 10*time.Second
+	if !quiet {
+		l.failed[host] = now
+	}
+	l.mu.Unlock()
+	if !quiet {
+		metrics.denials.WithLabelValues("token").Inc()
+		g.audit("login.failed", "", "", "", map[string]any{"reason": err.Error(), "source": remote})
+	}
 }

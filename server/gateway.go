@@ -67,6 +67,7 @@ type Gateway struct {
 	noGate     bool
 	hashKey    []byte // the key of the hash masking mode
 	gatewayID  string // this gateway's name in a shared store: "gw-…", kept in the data dir
+	logins     logins
 	rec        *recorder
 	recordOff  bool
 	chainKey   []byte            // the audit chain's HMAC key
@@ -112,7 +113,7 @@ func New(opts Options) (*Gateway, error) {
 		conns:      make(map[string]*config.Connection),
 		tunnels:    make(map[string]*liveTunnel),
 	}
-	if g.hashKey, err = loadHashKey(cfg.DataDir); err != nil {
+	if g.hashKey, err = loadHashKey(cfg.DataDir, cfg.Masking.HashKey); err != nil {
 		return nil, err
 	}
 	if g.store != nil {
@@ -263,9 +264,11 @@ func (g *Gateway) authenticated(next func(http.ResponseWriter, *http.Request, id
 				return
 			}
 			g.log.Info("token refused", "remote", r.RemoteAddr, "err", err)
+			g.logins.refused(g, r.RemoteAddr, err)
 			writeError(w, http.StatusUnauthorized, api.CodeUnauthenticated, "token refused: "+err.Error()+"; run hoop login")
 			return
 		}
+		g.logins.seen(g, id, r.RemoteAddr)
 		next(w, r, id)
 	}
 }

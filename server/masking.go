@@ -75,10 +75,17 @@ func anyIn(groups, set []string) bool {
 	return false
 }
 
-// loadHashKey reads the gateway's key for the hash masking mode from the data dir,
-// making one the first time: hashes stay equal across restarts, and nobody without the
-// file can build a dictionary of them.
-func loadHashKey(dataDir string) ([]byte, error) {
+// loadHashKey returns the gateway's key for the hash masking mode: masking.hash_key from
+// the config, else the one in the data dir, made the first time: hashes stay equal across
+// restarts, and nobody without the key can build a dictionary of them.
+func loadHashKey(dataDir, fromConfig string) ([]byte, error) {
+	if fromConfig != "" {
+		key, err := hex.DecodeString(fromConfig)
+		if err != nil || len(key) < mask.MinHashKey {
+			return nil, fmt.Errorf("masking.hash_key: want at least %d hex-encoded bytes", mask.MinHashKey)
+		}
+		return key, nil
+	}
 	path := filepath.Join(dataDir, "mask-hash.key")
 	b, err := os.ReadFile(path)
 	if err == nil {

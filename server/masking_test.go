@@ -1,6 +1,9 @@
 package server
 
 import (
+	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -29,5 +32,31 @@ func TestNumericText(t *testing.T) {
 		if g != want {
 			t.Errorf("got %q, want %q", got, want)
 		}
+	}
+}
+
+func TestLoadHashKey(t *testing.T) {
+	dir := t.TempDir()
+	key, err := loadHashKey(dir, strings.Repeat("ab", 32))
+	if err != nil || !bytes.Equal(key, bytes.Repeat([]byte{0xab}, 32)) {
+		t.Fatalf("from config: got %x, %v", key, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "mask-hash.key")); !os.IsNotExist(err) {
+		t.Errorf("a key from the config wrote a key file: %v", err)
+	}
+	if _, err := loadHashKey(dir, "abcd"); err == nil || strings.Contains(err.Error(), "abcd") {
+		t.Errorf("short key: got %v; want an error that does not echo it", err)
+	}
+	first, err := loadHashKey(dir, "")
+	if err != nil || len(first) != 32 {
+		t.Fatalf("made: got %x, %v", first, err)
+	}
+	st, err := os.Stat(filepath.Join(dir, "mask-hash.key"))
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("key file: %v, %v", st, err)
+	}
+	again, err := loadHashKey(dir, "")
+	if err != nil || !bytes.Equal(first, again) {
+		t.Errorf("reloaded: got %x, %v; want %x", again, err, first)
 	}
 }

@@ -1,7 +1,10 @@
 package server
 
 import (
+	"sync/atomic"
 	"time"
+
+	"github.com/hoopgw/hoop/audit"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -46,12 +49,39 @@ var metrics = struct {
 func init() {
 	m := &metrics
 	m.reg.MustRegister(m.tunnels, m.sessions, m.statements, m.denials, m.masked, m.tunnelBytes, m.storeWrite,
-		m.storeFailures, m.recordFailures, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		m.storeFailures, m.recordFailures, sinkCollector{
+			sent:    prometheus.NewDesc("hoop_audit_sink_sent_total", "Audit events a sink delivered.", []string{"sink"}, nil),
+			dropped: prometheus.NewDesc("hoop_audit_sink_dropped_total", "Audit events a sink dropped: queue full, or given up after retries.", []string{"sink"}, nil),
+		}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 }
 
 func observeStoreWrite(d time.Duration, err error) {
 	metrics.storeWrite.Observe(d.Seconds())
 	if err != nil {
 		metrics.storeFailures.Inc()
+	}
+}
+
+// sinkStats is the dispatcher whose counts /metrics shows: the last gateway started in
+// the process.
+var sinkStats atomic.Pointer[audit.Dispatcher]
+
+type sinkCollector struct{ sent, dropped *prometheus.Desc }
+
+func (c sinkCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.sent
+	ch <- c.dropped
+}
+
+func (c sinkCollector) Collect(ch chan<- prometheus.Metric) {
+	d := sinkStats.Load()
+	if d == nil {
+		return
+	}
+	for name, n := range d.Sent() {
+		ch <- prometheus.MustNewConstMetric(c.sent, prometheus.CounterValue, float64(n), name)
+	}
+	for name, n := range d.Dropped() {
+		ch <- prometheus.MustNewConstMetric(c.dropped, prometheus.CounterValue, float64(n), name)
 	}
 }

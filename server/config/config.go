@@ -38,6 +38,7 @@ type Config struct {
 	Connections []Connection // the databases people reach through the gateway
 	PolicyFiles []string     // ["/etc/hoop/policy.yaml"]: absolute
 	Recording   Recording    // what is kept of each session
+	Masking     Masking      // the gateway's side of masking (the rules are policy)
 	Audit       Audit        // where audit events go
 }
 
@@ -97,6 +98,14 @@ func (c Credential) String() string {
 
 // GoString hides the password from %#v too.
 func (c Credential) GoString() string { return fmt.Sprintf("config.Credential{User:%q}", c.User) }
+
+// Masking is the gateway's side of masking; the rules are in the policy.
+type Masking struct {
+	// HashKey is the hash mode's HMAC key, hex: "${HOOP_MASK_HASH_KEY}". Gateways that
+	// must give equal hashes for equal values share it. "" keeps one in
+	// data_dir/mask-hash.key, made on first use.
+	HashKey string
+}
 
 // Recording says what is kept of each session.
 type Recording struct {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/hex"
 	"fmt"
 	"net"
 	"net/url"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/hoopgw/hoop/audit"
 	"github.com/hoopgw/hoop/internal/yamlfile"
+	"github.com/hoopgw/hoop/mask"
 )
 
 // connectionName is what a connection name may look like: people type it in
@@ -74,6 +76,22 @@ func parse(name, abs string, data []byte, env func(string) (string, bool)) (*Con
 		"recording": func(v *yaml.Node, path string) {
 			d.Fields(v, path, map[string]func(*yaml.Node, string){
 				"rows_per_statement": d.setInt(&c.Recording.RowsPerStatement, 0, 10_000_000),
+			})
+		},
+		"masking": func(v *yaml.Node, path string) {
+			d.Fields(v, path, map[string]func(*yaml.Node, string){
+				"hash_key": func(v *yaml.Node, path string) {
+					s, ok := d.Str(v, path)
+					if !ok || s == "" {
+						return
+					}
+					if b, err := hex.DecodeString(s); err != nil || len(b) < mask.MinHashKey {
+						// Not the value: it is a secret.
+						d.Add(yamlfile.Resolve(v), path, fmt.Sprintf("want at least %d bytes, hex-encoded (openssl rand -hex 32)", mask.MinHashKey))
+						return
+					}
+					c.Masking.HashKey = s
+				},
 			})
 		},
 		"audit": func(v *yaml.Node, path string) {
