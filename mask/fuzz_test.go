@@ -21,6 +21,7 @@ var fuzzSeeds = []string{
 	"2024-03-15 14:22:01.123+00 3f2a9c1e-4b7d-4e8a-9c3f-1a2b3c4d5e6f $1299.99",
 	`\\\u00204111111111111111\\n\bfe80::1 \u00e9x@y.zz`,
 	"{a@b.com,c@d.org} 请联系bob@example.com谢谢",
+	"bob@example.PRIVATE KEY-----", // a value found ends inside the one after
 }
 
 // FuzzMask: whatever the bytes, nothing panics; clean input comes back as it is; masked

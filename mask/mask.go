@@ -116,6 +116,9 @@ type Masker struct {
 	on   [numDetectors]bool
 	trig [256]uint8 // byte → the detector family it anchors (trig*), 0 for none
 	rare [256]uint8 // trig but digits, with '\\' and the '+' and '(' before phones
+	// rareOn: all ones for each of '@', ':', '_', 'I', 'J', 'K', '+', '(', '\\' that is
+	// in rare, else 0: the order of the vector scan's bitmaps.
+	rareOn [9]uint64
 
 	digitsOn bool // any detector anchored on digits
 

@@ -6,13 +6,20 @@ import (
 	"math/bits"
 )
 
-// The scan has two levels. find looks at 64 bytes at a time: a bitmap of their digits
-// and one of the rare bytes that anchor the other detectors ('@' e-mail, ':' IPv6, '_'
-// ghp_ and github_pat_, 'I' AKIA/ASIA, 'J' eyJ, 'K' PRIVATE KEY), then arithmetic on
-// the bitmaps keeps the runs of digits whose shape a digit detector could start (cards,
-// phones, SSNs, IBANs, IPv4). Only then the validators: each looks around its anchor
-// and returns a span or nothing, never allocating on clean data. Anchors are tried in
-// order, and a rejected one skips nothing, so it cannot hide a value after it.
+// The scan has two levels. find looks at 64 bytes at a time: bitmaps of their digits,
+// letters, '0', '1', separators and dots, and of the rare bytes that anchor the other
+// detectors ('@' e-mail, ':' IPv6, '_' ghp_ and github_pat_, 'I' AKIA/ASIA, 'J' eyJ,
+// 'K' PRIVATE KEY) or come before a phone number ('+', '('). Arithmetic on the bitmaps
+// then keeps the runs of digits whose shape a digit validator could take (cards,
+// phones, SSNs, IBANs, IPv4: what follows a run of each length, its first digits, what
+// comes before) and the anchors whose neighbours fit. Only then the validators: each
+// looks around its anchor and returns a span or nothing, never allocating on clean
+// data. Anchors are tried in order, and a rejected one skips nothing, so it cannot
+// hide a value after it.
+//
+// On amd64 with AVX2 the bitmaps come from classifyAVX2 (scan_amd64.s), exact; else
+// scanGeneric makes them with arithmetic on 8 bytes as a word, some of them looser
+// (see blockBits). Both are checked against looking at every byte (TestPrefilter).
 
 // span is a found value: src[start:end] is replaced.
 type span struct {
@@ -31,7 +38,8 @@ const (
 	trigJ
 	trigK
 	trigBackslash // not a value's start: escapes need the byte-by-byte scan
-	trigMark      // not a value's start: '+' and '(' before digits
+	trigPlus      // not a value's start: '+' before a phone number's digits
+	trigParen     // not a value's start: '(' before a phone number's digits
 )
 
 // buildTriggers fills m.trig and m.rare for the detectors that are on.
@@ -69,70 +77,94 @@ func (m *Masker) buildTriggers() {
 		m.rare['\\'] = trigBackslash
 	}
 	if m.on[Phone] {
-		m.rare['+'] = trigMark
-		m.rare['('] = trigMark
+		m.rare['+'] = trigPlus
+		m.rare['('] = trigParen
+	}
+	for k, c := range []byte("@:_IJK+(\\") {
+		if m.rare[c] != 0 {
+			m.rareOn[k] = ^uint64(0)
+		}
 	}
 }
 
 // block is how many bytes find looks at at once: one bit each in a uint64.
 const block = 64
 
-// bitmaps of a block of src: bit k stands for the block's byte k.
-type bitmaps struct {
-	digits    uint64 // 0-9
-	trig      uint64 // bytes whose validator runs: '@', ':', '_', 'I', 'J', 'K'
-	marks     uint64 // '+' and '(' (for phone numbers)
-	backslash bool   // a '\\' anywhere in the block
+// blockBits are the bitmaps of a block of src: bit k stands for the block's byte k.
+// digits and the rare bytes are exact. The others are what the scan can afford: a
+// "may" bitmap holds every byte of its class and maybe others, a "sure" one only bytes
+// of its class and maybe not all. candidates only ever keeps a candidate on a "may" bit
+// and drops one on a "sure" bit, so that the looser they are, the more candidates reach
+// the validators, never the fewer.
+type blockBits struct {
+	digits      uint64 // 0-9
+	letters     uint64 // may: A-Z a-z
+	lettersSure uint64 // sure: A-Z a-z
+	zero        uint64 // may: '0'
+	zeroSure    uint64 // sure: '0'
+	one         uint64 // may: '1'
+	sep         uint64 // may: ' ', '-', '/'
+	dot         uint64 // may: '.'
+
+	// the rare bytes of the detectors that are on (Masker.rare)
+	at, colon, underscore, i, j, k, plus, paren, backslash uint64
 }
 
-// scan fills the bitmaps of src[i:end], eight bytes at a time: digits with arithmetic on
-// the 8 bytes as a word, the rare bytes with a table lookup each (and a second look at
-// the bytes of a word that has some). The last bytes are the 8 that end the block,
-// less those already seen.
-func (m *Masker) scan(src []byte, i, end int) (b bitmaps) {
+// scanGeneric fills b for src[i:end], eight bytes at a time: digits, '0' and '.' with
+// arithmetic on the 8 bytes as a word, the rare bytes with a table lookup each (and a
+// second look at the bytes of a word that has some). The letters are the bytes with
+// bit 6 set (letters, '@', '[', '_', '{', … and UTF-8 leading bytes), the separators the
+// bytes that are none of those, the '1's all digits, and no letter is sure. When the
+// block does not end on a multiple of 8, its last word is the 8 bytes that end it,
+// again: their bits are the same.
+func (m *Masker) scanGeneric(src []byte, i, end int, b *blockBits) {
+	width := end - i
 	rare := &m.rare
-	k := i
-	for ; k+8 <= end; k += 8 {
-		p := (*[8]byte)(src[k : k+8])
-		at := uint(k-i) & 63
-		if m.digitsOn {
-			b.digits |= digits8(binary.LittleEndian.Uint64(p[:])) << at
+	var d, l, z, dot uint64
+	var r [16]uint64 // by Masker.rare code
+	if width >= 8 {
+		blk := src[i:end]
+		for k := 0; ; {
+			p := (*[8]byte)(blk[k : k+8])
+			w := binary.LittleEndian.Uint64(p[:])
+			d |= digits8(w) << uint(k)
+			z |= equal8(w, '0') << uint(k)
+			dot |= equal8(w, '.') << uint(k)
+			l |= letters8(w) << uint(k)
+			if rare[p[0]]|rare[p[1]]|rare[p[2]]|rare[p[3]]|rare[p[4]]|rare[p[5]]|rare[p[6]]|rare[p[7]] != 0 {
+				m.rareBytes(&r, p, uint(k))
+			}
+			k += 8
+			if k >= width {
+				break
+			}
+			k = min(k, width-8)
 		}
-		if rare[p[0]]|rare[p[1]]|rare[p[2]]|rare[p[3]]|rare[p[4]]|rare[p[5]]|rare[p[6]]|rare[p[7]] != 0 {
-			m.rareBytes(&b, p, at, 0)
-		}
+	} else {
+		var p [8]byte // zeros are in no class
+		copy(p[:], src[i:end])
+		w := binary.LittleEndian.Uint64(p[:])
+		d, l, z, dot = digits8(w), letters8(w), equal8(w, '0'), equal8(w, '.')
+		m.rareBytes(&r, &p, 0)
 	}
-	if k < end {
-		var p *[8]byte
-		if end >= 8 {
-			p = (*[8]byte)(src[end-8 : end])
-		} else {
-			p = new([8]byte)
-			copy(p[8-(end-k):], src[k:end])
-		}
-		at, drop := uint(k-i)&63, uint(8-(end-k))&7
-		if m.digitsOn {
-			b.digits |= digits8(binary.LittleEndian.Uint64(p[:])) >> drop << at
-		}
-		if rare[p[0]]|rare[p[1]]|rare[p[2]]|rare[p[3]]|rare[p[4]]|rare[p[5]]|rare[p[6]]|rare[p[7]] != 0 {
-			m.rareBytes(&b, p, at, drop)
-		}
-	}
-	return b
+	b.digits, b.letters, b.zero, b.one = d, l, z, d
+	b.zeroSure = z
+	b.sep = ^(d | l | dot)
+	b.dot = dot
+	b.at, b.colon, b.underscore = r[trigAt], r[trigColon], r[trigUnderscore]
+	b.i, b.j, b.k = r[trigI], r[trigJ], r[trigK]
+	b.plus, b.paren, b.backslash = r[trigPlus], r[trigParen], r[trigBackslash]
 }
 
-// rareBytes adds the rare bytes of p but its first drop ones to b, from bit at.
-func (m *Masker) rareBytes(b *bitmaps, p *[8]byte, at, drop uint) {
-	for q := drop; q < 8; q++ {
-		switch m.rare[p[q]] {
-		case 0:
-		case trigMark:
-			b.marks |= 1 << ((at + q - drop) & 63)
-		case trigBackslash:
-			b.backslash = true
-		default:
-			b.trig |= 1 << ((at + q - drop) & 63)
-		}
+// rareBytes adds the rare bytes of p to r, by code, from bit at.
+func (m *Masker) rareBytes(r *[16]uint64, p *[8]byte, at uint) {
+	rare := &m.rare
+	x := uint64(rare[p[0]]) | uint64(rare[p[1]])<<8 | uint64(rare[p[2]])<<16 | uint64(rare[p[3]])<<24 |
+		uint64(rare[p[4]])<<32 | uint64(rare[p[5]])<<40 | uint64(rare[p[6]])<<48 | uint64(rare[p[7]])<<56
+	for x != 0 {
+		q := uint(bits.TrailingZeros64(x)) / 8
+		r[x>>(q*8)&15] |= 1 << ((at + q) & 63)
+		x &^= 0xff << (q * 8)
 	}
 }
 
@@ -144,32 +176,46 @@ func digits8(w uint64) uint64 {
 	return (ge0 &^ gt9 &^ w & high >> 7) * 0x0102040810204080 >> 56
 }
 
+// equal8 returns a bit for each byte of w (little-endian) that is c.
+func equal8(w uint64, c byte) uint64 {
+	const low7, high = 0x7f7f7f7f7f7f7f7f, 0x8080808080808080
+	x := w ^ uint64(c)*0x0101010101010101
+	return (high &^ (x&low7 + low7 | x) >> 7) * 0x0102040810204080 >> 56
+}
+
+// letters8 returns a bit for each byte of w (little-endian) with bit 6 set: every
+// letter, and '@', '[', '\\', ']', '^', '_', '`', '{', '|', '}', '~', DEL and UTF-8
+// leading bytes.
+func letters8(w uint64) uint64 {
+	return (w >> 6 & 0x0101010101010101) * 0x0102040810204080 >> 56
+}
+
 // find returns the first value found in src at or after i; no span starts before lo
 // (the end of the previous one).
 //
-// It goes block by block. For each, a bitmap of digits and bitmaps of the rare trigger
-// bytes; then, in position order, each rare trigger's validator, and the validators of
-// the runs of digits a digit detector could start at. The bitmaps pass a run followed
-// by one byte and more digits in a shape some detector takes, a long run, a run after
-// '+' or '(' and a run of two digits or more (an IBAN's check digits after two letters);
-// a look at the bytes around the run then stops those whose separator, first digit or
-// letters don't fit, and worth the rest. Dates, times, amounts, ids and the digits
-// inside UUIDs and hashes stop there. A block with a backslash, or right after one, may
-// hold escapes ("\n4111…", "\u00204111…") that move where a value starts: findSlow
-// looks at it byte by byte.
+// It goes block by block. For each, the bitmaps, then candidates keeps the runs of
+// digits and the rare bytes a validator could take; they are tried in position order,
+// worth looking at the bytes around a run before the digit validators. Anchors in the
+// last 8 bytes of a block that is not the last are left to the next, which starts
+// there. A block with a backslash, or right after one, may hold escapes ("\n4111…",
+// "\u00204111…") that move where a value starts: findSlow looks at it byte by byte.
 func (m *Masker) find(src []byte, i, lo int) (span, bool) {
 	n := len(src)
 	afterBackslash := m.rare['\\'] != 0 && i > 0 && bytes.IndexByte(src[max(0, i-6):i], '\\') >= 0
 	for i < n {
-		end := min(i+block, n)
-		b := m.scan(src, i, end)
-		// Runs that start in the last 8 bytes of a block are left to the next block,
-		// whose bitmaps see the bytes after them.
+		// The block: from i, or, if that is narrower than the vector scan takes, the
+		// last bytes of src, whose first ones were looked at with the block before.
+		start, end := i, min(i+block, n)
+		if useSIMD && end-start < minSIMD && n >= minSIMD {
+			start = n - minSIMD
+		}
+		var b blockBits
+		m.scan(src, start, end, &b)
 		step := end
 		if end < n {
 			step = end - 8
 		}
-		if b.backslash || afterBackslash {
+		if b.backslash != 0 || afterBackslash {
 			if sp, ok := m.findSlow(src, i, end, lo); ok {
 				return sp, true
 			}
@@ -177,54 +223,22 @@ func (m *Masker) find(src []byte, i, lo int) (span, bool) {
 			i = end
 			continue
 		}
-		digits, marks := b.digits, b.marks
-		starts := digits &^ (digits << 1)
-		var markBefore uint64 // a '+' or '(' just before the block
-		if i > 0 {
-			switch c := src[i-1]; {
-			case isDigit(c):
-				starts &^= 1 // the run began before: it was looked at then
-			case m.rare[c] == trigMark:
-				markBefore = 1
-			}
-		}
-		var sure, sep, sepZero, two uint64
-		if starts != 0 {
-			s, z := shapes(digits, marks, end-i, end == n)
-			sure = starts & (long(digits) | marks<<1 | markBefore)
-			if end < n && digits>>(end-i-1)&1 != 0 { // a run that goes on in the next block
-				sure |= starts & fillBack(1<<(end-i-1), digits)
-			}
-			sep = starts & fillBack(s, digits) &^ sure
-			sepZero = starts & fillBack(z, digits) &^ (sure | sep)
-			sep |= sepZero
-			two = starts & (digits >> 1) &^ (sure | (marks|b.trig)<<1)
-		}
-		todo := sure | sep | two | b.trig
-		if step < end {
-			todo &= 1<<(step-i) - 1
-		}
+		todo := m.candidates(src, start, end, &b)
+		todo &= 1<<(step-start) - 1 // 1<<64 is 0
+		todo &^= 1<<(i-start) - 1
 		for ; todo != 0; todo &= todo - 1 {
 			pos := bits.TrailingZeros64(todo)
-			k := i + pos
-			bit := uint64(1) << pos
+			k := start + pos
 			var (
 				sp span
 				ok bool
 			)
-			if b.trig&bit != 0 {
+			if !isDigit(src[k]) {
 				sp, ok = m.at(src, k, lo)
 			} else {
-				r := bits.TrailingZeros64(^(digits >> pos))
+				r := bits.TrailingZeros64(^(b.digits >> pos))
 				if k+r >= end {
 					r = digitRun(src, k) - k
-				}
-				if sure&bit == 0 &&
-					// a separator after the run (and a 0 first for a trunk-0 number)
-					!(sep&bit != 0 && k+r < n && sepByte[src[k+r]] && (sepZero&bit == 0 || src[k] == '0')) &&
-					// two letters before: an IBAN's check digits
-					!(two&bit != 0 && k >= 2 && isLetter(src[k-1]) && isLetter(src[k-2])) {
-					continue
 				}
 				if !m.worth(src, k, r) {
 					continue
@@ -240,43 +254,117 @@ func (m *Masker) find(src []byte, i, lo int) (span, bool) {
 	return span{}, false
 }
 
-// sepByte marks the bytes digit detectors take between groups: ' ', '-', '.', '/', and
-// the '(' of "1 (800)" and "0044(0)".
-var sepByte = [256]bool{' ': true, '-': true, '.': true, '/': true, '(': true}
-
-// shapes returns the ends of the runs of digits (in a block width bytes wide) followed
-// by one byte (a separator, checked later) and what a digit detector needs after a first
-// group: 3 digits after 4 (a card), 2 after 3 (SSN, 555-123-4567), 3 or a '(' after a
-// single digit (1-800-…, 1 (800) …), a '(' or a digit after 3 or more ("0044(0)20…",
-// "0044 20…"), a digit and soon another byte that is not one after up to 3 (10.0.0.1);
-// and apart, those of 2 to 5 digits followed by a digit (a trunk-0 number, which
-// starts with a 0, checked later). Unless the block is the last, runs ending in its
-// last 6 bytes, whose next bytes are in the next block, are all in.
-func shapes(digits, marks uint64, width int, last bool) (s, zero uint64) {
-	gap := ^digits
-	ends := digits & (gap >> 1)
-	b2 := digits & (digits << 1) // bit e: digits at e-1 and e
-	b3 := b2 & (digits << 2)
-	b4 := b2 & (b2 << 2)
-	b6 := b4 & (b2 << 4)
-	gapDigit := digits >> 2 // the run's end and its next byte are known: the digit after
-	gapDigit2 := gapDigit & (digits >> 3)
-	gapDigit3 := gapDigit2 & (digits >> 4)
-	paren := marks>>2 | marks>>1
-	s = ends&^(digits<<1)&(gapDigit3|paren) | // 1-800-555-0199, 1 (800) …
-		ends&b3&^(digits<<3)&gapDigit2 | // 123-45-6789, 555-123-4567
-		ends&b4&^(digits<<4)&gapDigit3 | // 4111 1111 …
-		ends&b3&(gapDigit|paren) | // 0044 20 …, 0044(0)20 …
-		ends&^b4&gapDigit&(gap>>3|gap>>4|gap>>5) // 10.0.0.1, 555.123.4567
-	zero = ends & b2 &^ b6 & gapDigit // 020 7946 0958
-	switch {
-	case last:
-	case width > 6:
-		s |= ends & (^uint64(0) << (width - 6))
-	default:
-		s |= ends
+// candidates returns the bits of the block src[i:end] that a validator could take: the
+// starts of runs of digits a digit validator could take, and the rare bytes whose
+// neighbours fit their detector. It looks at most 10 bytes after a bit: when the block
+// is not the last (and then 64 bytes wide), the bits whose next bytes are not all in
+// the block are in; those of the last 8 bytes are the next block's.
+func (m *Masker) candidates(src []byte, i, end int, b *blockBits) uint64 {
+	last := end == len(src)
+	var p1, p2 byte // the two bytes before the block
+	if i > 0 {
+		p1 = src[i-1]
+		if i > 1 {
+			p2 = src[i-2]
+		}
 	}
-	return s, zero
+	l := b.letters
+	l1 := l<<1 | b2u(isLetter(p1))                        // a letter (may) just before
+	l2 := l<<2 | b2u(isLetter(p1))<<1 | b2u(isLetter(p2)) // two before
+	var todo uint64
+	if m.digitsOn {
+		d := b.digits
+		starts := d &^ (d << 1)
+		if isDigit(p1) {
+			starts &^= 1 // the run began before: it was looked at then
+		}
+		if starts != 0 {
+			todo = starts & m.digitCandidates(b, starts, l1, l2, p1, last)
+		}
+	}
+	todo |= b.at
+	if c := b.colon; c != 0 {
+		// v6Worth takes a ':' that starts a "::", or one of a chain of groups of up to 4
+		// hex digits: the next ':' is at most 5 bytes on, and so is the one after it
+		// (or the chain ends with a "::", whose first ':' is then next to one).
+		// Colons whose next 10 bytes are not all in the block are all in.
+		chained := c & (c>>1 | c>>2 | c>>3 | c>>4 | c>>5)
+		keep := c & (c>>1 | chained&(chained>>1|chained>>2|chained>>3|chained>>4|chained>>5))
+		if !last {
+			keep |= c &^ (1<<(block-10) - 1)
+		}
+		todo |= keep
+	}
+	todo |= b.underscore & l1                            // ghp_, github_pat_
+	todo |= b.i & l1 & (l >> 1)                          // AKIA, ASIA
+	todo |= b.j & l1                                     // eyJ
+	todo |= b.k & (b.sep<<1 | b2u(p1 == ' ')) & (l >> 1) // PRIVATE KEY
+	return todo
+}
+
+// digitCandidates returns the runs of digits, of those that start at a bit of starts,
+// that a digit validator could take: each condition is one a validator checks, at a
+// fixed distance from the run's first digit ("x>>5": x at the run's first digit + 5),
+// by the run's length. When the block is not the last, a run that reaches its end goes
+// on in the next block: it is in.
+func (m *Masker) digitCandidates(b *blockBits, starts, l1, l2 uint64, p1 byte, last bool) uint64 {
+	d, sep, dot, z := b.digits, b.sep, b.dot, b.zero
+	paren := b.paren
+	sd := sep | dot
+	d2 := d & (d >> 1) // 2 digits from here
+	d3 := d2 & (d >> 2)
+	next := sep & (d >> 1)                              // a separator, then a digit
+	quad := dot & (d >> 1) & (dot>>2 | dot>>3 | dot>>4) // a dotted quad's first dot
+	more := sd&((d|paren)>>1) | paren                   // what goes on after "00" and digits
+	zz := z & (z >> 1) &^ (b.zeroSure >> 2)             // "00" and a digit but 0
+	// t: the runs of exactly k digits; p: those of more.
+	p := starts & (d >> 1)
+	t := starts &^ p
+	keep := t & (b.one&((sd&(d3>>1|paren>>1))>>1) | // 1-800-555-0199, 1 (800) 555-0199
+		quad>>1) // 10.0.0.1
+	t, p = p&^(d>>2), p&(d>>2)
+	keep |= t & (quad >> 2)
+	trunk := t & (next >> 2)
+	t, p = p&^(d>>3), p&(d>>3)
+	keep |= t & ((sep&(d2>>1)|dot&(d3>>1))>>3 | // 123-45-6789, 555-123-4567, 555.123.4567
+		quad>>3 | zz&(more>>3)) // 0044 20 7946 0958, 0044(0)20 …
+	trunk |= t & (next >> 3)
+	t, p = p&^(d>>4), p&(d>>4)
+	keep |= t & ((sep&(d3>>1))>>4 | zz&(more>>4)) // 4111 1111: a card's first group
+	trunk |= t & (next >> 4)
+	t, p = p&^(d>>5), p&(d>>5)
+	keep |= t & zz & (more >> 5)
+	trunk |= t & (next >> 5)
+	keep |= p & (zz | (d>>6)&(d>>7)&(d>>8)&(d>>9)&(d>>10)&(d>>11)&(d>>12)) // 00 and 8 digits, a card in one run
+	// Trunk 0: 2 to 5 digits, a separator and a digit; 9 digits or more in groups apart
+	// by single separators, so 10 bytes or more of digits and separators between them.
+	if trunk &= z; trunk != 0 {
+		groups := long(d | sep&(d<<1)&(d>>1))
+		if !last {
+			groups |= ^uint64(1<<(block-9) - 1) // groups that may go on
+		}
+		keep |= trunk & groups
+	}
+	if !last && d>>63 != 0 {
+		keep |= 1 << (63 - bits.LeadingZeros64(starts)) // the run that reaches the end
+	}
+	keep &^= b.lettersSure<<1 | b2u(isLetter(p1)) // glued to a word: only an IBAN
+	plus1 := b.plus<<1 | b2u(p1 == '+' && m.rare['+'] != 0)
+	paren1 := paren<<1 | b2u(p1 == '(' && m.rare['('] != 0)
+	// An IBAN's check digits after its country code, then 4 letters or digits, or a
+	// space and 4.
+	al := d | b.letters
+	al4 := al & (al >> 1) & (al >> 2) & (al >> 3)
+	keep |= l1&l2&(d>>1)&(al4>>2|(sep>>2)&(al4>>3)) |
+		plus1&^b.zeroSure | paren1 // +14155552671, (555) 123-4567
+	return keep
+}
+
+func b2u(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // long returns the starts of runs of 10 digits or more.
@@ -284,23 +372,6 @@ func long(digits uint64) uint64 {
 	a2 := digits & (digits >> 1)
 	a4 := a2 & (a2 >> 2)
 	return a4 & (a4 >> 4) & (a2 >> 8)
-}
-
-// fillBack sets, in each run of d's bits, the bits below any bit of g.
-func fillBack(g, d uint64) uint64 {
-	p := d
-	g |= p & (g >> 1)
-	p &= p >> 1
-	g |= p & (g >> 2)
-	p &= p >> 2
-	g |= p & (g >> 4)
-	p &= p >> 4
-	g |= p & (g >> 8)
-	p &= p >> 8
-	g |= p & (g >> 16)
-	p &= p >> 16
-	g |= p & (g >> 32)
-	return g
 }
 
 func clamp(sp span, lo int) span {

@@ -411,6 +411,9 @@ func privateKey(src []byte, k, lo int) (span, bool) {
 		return span{}, false
 	}
 	from := max(lo, k-8-48)
+	if from > k-8 { // the value before ends inside "PRIVATE "
+		return span{}, false
+	}
 	b := bytes.LastIndex(src[from:k-8], beginMark)
 	if b < 0 {
 		return span{}, false
