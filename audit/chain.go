@@ -31,6 +31,15 @@ func (e Event) Sum(key []byte) ([]byte, error) {
 	return m.Sum(nil), nil
 }
 
+// SumText is Sum for an event whose Data is given as its canonical text (DataJSON's, as
+// a store keeps it), which it hashes as it is, without decoding it: e.Data is not used. A
+// text that is not canonical gives a hash that Verify, which re-encodes Data, reports.
+func (e Event) SumText(key, data []byte) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write(e.canonicalWith(data))
+	return m.Sum(nil)
+}
+
 // Chain seals events into a keyed hash chain: each event's Prev is the Hash of the one
 // before, and its Hash an HMAC that only the key's holder can make, so that an event
 // edited, inserted or removed afterwards breaks the chain where it happened (Verify).

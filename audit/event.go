@@ -172,6 +172,11 @@ func (e Event) canonicalBytes() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return e.canonicalWith(data), nil
+}
+
+// canonicalWith is canonicalBytes with Data's canonical text given.
+func (e Event) canonicalWith(data []byte) []byte {
 	n := len(canonicalVersion) + 8 + 6*4 + len(e.Kind) + len(e.Actor) + len(e.Connection) +
 		len(e.Session) + len(data) + len(e.Prev)
 	b := make([]byte, 0, n)
@@ -181,7 +186,7 @@ func (e Event) canonicalBytes() ([]byte, error) {
 		b = binary.BigEndian.AppendUint32(b, uint32(len(f)))
 		b = append(b, f...)
 	}
-	return b, nil
+	return b
 }
 
 // wireEvent is Event's JSON form: Prev and Hash in hex, Data as its canonical text.

@@ -35,7 +35,7 @@ func (s *Store) appendEvents(ctx context.Context, tx *sql.Tx, events []*Event, s
 	}
 	var seq int64
 	var prev []byte
-	err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1`).Scan(&seq, &prev)
+	err := s.queryRow(ctx, tx, qHead).Scan(&seq, &prev)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("store: audit chain head: %w", err)
 	}
@@ -47,8 +47,7 @@ func (s *Store) appendEvents(ctx context.Context, tx *sql.Tx, events []*Event, s
 		e.Seq = seq
 		e.Prev = prev
 		e.Hash = seal(prev, e)
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO audit_events (seq, time, kind, actor, connection, session_id, data, prev, hash)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		if err := s.exec(ctx, tx, qInsertEvent,
 			e.Seq, e.Time.UnixMicro(), e.Kind, e.Actor, e.Connection, e.Session, e.Data, e.Prev, e.Hash); err != nil {
 			return fmt.Errorf("store: audit event %d: %w", e.Seq, err)
 		}

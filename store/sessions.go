@@ -61,6 +61,24 @@ type Statement struct {
 	RowsKept      int            // len(Rows)
 }
 
+// Commit's statements, prepared once for SQLite.
+const (
+	qInsertSession = `INSERT INTO sessions (id, gateway_id, tunnel_id, subject, email, groups_json, connection, access, db_user, application, source_addr, started_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qInsertStatement = `INSERT INTO statements (session_id, seq, started_at, sql, params_json, class, decision, rule, policy_version, review_id, state, error)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qFinishStatement = `UPDATE statements SET state = ?, duration_us = ?, row_count = ?, command_tag = ?, error = ?,
+			masking_json = ?, columns_json = ?, rows_json = ?, rows_kept = ? WHERE session_id = ? AND seq = ?`
+	qEndSession  = `UPDATE sessions SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL`
+	qInsertEvent = `INSERT INTO audit_events (seq, time, kind, actor, connection, session_id, data, prev, hash)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+)
+
+// qHead reads the head of the audit chain.
+const qHead = `SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1`
+
+var commitQueries = []string{qInsertSession, qInsertStatement, qFinishStatement, qEndSession, qInsertEvent, qHead}
+
 // SessionEnd closes a session record.
 type SessionEnd struct {
 	ID     string
@@ -90,15 +108,17 @@ type Sealer func(prev []byte, e *Event) (hash []byte)
 // Commit writes a batch in one transaction. Events are sealed with seal and appended
 // after the chain's head; with PostgreSQL, gateways sharing the store take turns.
 func (s *Store) Commit(ctx context.Context, b *Batch, seal Sealer) error {
-	tx, err := s.db.BeginTx(ctx, nil)
+	if err := s.prepare(ctx); err != nil {
+		return err
+	}
+	tx, err := s.wdb.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store commit: %w", err)
 	}
 	defer tx.Rollback()
 	for _, se := range b.Opened {
 		groups, _ := json.Marshal(nonNil(se.Groups))
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO sessions (id, gateway_id, tunnel_id, subject, email, groups_json, connection, access, db_user, application, source_addr, started_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		if err := s.exec(ctx, tx, qInsertSession,
 			se.ID, se.GatewayID, se.TunnelID, se.Subject, se.Email, string(groups), se.Connection, se.Access, se.DBUser, se.Application, se.SourceAddr, se.StartedAt.UnixMicro()); err != nil {
 			return fmt.Errorf("store: session %s: %w", se.ID, err)
 		}
@@ -108,8 +128,7 @@ func (s *Store) Commit(ctx context.Context, b *Batch, seal Sealer) error {
 		if err != nil {
 			return fmt.Errorf("store: statement %s/%d: %w", st.SessionID, st.Seq, err)
 		}
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO statements (session_id, seq, started_at, sql, params_json, class, decision, rule, policy_version, review_id, state, error)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		if err := s.exec(ctx, tx, qInsertStatement,
 			st.SessionID, st.Seq, st.StartedAt.UnixMicro(), st.SQL, string(params), st.Class, st.Decision, st.Rule, st.PolicyVersion, st.ReviewID, st.State, nullString(st.Error)); err != nil {
 			return fmt.Errorf("store: statement %s/%d: %w", st.SessionID, st.Seq, err)
 		}
@@ -118,15 +137,14 @@ func (s *Store) Commit(ctx context.Context, b *Batch, seal Sealer) error {
 		masking, _ := json.Marshal(st.Masking)
 		columns, _ := json.Marshal(st.Columns)
 		rows, _ := json.Marshal(st.Rows)
-		if _, err := tx.ExecContext(ctx, s.q(`UPDATE statements SET state = ?, duration_us = ?, row_count = ?, command_tag = ?, error = ?,
-			masking_json = ?, columns_json = ?, rows_json = ?, rows_kept = ? WHERE session_id = ? AND seq = ?`),
+		if err := s.exec(ctx, tx, qFinishStatement,
 			st.State, st.Duration.Microseconds(), st.RowCount, st.CommandTag, nullString(st.Error),
 			string(masking), string(columns), string(rows), len(st.Rows), st.SessionID, st.Seq); err != nil {
 			return fmt.Errorf("store: statement %s/%d outcome: %w", st.SessionID, st.Seq, err)
 		}
 	}
 	for _, e := range b.Ended {
-		if _, err := tx.ExecContext(ctx, s.q(`UPDATE sessions SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL`),
+		if err := s.exec(ctx, tx, qEndSession,
 			e.At.UnixMicro(), e.Reason, e.ID); err != nil {
 			return fmt.Errorf("store: end session %s: %w", e.ID, err)
 		}
