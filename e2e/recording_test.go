@@ -420,7 +420,7 @@ func TestAuditTrail(t *testing.T) {
 			t.Fatal("an analyst's delete was allowed")
 		}
 	}
-	if _, err := conn.Exec(ctx, "select 1"); err != nil {
+	if _, err := conn.Exec(ctx, "select email from customers limit 3"); err != nil {
 		t.Fatal(err)
 	}
 	conn.Close(ctx)
@@ -485,7 +485,8 @@ func TestAuditTrail(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	for _, want := range []string{`hoop_statements_total{class="write",decision="deny"}`, `hoop_sessions_total`,
-		`hoop_store_write_seconds_bucket`, `hoop_audit_sink_sent_total{sink="file:`, `hoop_tunnels_open`} {
+		`hoop_store_write_seconds_bucket`, `hoop_audit_sink_sent_total{sink="file:`, `hoop_tunnels_open`,
+		`hoop_tunnel_bytes_total{direction="in"}`, `hoop_masked_values_total{by="email"}`, `hoop_denials_total{kind="statement"}`} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics has no %s", want)
 		}

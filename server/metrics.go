@@ -62,6 +62,12 @@ func observeStoreWrite(d time.Duration, err error) {
 	}
 }
 
+// The tunnel byte counters, resolved once.
+var (
+	bytesIn  = metrics.tunnelBytes.WithLabelValues("in")
+	bytesOut = metrics.tunnelBytes.WithLabelValues("out")
+)
+
 // sinkStats is the dispatcher whose counts /metrics shows: the last gateway started in
 // the process.
 var sinkStats atomic.Pointer[audit.Dispatcher]

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -209,7 +210,26 @@ func (g *Gateway) serveStream(ctx context.Context, t *liveTunnel, st *tunnel.Str
 			_ = t.sess.Send(tunnel.ControlMessage{Type: tunnel.ControlNotice, Level: level, Text: text})
 		},
 	}
-	_ = g.engine.Serve(ctx, st, req)
+	_ = g.engine.Serve(ctx, countingConn{Conn: st}, req)
+}
+
+// countingConn counts the bytes of a tunnel stream for /metrics.
+type countingConn struct{ net.Conn }
+
+func (c countingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		bytesIn.Add(float64(n))
+	}
+	return n, err
+}
+
+func (c countingConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	if n > 0 {
+		bytesOut.Add(float64(n))
+	}
+	return n, err
 }
 
 // CloseTunnels ends every live tunnel with a reason the clients show.
