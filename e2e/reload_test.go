@@ -52,3 +52,61 @@ func TestPolicyReloadOnChange(t *testing.T) {
 		t.Error("the log does not carry the broken file's errors")
 	}
 }
+
+// TestMaskingFollowsReload: a live masked session follows the reloaded policy's masking
+// (partial, then redact) without reconnecting; a session that was not masked at all is
+// ended when the new policy masks it, and masked once it reconnects.
+func TestMaskingFollowsReload(t *testing.T) {
+	gw := startGateway(t, gatewayOptions{})
+	if err := gw.G.WatchPolicy(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	email := func(conn *pgx.Conn) (string, error) {
+		var e string
+		err := conn.QueryRow(ctx, "select email from customers order by id limit 1", pgx.QueryExecModeSimpleProtocol).Scan(&e)
+		return e, err
+	}
+	annAddr, _ := gw.connect(t, gw.login(t, "ann"), "db-prod")
+	ann := connectPgx(t, annAddr)
+	danaTok := gw.login(t, "dana")
+	danaAddr, danaStatus := gw.connect(t, danaTok, "db-prod")
+	dana := connectPgx(t, danaAddr)
+	masked, err := email(ann)
+	if err != nil || !strings.Contains(masked, "@example.") || strings.Contains(masked, "REDACTED") {
+		t.Fatalf("ann before: %q, %v; want a partly masked e-mail", masked, err)
+	}
+	raw, err := email(dana)
+	if err != nil || strings.Contains(raw, "*") {
+		t.Fatalf("dana before: %q, %v; want the raw e-mail (exempt)", raw, err)
+	}
+
+	path := gw.Dir + "/policy.yaml"
+	pol := readFile(t, path)
+	edited := strings.Replace(pol, "    exempt_groups: [dba]\n    mode: partial", "    exempt_groups: []\n    mode: redact", 1)
+	if edited == pol {
+		t.Fatal("the example policy changed shape: update this test")
+	}
+	writeFile(t, path, edited)
+	waitFor(t, "ann's live session to follow the new masking", func() bool {
+		e, err := email(ann)
+		return err == nil && e == "[REDACTED:email]"
+	})
+	waitFor(t, "dana's unmasked session to be ended", func() bool {
+		_, err := email(dana)
+		return err != nil
+	})
+	waitFor(t, "hoop connect to say why", func() bool {
+		return strings.Contains(danaStatus.String(), "masking now applies")
+	})
+	// hoop connect reconnects; the new session is masked.
+	waitFor(t, "dana's new session to be masked", func() bool {
+		conn, err := pgx.Connect(ctx, dsn(danaAddr))
+		if err != nil {
+			return false
+		}
+		defer conn.Close(ctx)
+		e, err := email(conn)
+		return err == nil && e == "[REDACTED:email]"
+	})
+}

@@ -175,8 +175,32 @@ func (g *Gateway) ReloadPolicy() error {
 	if old.Version() != p.Version() {
 		g.log.Info("policy reloaded", "version", short(p.Version()), "previous", short(old.Version()))
 		g.audit("policy.reload", "", "", "", map[string]any{"version": p.Version(), "previous": old.Version(), "files": g.cfg.PolicyFiles})
+		if !g.noGate {
+			g.endNewlyMasked(old, p)
+		}
 	}
 	return nil
+}
+
+// endNewlyMasked ends the tunnels whose sessions the new policy masks and the old did
+// not: they were opened without a masker, and cannot start masking midway. Sessions that
+// were masked follow the new rules on their own (sessionMasker.rules).
+func (g *Gateway) endNewlyMasked(old, p *policy.Policy) {
+	g.mu.Lock()
+	live := make([]*liveTunnel, 0, len(g.tunnels))
+	for _, t := range g.tunnels {
+		live = append(live, t)
+	}
+	g.mu.Unlock()
+	for _, t := range live {
+		id := policyIdentity(t.identity())
+		before, _ := g.maskRules(old, id, t.connection)
+		after, err := g.maskRules(p, id, t.connection)
+		if len(before) == 0 && (len(after) > 0 || err != nil) {
+			g.log.Info("tunnel ended: the new policy masks it", "tunnel", t.id, "connection", t.connection)
+			t.end("the policy changed: masking now applies to connection " + t.connection + "; reconnect")
+		}
+	}
 }
 
 // Handler returns the gateway's HTTP handler.
@@ -353,8 +377,7 @@ func (g *Gateway) grant(id identity.Identity, c *config.Connection, tunnelID, re
 		return nil, err
 	}
 	if len(rules) > 0 {
-		grant.Masker = &sessionMasker{rules: rules, log: log,
-			cat: &catalog{cfg: up.Copy(), tables: make(map[uint32]*tableInfo)}}
+		grant.Masker = g.newMasker(p, rules, policyIdentity(id), c.Name, log, &catalog{cfg: up.Copy(), tables: make(map[uint32]*tableInfo)})
 	}
 	return grant, nil
 }

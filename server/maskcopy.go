@@ -56,9 +56,10 @@ func (sm *sessionMasker) CopyOut(ref postgres.CopyRef) (postgres.CopyRows, error
 		return refuse(err.Error())
 	}
 	cr.cols = make([]colPlan, len(cols))
+	rules := sm.rules()
 	for i, c := range cols {
 		cr.cols[i] = colPlan{oid: c.typ}
-		for _, r := range sm.rules {
+		for _, r := range rules {
 			for _, rc := range r.columns {
 				if rc.Column == c.name && (rc.Table == "*" || rc.Table == table.name || rc.Table == table.schema+"."+table.name) {
 					cr.cols[i].whole, cr.cols[i].label = r.whole, table.name+"."+c.name
@@ -138,7 +139,7 @@ func (cr *copyRows) Row(src []byte) ([]byte, error) {
 // field masks one COPY field with every rule's detectors; null is the null mode's answer.
 func (sm *sessionMasker) field(src []byte) (out []byte, null bool) {
 	out = src
-	for _, r := range sm.rules {
+	for _, r := range sm.rules() {
 		if r.content == nil {
 			continue
 		}

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -116,7 +117,13 @@ func loadHashKey(dataDir, fromConfig string) ([]byte, error) {
 // attribute number each RowDescription carries, looked up in the catalog once per
 // table, so an alias (SELECT ssn AS x) does not escape them.
 type sessionMasker struct {
-	rules   []maskRule
+	// set holds the rules and the policy they came from; a policy reload replaces them at
+	// the next result, error or COPY (refresh).
+	set        atomic.Pointer[ruleSet]
+	g          *Gateway
+	id         policy.Identity
+	connection string
+
 	cat     *catalog
 	log     *slog.Logger
 	counts  mask.Counts // values the detectors found
@@ -125,6 +132,40 @@ type sessionMasker struct {
 	// Since the last statement's record: values found by detector, and masked by column.
 	stmtCounts  mask.Counts
 	stmtColumns map[string]int // "customers.ssn" → 3
+}
+
+type ruleSet struct {
+	policy *policy.Policy
+	rules  []maskRule
+}
+
+func (g *Gateway) newMasker(p *policy.Policy, rules []maskRule, id policy.Identity, connection string, log *slog.Logger, cat *catalog) *sessionMasker {
+	sm := &sessionMasker{g: g, id: id, connection: connection, log: log, cat: cat}
+	sm.set.Store(&ruleSet{policy: p, rules: rules})
+	return sm
+}
+
+// rules returns the rules in force, after taking the policy's reloads into account: a
+// session follows the masking of the policy in force, like its statements do.
+func (sm *sessionMasker) rules() []maskRule {
+	cur := sm.set.Load()
+	if sm.g == nil {
+		return cur.rules
+	}
+	p := sm.g.Policy()
+	if p == cur.policy {
+		return cur.rules
+	}
+	rules, err := sm.g.maskRules(p, sm.id, sm.connection)
+	if err != nil {
+		// Keep masking with the rules it had: never less for a policy it cannot use.
+		sm.log.Error("masking rules of the reloaded policy refused: the session keeps its rules", "err", err)
+		sm.set.CompareAndSwap(cur, &ruleSet{policy: p, rules: cur.rules})
+		return cur.rules
+	}
+	sm.set.CompareAndSwap(cur, &ruleSet{policy: p, rules: rules})
+	sm.log.Info("masking rules follow the reloaded policy", "version", short(p.Version()), "rules", len(rules))
+	return rules
 }
 
 // takeStatement returns what was masked since it was last called, for a statement's
@@ -147,8 +188,10 @@ func (sm *sessionMasker) takeStatement() map[string]int {
 	return out
 }
 
-func (sm *sessionMasker) hasColumnRules() bool {
-	for _, r := range sm.rules {
+func (sm *sessionMasker) hasColumnRules() bool { return hasColumnRules(sm.rules()) }
+
+func hasColumnRules(rules []maskRule) bool {
+	for _, r := range rules {
 		if len(r.columns) > 0 {
 			return true
 		}
@@ -170,7 +213,7 @@ func (sm *sessionMasker) content(src []byte, json bool) []byte {
 // record's statement texts and parameters are masked on the client's side).
 func (sm *sessionMasker) scan(src []byte, json, count bool) []byte {
 	out := src
-	for _, r := range sm.rules {
+	for _, r := range sm.rules() {
 		if r.content == nil {
 			continue
 		}
@@ -211,7 +254,9 @@ func (sm *sessionMasker) Close() {
 // Rows implements postgres.Masker.
 func (sm *sessionMasker) Rows(fields []pgproto3.FieldDescription, formats []int16) (postgres.RowMasker, error) {
 	cols := make([]colPlan, len(fields))
-	byColumn := sm.hasColumnRules()
+	rules := sm.rules()
+	set := sm.set.Load()
+	byColumn := hasColumnRules(rules)
 	for i, f := range fields {
 		cols[i] = colPlan{oid: f.DataTypeOID, binary: formats[i] == 1}
 		if f.TableOID == 0 || !byColumn {
@@ -221,7 +266,7 @@ func (sm *sessionMasker) Rows(fields []pgproto3.FieldDescription, formats []int1
 		if err != nil {
 			return nil, err
 		}
-		for _, r := range sm.rules {
+		for _, r := range rules {
 			for _, c := range r.columns {
 				if c.Column == column.name && (c.Table == "*" || c.Table == table.name || c.Table == table.schema+"."+table.name) {
 					cols[i].whole = r.whole
@@ -230,7 +275,7 @@ func (sm *sessionMasker) Rows(fields []pgproto3.FieldDescription, formats []int1
 			}
 		}
 	}
-	return &rowMasker{sm: sm, cols: cols}, nil
+	return &rowMasker{sm: sm, set: set, cols: cols}, nil
 }
 
 // colPlan is how one column's values are masked.
@@ -243,8 +288,15 @@ type colPlan struct {
 
 type rowMasker struct {
 	sm   *sessionMasker
+	set  *ruleSet // the rules it was planned with
 	cols []colPlan
 	buf  []byte
+}
+
+// Stale implements postgres.RowMasker.
+func (rm *rowMasker) Stale() bool {
+	cur := rm.sm.set.Load()
+	return cur != rm.set || (rm.sm.g != nil && rm.sm.g.Policy() != cur.policy)
 }
 
 // Type OIDs whose values are text, in both formats.

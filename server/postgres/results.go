@@ -44,6 +44,9 @@ type RowMasker interface {
 	// left as is, or the value to send (valid until the next call), or null to send SQL
 	// NULL instead.
 	Value(col int, v []byte) (out []byte, null bool)
+	// Stale reports that the rules it was made with are no longer in force (a policy
+	// reload): the engine then asks Rows for a new one.
+	Stale() bool
 }
 
 // results tracks, for masking, the columns of every statement and portal and of the rows
@@ -123,7 +126,7 @@ func decodeFields(body []byte) ([]pgproto3.FieldDescription, error) {
 // maskRow returns the DataRow body with its values masked: body itself when nothing
 // changed.
 func (r *results) maskRow(rs *rowSet, body []byte) ([]byte, error) {
-	if rs.rm == nil {
+	if rs.rm == nil || rs.rm.Stale() {
 		rm, err := r.m.Rows(rs.shape.fields, rs.shape.formats)
 		if err != nil {
 			return nil, fmt.Errorf("mask results: %w", err)

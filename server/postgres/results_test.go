@@ -48,6 +48,8 @@ type fakeRows struct {
 	formats []int16
 }
 
+func (r fakeRows) Stale() bool { return false }
+
 func (r fakeRows) Value(col int, v []byte) ([]byte, bool) {
 	switch {
 	case string(r.fields[col].Name) == "gone":
