@@ -100,3 +100,52 @@ type AuditReport struct {
 	Reason  string `json:"reason"`          // a sentence a person can act on
 	Head    string `json:"head,omitempty"`  // hex Hash of the last event that verified
 }
+
+// Review is a held statement, or a request for time-boxed access to a connection, waiting
+// for approvers: an entry of GET /api/v1/reviews.
+type Review struct {
+	ID           string           `json:"id"`                  // "r-5f3a…"
+	Kind         string           `json:"kind"`                // ReviewStatement or ReviewAccess
+	State        string           `json:"state"`               // ReviewPending, ReviewApproved, …
+	Requester    string           `json:"requester"`           // "alice@example.com"
+	Groups       []string         `json:"groups"`              // the requester's: ["engineering"]
+	Connection   string           `json:"connection"`          // "db-prod"
+	Session      string           `json:"session,omitempty"`   // statement: the session that waits: "s-…"
+	SQL          string           `json:"sql,omitempty"`       // statement: the exact text held
+	Params       []*string        `json:"params,omitempty"`    // statement: its bind parameters, masked
+	Class        string           `json:"class,omitempty"`     // statement: "write"
+	Rule         string           `json:"rule,omitempty"`      // the policy rule that asked for the review
+	Reason       string           `json:"reason,omitempty"`    // the requester's reason: "INC-123"
+	Duration     string           `json:"duration,omitempty"`  // access: the window asked for: "1h0m0s"
+	Created      time.Time        `json:"created"`             //
+	Expires      time.Time        `json:"expires"`             // a pending review expires then
+	MinApprovals int              `json:"min_approvals"`       // distinct approvers needed: 1
+	Approvals    []ReviewDecision `json:"approvals,omitempty"` // who approved so far
+	Denial       *ReviewDecision  `json:"denial,omitempty"`    // who denied, and why
+	URL          string           `json:"url"`                 // the review's web page: "https://hoop.example.com/reviews/r-…"
+}
+
+// ReviewDecision is one approver's answer.
+type ReviewDecision struct {
+	By     string    `json:"by"`               // "dana@example.com"
+	At     time.Time `json:"at"`               //
+	Reason string    `json:"reason,omitempty"` // required to deny: "not during the freeze"
+}
+
+// ReviewAnswer is the body of POST /api/v1/reviews/{id}/approve and …/deny.
+type ReviewAnswer struct {
+	Reason string `json:"reason,omitempty"`
+}
+
+// Review kinds and states.
+const (
+	ReviewStatement = "statement" // a held statement
+	ReviewAccess    = "access"    // a just-in-time access request
+
+	ReviewPending   = "pending"   // waiting for approvers
+	ReviewApproved  = "approved"  // approved: the statement may run once, the access is granted
+	ReviewDenied    = "denied"    // an approver said no
+	ReviewExpired   = "expired"   // nobody decided in time
+	ReviewWithdrawn = "withdrawn" // the requester gave up (cancelled, disconnected)
+	ReviewUsed      = "used"      // approved and used: an approval runs its statement once
+)
