@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -40,7 +41,8 @@ func (g *Gateway) newGate(id policy.Identity, connection string, log *slog.Logge
 // later SQL-level EXECUTE of the same name.
 func (sg *sessionGate) Parse(name, sql string) error {
 	class, err := sg.decide(sql)
-	if err == nil {
+	if rr := (*postgres.ReviewRequired)(nil); err == nil || errors.As(err, &rr) {
+		// A held statement runs under this decision once approved.
 		sg.parsed[name] = sg.last
 		if name != "" {
 			sg.record(name, class)
@@ -103,11 +105,8 @@ func (sg *sessionGate) decide(sql string) (policy.Class, error) {
 	ev := p.Evaluate(sg.id, sg.connection, items)
 	sg.logDecision(p, stmts, items, ev)
 	sg.last = decided{class: string(topClass(items)), decision: ev.Decision.String(), rule: ev.Rule, version: p.Version()}
-	switch ev.Decision {
-	case policy.Deny:
+	if ev.Decision == policy.Deny {
 		return "", &postgres.DeniedError{Reason: ev.Reason}
-	case policy.Review:
-		return "", &postgres.DeniedError{Reason: ev.Reason + "; this gateway cannot hold statements for approval yet, so it is refused"}
 	}
 	top := policy.Read
 	for i, st := range stmts {
@@ -122,6 +121,9 @@ func (sg *sessionGate) decide(sql string) (policy.Class, error) {
 		case st.Deallocates != "":
 			delete(sg.prepared, st.Deallocates)
 		}
+	}
+	if ev.Decision == policy.Review {
+		return top, &postgres.ReviewRequired{Reason: ev.Reason}
 	}
 	return top, nil
 }

@@ -29,8 +29,8 @@ func testGateway(t testing.TB, log io.Writer) *Gateway {
 	return g
 }
 
-// TestGateDecisions: the gate refuses with the rule and class, tracks SQL-level PREPARE
-// for EXECUTE, and logs every decision with the policy version that made it.
+// TestGateDecisions: the gate refuses with the rule and class, holds what needs a review,
+// tracks SQL-level PREPARE for EXECUTE, and logs every decision with the policy version that made it.
 func TestGateDecisions(t *testing.T) {
 	var log strings.Builder
 	g := testGateway(t, &log)
@@ -39,13 +39,13 @@ func TestGateDecisions(t *testing.T) {
 		{"select * from orders", ""},
 		{"begin; select 1; commit", ""},
 		{"drop table orders", "denied by rule engineers-read-prod: ddl statements are not allowed on db-prod"},
-		{"delete from orders", "held by rule engineers-read-prod: write statements on db-prod need an approval; this gateway cannot hold statements for approval yet, so it is refused"},
+		{"delete from orders", "held by rule engineers-read-prod: write statements on db-prod need an approval"},
 		{"select 1; delete from orders", "held by rule engineers-read-prod"},
 		{"prepare mine as select * from orders", ""},
 		{"execute mine", ""}, // the class PREPARE recorded: read
 		{"execute other", "denied by rule engineers-read-prod: admin statements"},  // never prepared here: admin
-		{"prepare wipe as delete from orders", "held by rule engineers-read-prod"}, // refused, so not recorded
-		{"execute wipe", "denied by rule engineers-read-prod: admin statements"},   // still unknown
+		{"prepare wipe as delete from orders", "held by rule engineers-read-prod"}, // held: it runs if approved
+		{"execute wipe", "held by rule engineers-read-prod: write statements"},     // so its EXECUTE is a write
 		{"deallocate mine", ""},
 		{"execute mine", "denied by rule engineers-read-prod: admin statements"},
 		{"selec 1", "denied by rule engineers-read-prod: admin statements are not allowed"}, // does not parse
@@ -58,8 +58,10 @@ func TestGateDecisions(t *testing.T) {
 		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
 			t.Errorf("%q: got %v, want a refusal containing %q", tt.sql, err, tt.want)
 		}
-		if _, ok := err.(*postgres.DeniedError); err != nil && !ok {
-			t.Errorf("%q: got %T, want a *postgres.DeniedError", tt.sql, err)
+		_, denied := err.(*postgres.DeniedError)
+		_, held := err.(*postgres.ReviewRequired)
+		if err != nil && denied == strings.HasPrefix(tt.want, "held") || err != nil && !denied && !held {
+			t.Errorf("%q: got %T, want a *postgres.ReviewRequired for a hold, else a *postgres.DeniedError", tt.sql, err)
 		}
 	}
 	// A protocol-level named statement can be run by SQL EXECUTE too.

@@ -68,7 +68,11 @@ type Gateway struct {
 	hashKey    []byte // the key of the hash masking mode
 	gatewayID  string // this gateway's name in a shared store: "gw-…", kept in the data dir
 	logins     logins
-	rec        *recorder
+	reviews    *reviews
+	// notifyReview tells the approvers of a new review (the config's reviews.notify); nil
+	// for none.
+	notifyReview func(api.Review)
+	rec          *recorder
 	recordOff  bool
 	chainKey   []byte            // the audit chain's HMAC key
 	sinks      *audit.Dispatcher // where audit events go besides the store; nil for none
@@ -116,8 +120,12 @@ func New(opts Options) (*Gateway, error) {
 	if g.hashKey, err = loadHashKey(cfg.DataDir, cfg.Masking.HashKey); err != nil {
 		return nil, err
 	}
+	g.reviews = newReviews(g)
 	if g.store != nil {
 		if err := g.startRecorder(opts); err != nil {
+			return nil, err
+		}
+		if err := g.withdrawStaleReviews(); err != nil {
 			return nil, err
 		}
 	}
@@ -213,6 +221,11 @@ func (g *Gateway) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/sessions", g.authenticated(g.handleSessions))
 	mux.HandleFunc("GET /api/v1/sessions/{id}", g.authenticated(g.handleSession))
 	mux.HandleFunc("GET /api/v1/audit/verify", g.authenticated(g.handleAuditVerify))
+	mux.HandleFunc("GET /api/v1/reviews", g.authenticated(g.handleReviews))
+	mux.HandleFunc("GET /api/v1/reviews/events", g.authenticated(g.handleReviewEvents))
+	mux.HandleFunc("GET /api/v1/reviews/{id}", g.authenticated(g.handleReview))
+	mux.HandleFunc("POST /api/v1/reviews/{id}/approve", g.authenticated(g.handleDecide(true)))
+	mux.HandleFunc("POST /api/v1/reviews/{id}/deny", g.authenticated(g.handleDecide(false)))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(metrics.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	if g.idp != nil {
@@ -346,7 +359,7 @@ func groupList(groups []string) string {
 
 // grant decides how a session on c is opened: the database role for the highest class
 // the identity may run, read-only when that is read.
-func (g *Gateway) grant(id identity.Identity, c *config.Connection, tunnelID, remote string) (*postgres.Grant, error) {
+func (g *Gateway) grant(id identity.Identity, c *config.Connection, tunnelID, remote string, notify func(level, text string)) (*postgres.Grant, error) {
 	p := g.Policy()
 	a := p.Access(policyIdentity(id), c.Name)
 	if !a.Allowed {
@@ -362,14 +375,22 @@ func (g *Gateway) grant(id identity.Identity, c *config.Connection, tunnelID, re
 		return nil, fmt.Errorf("connection %s: %w", c.Name, err)
 	}
 	grant := &postgres.Grant{Upstream: up, Level: string(level), ReadOnly: level == policy.Read, Rules: a.Rules}
+	var sessionID atomic.Value // the record's id, once the session has one
 	if g.rec != nil && !g.recordOff {
 		grant.Record = func(info postgres.SessionInfo) (postgres.Recorder, error) {
-			return g.openRecord(id, tunnelID, remote, c.Name, grant, info)
+			sr, err := g.openRecord(id, tunnelID, remote, c.Name, grant, info)
+			if err == nil {
+				sessionID.Store(sr.id)
+			}
+			return sr, err
 		}
 	}
 	if g.noGate {
 		return grant, nil
 	}
+	holder := &sessionHolder{g: g, who: id, connection: c.Name, notify: notify,
+		session: func() string { s, _ := sessionID.Load().(string); return s }}
+	grant.Holder = holder
 	log := g.log.With("user", id.String(), "connection", c.Name)
 	grant.Gate = g.newGate(policyIdentity(id), c.Name, log)
 	rules, err := g.maskRules(p, policyIdentity(id), c.Name)
@@ -379,6 +400,8 @@ func (g *Gateway) grant(id identity.Identity, c *config.Connection, tunnelID, re
 	if len(rules) > 0 {
 		grant.Masker = g.newMasker(p, rules, policyIdentity(id), c.Name, log, &catalog{cfg: up.Copy(), tables: make(map[uint32]*tableInfo)})
 	}
+	sm, _ := grant.Masker.(*sessionMasker)
+	holder.params = func(ps []postgres.Param) []*string { return maskParams(sm, ps) }
 	return grant, nil
 }
 

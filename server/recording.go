@@ -247,7 +247,8 @@ func (g *Gateway) openRecord(who identity.Identity, tunnelID, remote string, c s
 // Statement implements postgres.Recorder.
 func (sr *sessionRecorder) Statement(in postgres.StatementInfo) (postgres.Outcome, error) {
 	sr.seq++
-	st := &store.Statement{SessionID: sr.id, Seq: sr.seq, StartedAt: time.Now(), SQL: sr.text(in.SQL), Params: sr.params(in.Params), State: store.StateSent}
+	st := &store.Statement{SessionID: sr.id, Seq: sr.seq, StartedAt: time.Now(), SQL: sr.text(in.SQL), Params: sr.params(in.Params),
+		State: store.StateSent, ReviewID: in.ReviewID}
 	d := decided{decision: "allow"}
 	if sr.gate != nil {
 		d = sr.gate.last
@@ -284,16 +285,20 @@ func (sr *sessionRecorder) Statement(in postgres.StatementInfo) (postgres.Outcom
 }
 
 // text masks a statement text or message for the record, with the session's detectors.
-func (sr *sessionRecorder) text(s string) string {
-	if sr.masker == nil || s == "" {
+func (sr *sessionRecorder) text(s string) string { return maskText(sr.masker, s) }
+
+func maskText(masker *sessionMasker, s string) string {
+	if masker == nil || s == "" {
 		return s
 	}
-	return string(sr.masker.scan([]byte(s), false, false))
+	return string(masker.scan([]byte(s), false, false))
 }
 
-// params renders bind parameters for the record: text ones masked, binary ones as hex
-// (masked to a marker when a detector finds anything in their bytes).
-func (sr *sessionRecorder) params(ps []postgres.Param) []*string {
+func (sr *sessionRecorder) params(ps []postgres.Param) []*string { return maskParams(sr.masker, ps) }
+
+// maskParams renders bind parameters for a record or a review: text ones masked, binary
+// ones as hex (masked to a marker when a detector finds anything in their bytes).
+func maskParams(masker *sessionMasker, ps []postgres.Param) []*string {
 	if len(ps) == 0 {
 		return nil
 	}
@@ -305,8 +310,8 @@ func (sr *sessionRecorder) params(ps []postgres.Param) []*string {
 		var v string
 		switch {
 		case !p.Binary:
-			v = sr.text(string(p.Value))
-		case sr.masker != nil && !sameBytes(sr.masker.scan(p.Value, false, false), p.Value):
+			v = maskText(masker, string(p.Value))
+		case masker != nil && !sameBytes(masker.scan(p.Value, false, false), p.Value):
 			v = "[REDACTED]"
 		default:
 			v = `\x` + hex.EncodeToString(p.Value)

@@ -195,6 +195,9 @@ func (g *Gateway) serveStream(ctx context.Context, t *liveTunnel, st *tunnel.Str
 		return
 	}
 	who := t.identity()
+	notify := func(level, text string) {
+		_ = t.sess.Send(tunnel.ControlMessage{Type: tunnel.ControlNotice, Level: level, Text: text})
+	}
 	req := postgres.Request{
 		Identity:   who,
 		Connection: h.Connection,
@@ -204,11 +207,9 @@ func (g *Gateway) serveStream(ctx context.Context, t *liveTunnel, st *tunnel.Str
 			if err != nil {
 				return nil, &postgres.DeniedError{Reason: err.Error()}
 			}
-			return g.grant(who, c, t.id, t.remote)
+			return g.grant(who, c, t.id, t.remote, notify)
 		},
-		Notify: func(level, text string) {
-			_ = t.sess.Send(tunnel.ControlMessage{Type: tunnel.ControlNotice, Level: level, Text: text})
-		},
+		Notify: notify,
 	}
 	_ = g.engine.Serve(ctx, countingConn{Conn: st}, req)
 }

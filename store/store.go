@@ -287,6 +287,16 @@ var migrations = []string{
 		prev       BLOB NOT NULL,
 		hash       BLOB NOT NULL
 	);`,
+
+	`CREATE TABLE reviews (
+		id         TEXT PRIMARY KEY,
+		state      TEXT NOT NULL,
+		requester  TEXT NOT NULL,
+		connection TEXT NOT NULL,
+		created_at BIGINT NOT NULL,
+		data       TEXT NOT NULL
+	);
+	CREATE INDEX reviews_state ON reviews(state, created_at);`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

@@ -376,3 +376,29 @@ func TestNewerSchema(t *testing.T) {
 		}
 	})
 }
+
+func TestReviews(t *testing.T) {
+	each(t, func(t *testing.T, url string) {
+		ctx := t.Context()
+		s := open(t, url)
+		t0 := micro(time.Now())
+		for i, st := range []string{"pending", "pending", "denied"} {
+			r := &Review{ID: fmt.Sprintf("r-%d", i), State: st, Requester: "alice@example.com", Connection: "db-prod",
+				CreatedAt: t0.Add(time.Duration(i) * time.Second), Data: fmt.Sprintf(`{"id":"r-%d"}`, i)}
+			if err := s.PutReview(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.PutReview(ctx, &Review{ID: "r-0", State: "approved", Data: `{"id":"r-0","state":"approved"}`}); err != nil {
+			t.Fatal(err)
+		}
+		pending, err := s.Reviews(ctx, "pending", 10)
+		if err != nil || len(pending) != 1 || pending[0].ID != "r-1" || pending[0].Requester != "alice@example.com" {
+			t.Fatalf("pending: %+v, %v", pending, err)
+		}
+		all, _ := s.Reviews(ctx, "", 10)
+		if len(all) != 3 || all[0].State != "approved" || all[0].Data != `{"id":"r-0","state":"approved"}` {
+			t.Fatalf("all: %+v", all)
+		}
+	})
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -25,6 +26,18 @@ type cancelKey struct {
 type backend struct {
 	id identity.Identity
 	hc *pgconn.HijackedConn
+
+	// held, while a statement of the session waits for its review, withdraws it: a
+	// CancelRequest then ends the wait instead of reaching the database.
+	mu   sync.Mutex
+	held context.CancelFunc
+}
+
+// holding sets (or, with nil, clears) what a CancelRequest does while a statement waits.
+func (b *backend) holding(cancel context.CancelFunc) {
+	b.mu.Lock()
+	b.held = cancel
+	b.mu.Unlock()
 }
 
 func (e *Engine) register(b *backend) (cancelKey, error) {
@@ -69,6 +82,14 @@ func (e *Engine) cancel(ctx context.Context, req *Request, m *pgproto3.CancelReq
 		return
 	case !b.id.Same(req.Identity):
 		log.Warn("postgres cancel refused: the session belongs to another identity", "owner", b.id.String())
+		return
+	}
+	b.mu.Lock()
+	held := b.held
+	b.mu.Unlock()
+	if held != nil {
+		held()
+		log.Info("postgres cancel: the held statement's review is withdrawn")
 		return
 	}
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)

@@ -33,6 +33,32 @@ type Grant struct {
 	// Record opens the session's record once the database has accepted the login; nil
 	// records nothing. Its error ends the session before any statement runs.
 	Record func(info SessionInfo) (Recorder, error)
+	// Holder holds the statements the gate answers with *ReviewRequired until approvers
+	// decide; nil refuses them.
+	Holder Holder
+}
+
+// ReviewRequired is the gate's answer for a statement that may run only once approved.
+type ReviewRequired struct {
+	Reason string // "held by rule engineers-read-prod: write statements on db-prod need an approval"
+}
+
+func (e *ReviewRequired) Error() string { return e.Reason }
+
+// Holder holds a statement for review.
+type Holder interface {
+	// Hold opens a review of the statement and waits for its decision; notice shows the
+	// client a message meanwhile (psql prints it while it waits). It returns the review's
+	// id, and nil when the statement is approved to run once, or the refusal (denied,
+	// expired, withdrawn when ctx ends: a CancelRequest, the session's end).
+	Hold(ctx context.Context, st HeldStatement, notice func(text string)) (reviewID string, err error)
+}
+
+// HeldStatement is what a review holds.
+type HeldStatement struct {
+	SQL    string
+	Params []Param
+	Reason string // the gate's: which rule asks for the review
 }
 
 // SessionInfo is what the engine learns of a session at its start.
@@ -209,7 +235,8 @@ func (e *Engine) Serve(ctx context.Context, conn net.Conn, req Request) error {
 		return ctx.Err()
 	}
 
-	key, err := e.register(&backend{id: req.Identity, hc: up})
+	be := &backend{id: req.Identity, hc: up}
+	key, err := e.register(be)
 	if err != nil {
 		up.Conn.Close()
 		c.fatal(codeInternal, "hoop: "+err.Error(), "")
@@ -233,6 +260,9 @@ func (e *Engine) Serve(ctx context.Context, conn net.Conn, req Request) error {
 		log:    log,
 		start:  time.Now(),
 		masker: grant.Masker,
+		holder: grant.Holder,
+		be:     be,
+		ctx:    ctx,
 	}
 	if grant.Masker != nil {
 		s.stmtSQL, s.portals = make(map[string]string), make(map[string]portalInfo)

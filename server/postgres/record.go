@@ -23,6 +23,7 @@ type StatementInfo struct {
 	Prepared string  // the statement an Execute runs: "" for the unnamed one
 	Params   []Param // an Execute's bind parameters, as the client sent them
 	Refusal  error   // the gate's refusal, or nil
+	ReviewID string  // the review that approved it, or that refused it
 }
 
 // Param is one bind parameter.

@@ -51,6 +51,20 @@ type session struct {
 	rec     Recorder
 	stmtSQL map[string]string
 	portals map[string]portalInfo
+
+	// holder holds statements for review; heldOnce tracks extended-protocol statements an
+	// approval let through: each may run once (Only fromClient uses it).
+	holder   Holder
+	be       *backend
+	ctx      context.Context
+	heldOnce map[string]*heldUse
+}
+
+// heldUse is an approved extended-protocol statement: its review, and whether its one run
+// is spent.
+type heldUse struct {
+	review string
+	used   bool
 }
 
 type portalInfo struct {
@@ -185,7 +199,11 @@ func (s *session) decide(typ byte, body []byte) error {
 			return fmt.Errorf("malformed Query message: %w", err)
 		}
 		refusal := s.check("", sql, false)
-		out, refusal := s.record(StatementInfo{SQL: sql, Refusal: refusal})
+		var review string
+		if rr := (*ReviewRequired)(nil); errors.As(refusal, &rr) {
+			review, refusal = s.hold(HeldStatement{SQL: sql, Reason: rr.Reason})
+		}
+		out, refusal := s.record(StatementInfo{SQL: sql, Refusal: refusal, ReviewID: review})
 		if refusal != nil {
 			s.push(expectation{kind: 'Z', refuse: refusal})
 			return s.forward(msgSync, nil)
@@ -205,7 +223,18 @@ func (s *session) decide(typ byte, body []byte) error {
 		if err := m.Decode(body); err != nil {
 			return fmt.Errorf("malformed Parse message: %w", err)
 		}
-		if refusal := s.check(m.Name, m.Query, true); refusal != nil {
+		refusal := s.check(m.Name, m.Query, true)
+		delete(s.heldOnce, m.Name)
+		if rr := (*ReviewRequired)(nil); errors.As(refusal, &rr) {
+			var review string
+			if review, refusal = s.hold(HeldStatement{SQL: m.Query, Reason: rr.Reason}); refusal == nil {
+				if s.heldOnce == nil {
+					s.heldOnce = make(map[string]*heldUse)
+				}
+				s.heldOnce[m.Name] = &heldUse{review: review}
+			}
+		}
+		if refusal != nil {
 			s.record(StatementInfo{SQL: m.Query, Refusal: refusal})
 			s.skipping = true
 			s.push(expectation{kind: 'P', refuse: refusal})
@@ -250,6 +279,9 @@ func (s *session) decide(typ byte, body []byte) error {
 		}
 		if body[0] == 'S' && s.gate != nil {
 			s.gate.Close(name)
+		}
+		if body[0] == 'S' {
+			delete(s.heldOnce, name)
 		}
 		if s.stmtSQL != nil {
 			if body[0] == 'S' {
@@ -310,9 +342,18 @@ func (s *session) decide(typ byte, body []byte) error {
 			}
 			var out Outcome
 			p := s.portals[name]
-			if s.rec != nil {
+			var once error
+			review := ""
+			if h := s.heldOnce[p.stmt]; h != nil {
+				review = h.review
+				if h.used {
+					once = &DeniedError{Reason: "review " + h.review + " approved this statement to run once, and it has run; prepare it again to ask for a new review"}
+				}
+				h.used = true
+			}
+			if s.rec != nil || once != nil {
 				var refusal error
-				out, refusal = s.record(StatementInfo{SQL: s.stmtSQL[p.stmt], Execute: true, Prepared: p.stmt, Params: p.params})
+				out, refusal = s.record(StatementInfo{SQL: s.stmtSQL[p.stmt], Execute: true, Prepared: p.stmt, Params: p.params, ReviewID: review, Refusal: once})
 				if refusal != nil {
 					// Nothing runs unrecorded: the client gets the refusal where the
 					// Execute's answer would be, and the rest up to Sync is skipped.
@@ -346,6 +387,26 @@ func (s *session) forward(typ byte, body []byte) error {
 		return fmt.Errorf("%w: %v", errUpstreamWrite, err)
 	}
 	return nil
+}
+
+// hold holds a statement for review until it is decided: nil to forward it, or the
+// refusal. A CancelRequest or the end of the session withdraws the review.
+func (s *session) hold(st HeldStatement) (string, error) {
+	if s.holder == nil {
+		return "", &DeniedError{Reason: st.Reason + "; this gateway does not hold statements for approval, so it is refused"}
+	}
+	// What came before it runs meanwhile.
+	if err := s.upW.Flush(); err != nil {
+		return "", &DeniedError{Reason: "the database connection failed: " + err.Error()}
+	}
+	ctx, cancel := context.WithCancel(s.ctx)
+	defer cancel()
+	s.be.holding(cancel)
+	defer s.be.holding(nil)
+	notice := func(text string) {
+		_ = s.c.send(&pgproto3.NoticeResponse{Severity: "NOTICE", SeverityUnlocalized: "NOTICE", Code: "01000", Message: text})
+	}
+	return s.holder.Hold(ctx, st, notice)
 }
 
 // record records a statement, when the session is recorded. It returns the statement's

@@ -1,0 +1,219 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/hoopgw/hoop/api"
+)
+
+// apiCall calls the gateway's API with a token and decodes the answer into out; it
+// returns the HTTP status.
+func apiCall(t *testing.T, gw *gateway, token, method, path string, body, out any) int {
+	t.Helper()
+	var rd *bytes.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	} else {
+		rd = bytes.NewReader(nil)
+	}
+	req, err := http.NewRequest(method, gw.URL+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if out != nil {
+		json.NewDecoder(resp.Body).Decode(out)
+	}
+	return resp.StatusCode
+}
+
+// pendingReview waits for the one pending review dana can see and returns it.
+func pendingReview(t *testing.T, gw *gateway, token string) api.Review {
+	t.Helper()
+	var got api.Review
+	waitFor(t, "a pending review", func() bool {
+		var list []api.Review
+		apiCall(t, gw, token, "GET", "/api/v1/reviews", nil, &list)
+		if len(list) == 1 {
+			got = list[0]
+			return true
+		}
+		return false
+	})
+	return got
+}
+
+// TestHeldStatements: an engineer's write is held for review; the client is told the
+// review's id and URL and waits; a DBA's approval runs it (once), a denial refuses it with
+// who and why, a cancel withdraws it; nobody approves their own request; the recording
+// keeps the review id.
+func TestHeldStatements(t *testing.T) {
+	pg := sharedPG(t)
+	ctx := context.Background()
+	if err := pg.ExecIn(ctx, pg.App.DB, `CREATE TABLE held (id int PRIMARY KEY); INSERT INTO held SELECT generate_series(1, 10);
+		GRANT SELECT, DELETE ON held TO app_rw; GRANT SELECT ON held TO app_ro`); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pg.ExecIn(context.Background(), pg.App.DB, `DROP TABLE held`) })
+	gw := startGateway(t, gatewayOptions{})
+	alice := gw.login(t, "alice")
+	dana := gw.login(t, "dana")
+	addr, status := gw.connect(t, alice, "db-prod")
+	var notices []string
+	cfg, _ := pgx.ParseConfig(dsn(addr))
+	cfg.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) { notices = append(notices, n.Message) }
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+
+	run := func(sql string, args ...any) chan error {
+		done := make(chan error, 1)
+		go func() {
+			_, err := conn.Exec(ctx, sql, args...)
+			done <- err
+		}()
+		return done
+	}
+	count := func() int {
+		var n int
+		direct, err := pgx.Connect(ctx, pg.SuperDSN(pg.App.DB))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer direct.Close(ctx)
+		direct.QueryRow(ctx, "select count(*) from held").Scan(&n)
+		return n
+	}
+
+	// Approved: the DELETE runs, once.
+	done := run("delete from held where id = 1", pgx.QueryExecModeSimpleProtocol)
+	rv := pendingReview(t, gw, dana)
+	if rv.Requester != "alice@example.com" || rv.SQL != "delete from held where id = 1" || rv.Rule != "engineers-read-prod" ||
+		rv.Connection != "db-prod" || !strings.HasPrefix(rv.URL, gw.URL+"/reviews/r-") || rv.Session == "" {
+		t.Errorf("review: %+v", rv)
+	}
+	var apiErr api.Error
+	if code := apiCall(t, gw, alice, "POST", "/api/v1/reviews/"+rv.ID+"/approve", nil, &apiErr); code != 403 || !strings.Contains(apiErr.Error, "nobody approves or denies their own request") {
+		t.Errorf("self-approval: %d %+v", code, apiErr)
+	}
+	var approved api.Review
+	if code := apiCall(t, gw, dana, "POST", "/api/v1/reviews/"+rv.ID+"/approve", api.ReviewAnswer{}, &approved); code != 200 {
+		t.Fatalf("approve: %d", code)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("the approved delete: %v", err)
+	}
+	if n := count(); n != 9 {
+		t.Fatalf("rows after the approved delete: %d, want 9", n)
+	}
+	if len(notices) == 0 || !strings.Contains(notices[0], rv.ID) || !strings.Contains(notices[0], rv.URL) {
+		t.Errorf("notices: %q; want the review id and URL", notices)
+	}
+	waitFor(t, "hoop connect to show the review", func() bool { return strings.Contains(status.String(), rv.ID) })
+	if code := apiCall(t, gw, dana, "POST", "/api/v1/reviews/"+rv.ID+"/approve", nil, &apiErr); code != 409 {
+		t.Errorf("approving a used review again: %d %+v", code, apiErr)
+	}
+
+	// Denied: the client gets who and why; nothing runs.
+	done = run("delete from held where id = 2", pgx.QueryExecModeSimpleProtocol)
+	rv = pendingReview(t, gw, dana)
+	if code := apiCall(t, gw, dana, "POST", "/api/v1/reviews/"+rv.ID+"/deny", api.ReviewAnswer{}, &apiErr); code != 400 {
+		t.Errorf("deny without a reason: %d", code)
+	}
+	apiCall(t, gw, dana, "POST", "/api/v1/reviews/"+rv.ID+"/deny", api.ReviewAnswer{Reason: "not during the freeze"}, nil)
+	err = <-done
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Code != "42501" || !strings.Contains(pe.Message, "denied by dana@example.com: not during the freeze") {
+		t.Fatalf("denied delete: %v", err)
+	}
+
+	// Cancelled while waiting: the review is withdrawn.
+	cctx, cancel := context.WithCancel(ctx)
+	cdone := make(chan error, 1)
+	go func() {
+		_, err := conn.Exec(cctx, "delete from held where id = 3", pgx.QueryExecModeSimpleProtocol)
+		cdone <- err
+	}()
+	rv = pendingReview(t, gw, dana)
+	cancel()
+	if err := <-cdone; err == nil {
+		t.Fatal("the cancelled delete succeeded")
+	}
+	waitFor(t, "the review to be withdrawn", func() bool {
+		var r api.Review
+		apiCall(t, gw, dana, "GET", "/api/v1/reviews/"+rv.ID, nil, &r)
+		return r.State == api.ReviewWithdrawn
+	})
+	if n := count(); n != 9 {
+		t.Fatalf("rows: %d, want 9", n)
+	}
+
+	// The extended protocol: a prepared statement approved once runs once.
+	conn2 := connectPgx(t, addr)
+	done2 := make(chan error, 1)
+	go func() {
+		_, err := conn2.Exec(ctx, "delete from held where id = $1", 4)
+		done2 <- err
+	}()
+	rv = pendingReview(t, gw, dana)
+	apiCall(t, gw, dana, "POST", "/api/v1/reviews/"+rv.ID+"/approve", nil, nil)
+	if err := <-done2; err != nil {
+		t.Fatalf("approved prepared delete: %v", err)
+	}
+	_, err = conn2.Exec(ctx, "delete from held where id = $1", 5)
+	if !errors.As(err, &pe) || !strings.Contains(pe.Message, "approved this statement to run once") {
+		t.Fatalf("second run of the approved statement: %v", err)
+	}
+	if n := count(); n != 8 {
+		t.Fatalf("rows: %d, want 8", n)
+	}
+
+	// The recording shows the held statements with their reviews.
+	conn.Close(ctx)
+	conn2.Close(ctx)
+	waitFor(t, "alice's sessions to end", func() bool {
+		for _, s := range sessionsOf(t, gw.Store, "alice") {
+			if s.EndedAt.IsZero() {
+				return false
+			}
+		}
+		return true
+	})
+	var withReview []string
+	for _, s := range sessionsOf(t, gw.Store, "alice") {
+		_, sts, _ := gw.Store.GetSession(ctx, s.ID)
+		for _, st := range sts {
+			if st.ReviewID != "" {
+				withReview = append(withReview, fmt.Sprintf("%s:%s:%s", st.State, st.Decision, st.SQL))
+			}
+		}
+	}
+	want := []string{"done:review:delete from held where id = 1", "refused:review:delete from held where id = 2"}
+	for _, w := range want {
+		found := false
+		for _, g := range withReview {
+			found = found || g == w
+		}
+		if !found {
+			t.Errorf("recording: no %q among %q", w, withReview)
+		}
+	}
+}
