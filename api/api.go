@@ -149,3 +149,12 @@ const (
 	ReviewWithdrawn = "withdrawn" // the requester gave up (cancelled, disconnected)
 	ReviewUsed      = "used"      // approved and used: an approval runs its statement once
 )
+
+// AccessRequest is the body of POST /api/v1/access: time-boxed access to a connection
+// under a policy jit rule (hoop connect NAME --duration 1h --reason …). The answer is the
+// review it opens (Kind ReviewAccess).
+type AccessRequest struct {
+	Connection string `json:"connection"` // "db-prod"
+	Duration   string `json:"duration"`   // "1h"
+	Reason     string `json:"reason"`     // "INC-123"
+}

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -22,13 +23,30 @@ func (e *APIError) Error() string { return e.Message }
 
 // Get calls GET {gateway}{path} with the bearer token and decodes the JSON answer into out.
 func Get(ctx context.Context, hc *http.Client, gateway, path, token string, out any) error {
+	return Call(ctx, hc, http.MethodGet, gateway, path, token, nil, out)
+}
+
+// Call calls method {gateway}{path} with the bearer token and in as its JSON body (none
+// when nil), and decodes the JSON answer into out.
+func Call(ctx context.Context, hc *http.Client, method, gateway, path, token string, in, out any) error {
 	if hc == nil {
 		hc = http.DefaultClient
 	}
 	u := strings.TrimRight(gateway, "/") + path
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	var reqBody io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return fmt.Errorf("gateway %s: %w", u, err)
+		}
+		reqBody = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, reqBody)
 	if err != nil {
 		return fmt.Errorf("gateway %s: %w", gateway, err)
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)

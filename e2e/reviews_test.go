@@ -217,3 +217,63 @@ func TestHeldStatements(t *testing.T) {
 		}
 	}
 }
+
+// TestJustInTimeAccess: a contractor with no standing access asks for time-boxed access
+// under the policy's jit rule; hoop connect waits, says why when denied (exit 3); once a
+// DBA approves, the tunnel opens, and it and its sessions end when the grant does.
+func TestJustInTimeAccess(t *testing.T) {
+	gw := startGateway(t, gatewayOptions{})
+	carl := gw.login(t, "carl")
+	dana := gw.login(t, "dana")
+	env := map[string]string{"HOOP_GATEWAY": gw.URL, "HOOP_TOKEN": carl}
+	if code, _, errOut := runCLI(t, env, "connect", "db-prod"); code != 3 || !strings.Contains(errOut, "just-in-time access may be requested (contractors-prod)") {
+		t.Fatalf("connect without access: exit %d, %q", code, errOut)
+	}
+	if code, _, errOut := runCLI(t, env, "connect", "db-prod", "--duration", "5h", "--reason", "INC-7"); code != 1 || !strings.Contains(errOut, "allows at most 4h0m0s") {
+		t.Fatalf("too long: exit %d, %q", code, errOut)
+	}
+
+	// Denied: hoop connect tells who and why, exit 3.
+	type result struct {
+		code   int
+		errOut string
+	}
+	res := make(chan result, 1)
+	go func() {
+		code, _, errOut := runCLI(t, env, "connect", "db-prod", "--duration", "1h", "--reason", "INC-7")
+		res <- result{code, errOut}
+	}()
+	rv := pendingReview(t, gw, dana)
+	if rv.Kind != api.ReviewAccess || rv.Reason != "INC-7" || rv.Duration != "1h0m0s" || rv.Rule != "contractors-prod" || rv.Class != "read" {
+		t.Errorf("access review: %+v", rv)
+	}
+	apiCall(t, gw, dana, "POST", "/api/v1/reviews/"+rv.ID+"/deny", api.ReviewAnswer{Reason: "use the replica"}, nil)
+	r := <-res
+	if r.code != 3 || !strings.Contains(r.errOut, "denied by dana@example.com: use the replica") || !strings.Contains(r.errOut, rv.URL) {
+		t.Fatalf("denied: exit %d, %q", r.code, r.errOut)
+	}
+
+	// Approved for a few seconds: the tunnel opens and ends with the grant.
+	var asked api.Review
+	if code := apiCall(t, gw, carl, "POST", "/api/v1/access", api.AccessRequest{Connection: "db-prod", Duration: "4s", Reason: "INC-8"}, &asked); code != 201 {
+		t.Fatalf("access request: %d", code)
+	}
+	apiCall(t, gw, dana, "POST", "/api/v1/reviews/"+asked.ID+"/approve", nil, nil)
+	addr, status := gw.connect(t, carl, "db-prod")
+	conn := connectPgx(t, addr)
+	ctx := context.Background()
+	var n int
+	if err := conn.QueryRow(ctx, "select count(*) from orders").Scan(&n); err != nil || n == 0 {
+		t.Fatalf("read under the grant: %d, %v", n, err)
+	}
+	if _, err := conn.Exec(ctx, "delete from orders"); err == nil {
+		t.Fatal("a write under a read grant was allowed")
+	}
+	waitFor(t, "the session to end with the grant", func() bool {
+		err := conn.Ping(ctx)
+		return err != nil
+	})
+	waitFor(t, "hoop connect to say why", func() bool {
+		return strings.Contains(status.String(), "just-in-time access to db-prod (review "+asked.ID+") ended")
+	})
+}

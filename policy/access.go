@@ -184,3 +184,13 @@ func toGroups(groups []string) string {
 	}
 	return fmt.Sprintf("to groups %v", groups)
 }
+
+// JITRule returns the jit rule named name, or nil.
+func (p *Policy) JITRule(name string) *JIT {
+	for i := range p.JIT {
+		if p.JIT[i].Name == name {
+			return &p.JIT[i]
+		}
+	}
+	return nil
+}

@@ -69,16 +69,17 @@ type Gateway struct {
 	gatewayID  string // this gateway's name in a shared store: "gw-…", kept in the data dir
 	logins     logins
 	reviews    *reviews
+	grants     grants
 	// notifyReview tells the approvers of a new review (the config's reviews.notify); nil
 	// for none.
 	notifyReview func(api.Review)
 	rec          *recorder
-	recordOff  bool
-	chainKey   []byte            // the audit chain's HMAC key
-	sinks      *audit.Dispatcher // where audit events go besides the store; nil for none
-	alerts     *audit.Alerts     // alert rules over the event stream; nil for none
-	conns      map[string]*config.Connection
-	upstream   map[string]map[policy.Class]*pgconn.Config // parsed once: connection → level → login
+	recordOff    bool
+	chainKey     []byte            // the audit chain's HMAC key
+	sinks        *audit.Dispatcher // where audit events go besides the store; nil for none
+	alerts       *audit.Alerts     // alert rules over the event stream; nil for none
+	conns        map[string]*config.Connection
+	upstream     map[string]map[policy.Class]*pgconn.Config // parsed once: connection → level → login
 
 	mu      sync.Mutex
 	tunnels map[string]*liveTunnel
@@ -201,7 +202,7 @@ func (g *Gateway) endNewlyMasked(old, p *policy.Policy) {
 	}
 	g.mu.Unlock()
 	for _, t := range live {
-		id := policyIdentity(t.identity())
+		id := g.policyIdentity(t.identity())
 		before, _ := g.maskRules(old, id, t.connection)
 		after, err := g.maskRules(p, id, t.connection)
 		if len(before) == 0 && (len(after) > 0 || err != nil) {
@@ -222,6 +223,7 @@ func (g *Gateway) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/sessions/{id}", g.authenticated(g.handleSession))
 	mux.HandleFunc("GET /api/v1/audit/verify", g.authenticated(g.handleAuditVerify))
 	mux.HandleFunc("GET /api/v1/reviews", g.authenticated(g.handleReviews))
+	mux.HandleFunc("POST /api/v1/access", g.authenticated(g.handleAccess))
 	mux.HandleFunc("GET /api/v1/reviews/events", g.authenticated(g.handleReviewEvents))
 	mux.HandleFunc("GET /api/v1/reviews/{id}", g.authenticated(g.handleReview))
 	mux.HandleFunc("POST /api/v1/reviews/{id}/approve", g.authenticated(g.handleDecide(true)))
@@ -320,7 +322,7 @@ func (g *Gateway) handleConnections(w http.ResponseWriter, r *http.Request, id i
 	p := g.Policy()
 	out := []api.Connection{}
 	for _, c := range g.cfg.Connections {
-		a := p.Access(policyIdentity(id), c.Name)
+		a := p.Access(g.policyIdentity(id), c.Name)
 		if !a.Allowed {
 			continue
 		}
@@ -333,8 +335,8 @@ func (g *Gateway) handleConnections(w http.ResponseWriter, r *http.Request, id i
 	writeJSON(w, http.StatusOK, out)
 }
 
-func policyIdentity(id identity.Identity) policy.Identity {
-	return policy.Identity{Subject: id.Subject, Email: id.Email, Groups: id.Groups}
+func (g *Gateway) policyIdentity(id identity.Identity) policy.Identity {
+	return policy.Identity{Subject: id.Subject, Email: id.Email, Groups: id.Groups, Grants: g.grants.active(id, time.Now())}
 }
 
 // access decides whether id may use the named connection at all.
@@ -343,9 +345,13 @@ func (g *Gateway) access(id identity.Identity, name string) (*config.Connection,
 	if !ok {
 		return nil, policy.Access{}, &apiError{status: http.StatusNotFound, code: api.CodeNotFound, msg: fmt.Sprintf("no connection named %q on this gateway; hoop connections lists yours", name)}
 	}
-	a := g.Policy().Access(policyIdentity(id), name)
+	a := g.Policy().Access(g.policyIdentity(id), name)
 	if !a.Allowed {
-		return nil, a, &apiError{status: http.StatusForbidden, code: api.CodeForbidden, msg: fmt.Sprintf("no rule grants %s access to connection %s (groups: %s)", id, name, groupList(id.Groups))}
+		msg := fmt.Sprintf("no rule grants %s access to connection %s (groups: %s)", id, name, groupList(id.Groups))
+		if len(a.JIT) > 0 {
+			msg += fmt.Sprintf("; just-in-time access may be requested (%s): hoop connect %s --duration 1h --reason …", strings.Join(a.JIT, ", "), name)
+		}
+		return nil, a, &apiError{status: http.StatusForbidden, code: api.CodeForbidden, msg: msg}
 	}
 	return c, a, nil
 }
@@ -361,11 +367,11 @@ func groupList(groups []string) string {
 // the identity may run, read-only when that is read.
 func (g *Gateway) grant(id identity.Identity, c *config.Connection, tunnelID, remote string, notify func(level, text string)) (*postgres.Grant, error) {
 	p := g.Policy()
-	a := p.Access(policyIdentity(id), c.Name)
+	a := p.Access(g.policyIdentity(id), c.Name)
 	if !a.Allowed {
 		return nil, &postgres.DeniedError{Reason: fmt.Sprintf("no rule grants %s access to connection %s (groups: %s)", id, c.Name, groupList(id.Groups))}
 	}
-	level, ok := p.MaxLevel(policyIdentity(id), c.Name)
+	level, ok := p.MaxLevel(g.policyIdentity(id), c.Name)
 	if !ok {
 		return nil, &postgres.DeniedError{Reason: fmt.Sprintf("no rule grants %s any statement class on connection %s", id, c.Name)}
 	}
@@ -392,13 +398,13 @@ func (g *Gateway) grant(id identity.Identity, c *config.Connection, tunnelID, re
 		session: func() string { s, _ := sessionID.Load().(string); return s }}
 	grant.Holder = holder
 	log := g.log.With("user", id.String(), "connection", c.Name)
-	grant.Gate = g.newGate(policyIdentity(id), c.Name, log)
-	rules, err := g.maskRules(p, policyIdentity(id), c.Name)
+	grant.Gate = g.newGate(g.policyIdentity(id), c.Name, log)
+	rules, err := g.maskRules(p, g.policyIdentity(id), c.Name)
 	if err != nil {
 		return nil, err
 	}
 	if len(rules) > 0 {
-		grant.Masker = g.newMasker(p, rules, policyIdentity(id), c.Name, log, &catalog{cfg: up.Copy(), tables: make(map[uint32]*tableInfo)})
+		grant.Masker = g.newMasker(p, rules, g.policyIdentity(id), c.Name, log, &catalog{cfg: up.Copy(), tables: make(map[uint32]*tableInfo)})
 	}
 	sm, _ := grant.Masker.(*sessionMasker)
 	holder.params = func(ps []postgres.Param) []*string { return maskParams(sm, ps) }

@@ -34,6 +34,7 @@ type review struct {
 	approvers []string      // the groups that may decide
 	done      chan struct{} // closed when decided, expired or withdrawn
 	timer     *time.Timer
+	access    *accessRequest // an access review's grant, made when approved
 }
 
 type subscriber struct {
@@ -62,9 +63,9 @@ type sessionHolder struct {
 	g          *Gateway
 	who        identity.Identity
 	connection string
-	session    func() string            // the session's record id, once it has one
+	session    func() string                    // the session's record id, once it has one
 	params     func([]postgres.Param) []*string // masks parameters for the review
-	notify     func(level, text string) // hoop connect's stderr
+	notify     func(level, text string)         // hoop connect's stderr
 }
 
 // Hold implements postgres.Holder.
@@ -182,6 +183,9 @@ func (rs *reviews) finish(r *review, state string, d *api.ReviewDecision, why st
 	snap := r.r
 	rs.trim()
 	rs.mu.Unlock()
+	if state == api.ReviewApproved {
+		rs.g.granted(r)
+	}
 	if err := rs.persist(snap); err != nil {
 		rs.g.log.Error("review record", "review", snap.ID, "err", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hoopgw/hoop/api"
+	"github.com/hoopgw/hoop/policy"
 	"github.com/hoopgw/hoop/server/identity"
 	"github.com/hoopgw/hoop/server/postgres"
 	"github.com/hoopgw/hoop/store"
@@ -92,6 +93,15 @@ func (g *Gateway) handleTunnel(w http.ResponseWriter, r *http.Request, id identi
 	t.mu.Lock()
 	t.expiry = time.AfterFunc(time.Until(id.Expiry), func() { t.end("your token expired; run hoop login") })
 	t.mu.Unlock()
+	// A tunnel that only a just-in-time grant allows ends with the grant.
+	if p := g.Policy(); !p.Access(policy.Identity{Subject: id.Subject, Email: id.Email, Groups: id.Groups}, name).Allowed {
+		if until, review := g.grants.end(id, name); !until.IsZero() {
+			grantEnd := time.AfterFunc(time.Until(until), func() {
+				t.end(fmt.Sprintf("your just-in-time access to %s (review %s) ended at %s", name, review, until.UTC().Format(time.RFC3339)))
+			})
+			defer grantEnd.Stop()
+		}
+	}
 	log.Info("tunnel opened", "remote", r.RemoteAddr, "expires", id.Expiry.UTC().Format(time.RFC3339))
 	metrics.tunnels.Inc()
 	defer metrics.tunnels.Dec()

@@ -81,6 +81,7 @@ func exitCode(err error) int {
 		ue *usageError
 		ae *client.APIError
 		he *tunnel.HTTPError
+		ea *errAccess
 	)
 	switch {
 	case errors.As(err, &ue):
@@ -91,6 +92,11 @@ func exitCode(err error) int {
 		return statusExit(ae.StatusCode)
 	case errors.As(err, &he):
 		return statusExit(he.StatusCode)
+	case errors.As(err, &ea):
+		if ea.denied {
+			return ExitDenied
+		}
+		return ExitReview
 	}
 	return ExitError
 }
@@ -143,6 +149,7 @@ Exit codes: 0 ok, 1 error, 2 usage, 3 denied by policy, 4 review pending,
 		newSessionsCmd(f),
 		newAuditCmd(f),
 		newConnectCmd(f),
+		newApprovalsCmd(f),
 		newPolicyCmd(f),
 		newVersionCmd(f),
 	)
