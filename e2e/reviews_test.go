@@ -277,3 +277,60 @@ func TestJustInTimeAccess(t *testing.T) {
 		return strings.Contains(status.String(), "just-in-time access to db-prod (review "+asked.ID+") ended")
 	})
 }
+
+// TestReviewRules: min_approvals counts distinct approvers; an unanswered review expires
+// and its statement is refused, saying so.
+func TestReviewRules(t *testing.T) {
+	pg := sharedPG(t)
+	ctx := context.Background()
+	if err := pg.ExecIn(ctx, pg.App.DB, `CREATE TABLE held2 (id int PRIMARY KEY); INSERT INTO held2 SELECT generate_series(1, 3);
+		GRANT SELECT, DELETE ON held2 TO app_rw; GRANT SELECT ON held2 TO app_ro`); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pg.ExecIn(context.Background(), pg.App.DB, `DROP TABLE held2`) })
+	pol := readFile(t, sharedExamples(t)+"/policy.yaml")
+	edited := strings.Replace(pol, "reviews:\n  approvers: [dba]             # never the requester, even if they are in this group\n  min_approvals: 1\n  expires_after: 30m",
+		"reviews:\n  approvers: [dba, auditors]\n  min_approvals: 2\n  expires_after: 3s", 1)
+	if edited == pol {
+		t.Fatal("the example policy changed shape: update this test")
+	}
+	gw := startGateway(t, gatewayOptions{policy: edited})
+	alice, dana, audrey := gw.login(t, "alice"), gw.login(t, "dana"), gw.login(t, "audrey")
+	addr, _ := gw.connect(t, alice, "db-prod")
+	conn := connectPgx(t, addr)
+
+	done := make(chan error, 1)
+	go func() {
+		_, err := conn.Exec(ctx, "delete from held2 where id = 1", pgx.QueryExecModeSimpleProtocol)
+		done <- err
+	}()
+	rv := pendingReview(t, gw, dana)
+	var after api.Review
+	apiCall(t, gw, dana, "POST", "/api/v1/reviews/"+rv.ID+"/approve", nil, &after)
+	if after.State != api.ReviewPending || len(after.Approvals) != 1 || after.MinApprovals != 2 {
+		t.Fatalf("after one approval: %+v", after)
+	}
+	var apiErr api.Error
+	if code := apiCall(t, gw, dana, "POST", "/api/v1/reviews/"+rv.ID+"/approve", nil, &apiErr); code != 409 || !strings.Contains(apiErr.Error, "already approved") {
+		t.Errorf("the same approver twice: %d %+v", code, apiErr)
+	}
+	apiCall(t, gw, audrey, "POST", "/api/v1/reviews/"+rv.ID+"/approve", nil, &after)
+	if after.State != api.ReviewApproved && after.State != api.ReviewUsed {
+		t.Fatalf("after two approvers: %+v", after)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("approved by two: %v", err)
+	}
+
+	// Nobody answers: it expires.
+	_, err := conn.Exec(ctx, "delete from held2 where id = 2", pgx.QueryExecModeSimpleProtocol)
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Code != "42501" || !strings.Contains(pe.Message, "expired: no decision within 3s") {
+		t.Fatalf("unanswered: %v", err)
+	}
+	var left int
+	connectPgx(t, addr).QueryRow(ctx, "select count(*) from held2").Scan(&left)
+	if left != 2 {
+		t.Errorf("rows: %d, want 2", left)
+	}
+}
