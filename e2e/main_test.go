@@ -108,6 +108,7 @@ func TestScripts(t *testing.T) {
 			"waitport": cmdWaitPort,
 			"pgxquery": cmdPgxQuery,
 			"capture":  cmdCapture,
+			"waitout":  cmdWaitOut,
 		},
 	})
 }
@@ -248,4 +249,31 @@ func cmdCapture(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("capture: no match for %s in stdout", args[1])
 	}
 	ts.Setenv(args[0], m[1])
+}
+
+// waitout SECONDS REGEXP COMMAND ARGS...: runs the command again, for up to SECONDS,
+// until it succeeds with a stdout that matches REGEXP.
+func cmdWaitOut(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 3 || neg {
+		ts.Fatalf("usage: waitout SECONDS REGEXP COMMAND ARGS...")
+	}
+	secs, err := strconv.Atoi(args[0])
+	if err != nil {
+		ts.Fatalf("waitout: %v", err)
+	}
+	re, err := regexp.Compile(args[1])
+	if err != nil {
+		ts.Fatalf("waitout: %v", err)
+	}
+	deadline := time.Now().Add(time.Duration(secs) * time.Second)
+	for {
+		err := ts.Exec(args[2], args[3:]...)
+		if err == nil && re.MatchString(ts.ReadFile("stdout")) {
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("waitout: %s did not print %s within %ds (last error: %v)", args[2], args[1], secs, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }

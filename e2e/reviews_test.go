@@ -6,14 +6,19 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/hoopgw/hoop/api"
+	"github.com/hoopgw/hoop/internal/testchrome"
 )
 
 // apiCall calls the gateway's API with a token and decodes the answer into out; it
@@ -332,5 +337,98 @@ func TestReviewRules(t *testing.T) {
 	connectPgx(t, addr).QueryRow(ctx, "select count(*) from held2").Scan(&left)
 	if left != 2 {
 		t.Errorf("rows: %d, want 2", left)
+	}
+}
+
+// TestReviewNotifications: when a statement is held, the config's notification targets
+// get the review with its link: a Slack-compatible webhook and a generic JSON webhook
+// (the SMTP target is tested against a real SMTP server in package notify).
+func TestReviewNotifications(t *testing.T) {
+	got := make(chan string, 4)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- r.URL.Path + " " + string(b)
+	}))
+	defer hook.Close()
+	cfg := readFile(t, sharedExamples(t)+"/gateway.yaml") +
+		"\nreviews:\n  notify:\n    - type: slack\n      url: " + hook.URL + "/slack\n    - type: webhook\n      url: " + hook.URL + "/hook\n"
+	gw := startGateway(t, gatewayOptions{config: cfg})
+	addr, _ := gw.connect(t, gw.login(t, "alice"), "db-prod")
+	conn := connectPgx(t, addr)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		conn.Exec(ctx, "update orders set amount = 0 where id = 1", pgx.QueryExecModeSimpleProtocol)
+	}()
+	rv := pendingReview(t, gw, gw.login(t, "dana"))
+	seen := map[string]string{}
+	for len(seen) < 2 {
+		select {
+		case m := <-got:
+			path, body, _ := strings.Cut(m, " ")
+			seen[path] = body
+		case <-time.After(20 * time.Second):
+			t.Fatalf("notifications: got %v", seen)
+		}
+	}
+	if !strings.Contains(seen["/slack"], rv.URL) || !strings.Contains(seen["/slack"], "alice@example.com") {
+		t.Errorf("slack: %s", seen["/slack"])
+	}
+	if !strings.Contains(seen["/hook"], `"event":"review.opened"`) || !strings.Contains(seen["/hook"], rv.ID) {
+		t.Errorf("webhook: %s", seen["/hook"])
+	}
+	cancel() // the client gives up: the review is withdrawn
+	<-done
+}
+
+// TestWebApproval: the link in a held statement's notice opens the review's page; the
+// approver signs in through the gateway's identity provider in a real (headless) Chromium
+// and approves with one click; the statement runs.
+func TestWebApproval(t *testing.T) {
+	bctx := testchrome.New(t)
+	pg := sharedPG(t)
+	ctx := context.Background()
+	if err := pg.ExecIn(ctx, pg.App.DB, `CREATE TABLE held3 (id int PRIMARY KEY); INSERT INTO held3 VALUES (1), (2);
+		GRANT SELECT, DELETE ON held3 TO app_rw; GRANT SELECT ON held3 TO app_ro`); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pg.ExecIn(context.Background(), pg.App.DB, `DROP TABLE held3`) })
+	gw := startGateway(t, gatewayOptions{})
+	addr, _ := gw.connect(t, gw.login(t, "alice"), "db-prod")
+	conn := connectPgx(t, addr)
+	done := make(chan error, 1)
+	go func() {
+		_, err := conn.Exec(ctx, "delete from held3 where id = 1", pgx.QueryExecModeSimpleProtocol)
+		done <- err
+	}()
+	rv := pendingReview(t, gw, gw.login(t, "dana"))
+
+	testchrome.Navigate(t, bctx, "open the review", chromedp.Navigate(rv.URL))
+	if loc := testchrome.Location(t, bctx); !strings.HasPrefix(loc, gw.URL+"/oidc/login") {
+		t.Fatalf("the review without a session lands on %s, want the IdP's login page", loc)
+	}
+	testchrome.Navigate(t, bctx, "sign in as dana",
+		chromedp.SendKeys(chromedp.CSS(`input[name="username"]`), "dana"),
+		chromedp.SendKeys(chromedp.CSS(`input[name="password"]`), "dana-dev"),
+		chromedp.Click(chromedp.CSS(`button[type="submit"]`)),
+	)
+	if loc := testchrome.Location(t, bctx); loc != rv.URL {
+		t.Fatalf("after signing in: %s, want %s", loc, rv.URL)
+	}
+	page, err := chromedp.Run(bctx, chromedp.Text(chromedp.CSS("body")))
+	if err != nil || !strings.Contains(page, "delete from held3 where id = 1") || !strings.Contains(page, "alice@example.com") {
+		t.Fatalf("review page: %v\n%s", err, page)
+	}
+	if status := testchrome.Navigate(t, bctx, "approve", chromedp.Click(chromedp.ID("approve"))); status != 200 {
+		t.Fatalf("approve: status %d", status)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("the statement approved on the web page: %v", err)
+	}
+	var left int
+	connectPgx(t, addr).QueryRow(ctx, "select count(*) from held3").Scan(&left)
+	if left != 1 {
+		t.Fatalf("rows: %d, want 1", left)
 	}
 }

@@ -61,6 +61,13 @@ func (g *Gateway) Close() {
 	if g.rec != nil {
 		g.rec.close()
 	}
+	if g.notifier != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := g.notifier.Close(ctx); err != nil {
+			g.log.Warn("review notifications: not every one was sent before the stop", "err", err)
+		}
+	}
 	if g.sinks != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

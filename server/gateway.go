@@ -22,11 +22,13 @@ import (
 	"github.com/hoopgw/hoop/audit"
 	"github.com/hoopgw/hoop/classify"
 	"github.com/hoopgw/hoop/classify/native"
+	"github.com/hoopgw/hoop/notify"
 	"github.com/hoopgw/hoop/policy"
 	"github.com/hoopgw/hoop/server/config"
 	"github.com/hoopgw/hoop/server/devidp"
 	"github.com/hoopgw/hoop/server/identity"
 	"github.com/hoopgw/hoop/server/postgres"
+	"github.com/hoopgw/hoop/server/web"
 	"github.com/hoopgw/hoop/store"
 	"github.com/hoopgw/hoop/tunnel"
 )
@@ -73,6 +75,8 @@ type Gateway struct {
 	// notifyReview tells the approvers of a new review (the config's reviews.notify); nil
 	// for none.
 	notifyReview func(api.Review)
+	notifier     *notify.Notifier
+	web          http.Handler // the review pages people open from a review's link
 	rec          *recorder
 	recordOff    bool
 	chainKey     []byte            // the audit chain's HMAC key
@@ -122,6 +126,28 @@ func New(opts Options) (*Gateway, error) {
 		return nil, err
 	}
 	g.reviews = newReviews(g)
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	if g.web, err = web.New(web.Config{
+		PublicURL: cfg.PublicURL, Issuer: cfg.Auth.OIDC.Issuer, ClientID: cfg.Auth.OIDC.ClientID,
+		ClientSecret: cfg.Auth.OIDC.ClientSecret, Verify: g.verifier.Verify, Key: key,
+		Review: func(id string, who identity.Identity) (api.Review, error) { return g.reviews.visibleTo(id, who) },
+		Decide: func(id string, who identity.Identity, approve bool, reason string) (api.Review, error) {
+			return g.reviews.decide(id, who, approve, reason)
+		},
+	}); err != nil {
+		return nil, err
+	}
+	if targets := cfg.Reviews.NotifyConfigs(); len(targets) > 0 {
+		n, err := notify.New(targets, g.log)
+		if err != nil {
+			return nil, fmt.Errorf("%s: reviews.notify: %w", cfg.Path, err)
+		}
+		g.notifier = n
+		g.notifyReview = func(r api.Review) { n.Review(context.Background(), r) }
+	}
 	if g.store != nil {
 		if err := g.startRecorder(opts); err != nil {
 			return nil, err
@@ -229,6 +255,8 @@ func (g *Gateway) Handler() http.Handler {
 	mux.HandleFunc("POST /api/v1/reviews/{id}/approve", g.authenticated(g.handleDecide(true)))
 	mux.HandleFunc("POST /api/v1/reviews/{id}/deny", g.authenticated(g.handleDecide(false)))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(metrics.reg, promhttp.HandlerOpts{}))
+	mux.Handle("/reviews/", g.web)
+	mux.Handle("GET /callback", g.web)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	if g.idp != nil {
 		mux.Handle("/oidc/", g.idp.Handler())

@@ -58,6 +58,9 @@ type reviewError struct {
 
 func (e *reviewError) Error() string { return e.msg }
 
+// HTTPStatus is the status a web page shows the refusal with.
+func (e *reviewError) HTTPStatus() int { return e.status }
+
 // sessionHolder holds one session's statements; it implements postgres.Holder.
 type sessionHolder struct {
 	g          *Gateway
@@ -163,14 +166,15 @@ func (rs *reviews) open(r *review) error {
 }
 
 // finish moves a review to a final state once: approved, denied, expired, withdrawn, or
-// used after approved. It reports whether it did.
-func (rs *reviews) finish(r *review, state string, d *api.ReviewDecision, why string) bool {
+// used after approved. It returns the review as it left it, and whether it did.
+func (rs *reviews) finish(r *review, state string, d *api.ReviewDecision, why string) (api.Review, bool) {
 	rs.mu.Lock()
 	cur := r.r.State
 	ok := cur == api.ReviewPending || (state == api.ReviewUsed && cur == api.ReviewApproved)
 	if !ok {
+		snap := r.r
 		rs.mu.Unlock()
-		return false
+		return snap, false
 	}
 	r.r.State = state
 	if state == api.ReviewDenied {
@@ -199,7 +203,7 @@ func (rs *reviews) finish(r *review, state string, d *api.ReviewDecision, why st
 	}
 	rs.g.audit("review."+state, actor, snap.Connection, snap.Session, data)
 	rs.publish(snap)
-	return true
+	return snap, true
 }
 
 // trim forgets the oldest decided reviews beyond maxDoneReviews; the caller holds mu.
@@ -259,8 +263,8 @@ func (rs *reviews) decide(id string, who identity.Identity, approve bool, reason
 	d := &api.ReviewDecision{By: who.String(), At: time.Now().UTC().Truncate(time.Millisecond), Reason: reason}
 	if !approve {
 		rs.mu.Unlock()
-		rs.finish(r, api.ReviewDenied, d, "")
-		return rs.get(id)
+		snap, _ := rs.finish(r, api.ReviewDenied, d, "")
+		return snap, nil
 	}
 	for _, a := range r.r.Approvals {
 		if a.By == d.By {
@@ -273,7 +277,7 @@ func (rs *reviews) decide(id string, who identity.Identity, approve bool, reason
 	snap := r.r
 	rs.mu.Unlock()
 	if enough {
-		rs.finish(r, api.ReviewApproved, nil, "")
+		snap, _ = rs.finish(r, api.ReviewApproved, nil, "")
 	} else {
 		if err := rs.persist(snap); err != nil {
 			rs.g.log.Error("review record", "review", id, "err", err)
@@ -281,17 +285,7 @@ func (rs *reviews) decide(id string, who identity.Identity, approve bool, reason
 		rs.g.audit("review.approval", d.By, snap.Connection, snap.Session, map[string]any{"review": id, "approvals": len(snap.Approvals), "needed": snap.MinApprovals})
 		rs.publish(snap)
 	}
-	return rs.get(id)
-}
-
-func (rs *reviews) get(id string) (api.Review, error) {
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	r, ok := rs.all[id]
-	if !ok {
-		return api.Review{}, &reviewError{http.StatusNotFound, api.CodeNotFound, fmt.Sprintf("no review %q", id)}
-	}
-	return r.r, nil
+	return snap, nil
 }
 
 // visible reports whether who may see a review: its approvers and its requester.
@@ -341,16 +335,19 @@ func (g *Gateway) handleReviews(w http.ResponseWriter, r *http.Request, id ident
 	writeJSON(w, http.StatusOK, g.reviews.list(id, state == "all"))
 }
 
-func (g *Gateway) handleReview(w http.ResponseWriter, r *http.Request, id identity.Identity) {
-	rv, err := g.reviews.get(r.PathValue("id"))
-	if err == nil {
-		g.reviews.mu.Lock()
-		visible := g.reviews.all[rv.ID].visible(id)
-		g.reviews.mu.Unlock()
-		if !visible {
-			err = &reviewError{http.StatusNotFound, api.CodeNotFound, fmt.Sprintf("no review %q", rv.ID)}
-		}
+// visibleTo returns a review who may see: its requester and its approvers.
+func (rs *reviews) visibleTo(id string, who identity.Identity) (api.Review, error) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	r, ok := rs.all[id]
+	if !ok || !r.visible(who) {
+		return api.Review{}, &reviewError{http.StatusNotFound, api.CodeNotFound, fmt.Sprintf("no review %q", id)}
 	}
+	return r.r, nil
+}
+
+func (g *Gateway) handleReview(w http.ResponseWriter, r *http.Request, id identity.Identity) {
+	rv, err := g.reviews.visibleTo(r.PathValue("id"), id)
 	if err != nil {
 		writeReviewError(w, err)
 		return

@@ -174,6 +174,9 @@ func showSession(w io.Writer, d *api.SessionDetail) error {
 		if st.Error != "" {
 			fmt.Fprintf(w, "  error: %s\n", st.Error)
 		}
+		if st.ReviewID != "" {
+			fmt.Fprintf(w, "  review: %s\n", st.ReviewID)
+		}
 		if len(st.Masking) > 0 {
 			fmt.Fprintf(w, "  masked: %s\n", masking(st.Masking))
 		}

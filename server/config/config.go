@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/hoopgw/hoop/audit"
+	"github.com/hoopgw/hoop/notify"
 	"github.com/hoopgw/hoop/policy"
 )
 
@@ -40,6 +41,7 @@ type Config struct {
 	Recording   Recording    // what is kept of each session
 	Masking     Masking      // the gateway's side of masking (the rules are policy)
 	Audit       Audit        // where audit events go
+	Reviews     Reviews      // approvals: who is told that a review opened
 }
 
 // TLS names the gateway's certificate and key, PEM files, absolute paths.
@@ -180,6 +182,64 @@ type Alert struct {
 // Rule returns a as audit.NewAlerts takes it.
 func (a Alert) Rule() audit.Rule {
 	return audit.Rule{Name: a.Name, Kind: a.Kind, Where: a.Where, Threshold: a.Threshold, Window: a.Window, By: a.By}
+}
+
+// Reviews configures approvals.
+type Reviews struct {
+	Notify []NotifyTarget // where approvers are told that a review opened
+}
+
+// NotifyConfigs returns the notification targets as notify.New takes them.
+func (r Reviews) NotifyConfigs() []notify.Config {
+	out := make([]notify.Config, len(r.Notify))
+	for i, t := range r.Notify {
+		out[i] = t.NotifyConfig()
+	}
+	return out
+}
+
+// The notification target types.
+const (
+	NotifySlack   = notify.TypeSlack   // a Slack-compatible incoming webhook at URL
+	NotifyWebhook = notify.TypeWebhook // {"event": "review.opened", "review": …} POSTed to URL
+	NotifyEmail   = notify.TypeEmail   // an e-mail through the SMTP server at Address
+)
+
+// NotifyTarget is one place approvers are told that a review opened. Its String and
+// GoString hide the secrets (the password, the header values, a Slack URL's path), so a
+// logged config does not leak them.
+type NotifyTarget struct {
+	Type     string            // "slack", "webhook" or "email"
+	URL      string            // slack, webhook: "https://hooks.slack.com/services/T0/B0/x"
+	Headers  map[string]string // webhook: {"Authorization": "Bearer s3cret"}, values from ${ENV}
+	Address  string            // email: "smtp.example.com:587"
+	From     string            // email: "hoop@example.com"
+	To       []string          // email: ["dba-oncall@example.com"]
+	Username string            // email: "hoop"; "" sends no AUTH
+	Password string            // email: "s3cret"
+	TLS      string            // email: "starttls" (default: when the server offers it), "required" or "none"
+	Line     int               // 61
+}
+
+// NotifyConfig returns t as notify.New takes it.
+func (t NotifyTarget) NotifyConfig() notify.Config {
+	return notify.Config{Type: t.Type, URL: t.URL, Headers: t.Headers, Address: t.Address, From: t.From,
+		To: t.To, Username: t.Username, Password: t.Password, TLS: t.TLS}
+}
+
+// String names the target without its secrets: "slack:hooks.slack.com",
+// "email:smtp.example.com:587".
+func (t NotifyTarget) String() string { return t.NotifyConfig().String() }
+
+// GoString hides the secrets from %#v too.
+func (t NotifyTarget) GoString() string {
+	headers := make([]string, 0, len(t.Headers))
+	for k := range t.Headers {
+		headers = append(headers, k)
+	}
+	slices.Sort(headers)
+	return fmt.Sprintf("config.NotifyTarget{Type:%q, Target:%q, Headers:%q, From:%q, To:%q, Username:%q, TLS:%q, Line:%d}",
+		t.Type, t.String(), headers, t.From, t.To, t.Username, t.TLS, t.Line)
 }
 
 // Sentinel errors.

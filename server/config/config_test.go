@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/hoopgw/hoop/audit"
 	"github.com/hoopgw/hoop/internal/testenv"
+	"github.com/hoopgw/hoop/notify"
 	"github.com/hoopgw/hoop/policy"
 )
 
@@ -158,7 +160,7 @@ policy_files: [policy.yaml]
 `
 
 func TestLoadErrors(t *testing.T) {
-	env := envOf(map[string]string{"SET": "x", "EMPTY": ""})
+	env := envOf(map[string]string{"SET": "x", "EMPTY": "", "TWO_LINES": "hoop@example.com\r\nBcc: x@example.com"})
 	tests := []struct {
 		name string
 		file string
@@ -330,6 +332,57 @@ func TestLoadErrors(t *testing.T) {
 			"gateway.yaml:16: audit.alerts[0].where.decision: want a value"},
 		{"alert where repeated", base + "audit:\n  alerts:\n    - name: a\n      kind: statement\n      where: {decision: deny, decision: allow}\n",
 			"gateway.yaml:15: audit.alerts[0].where.decision: repeated field (first at line 15)"},
+		{"notify type typo", base + "reviews:\n  notify:\n    - type: slak\n      url: https://hooks.slack.com/x\n",
+			"gateway.yaml:13: reviews.notify[0].type: unknown notify type 'slak' (did you mean slack?)"},
+		{"notify type far off", base + "reviews:\n  notify:\n    - type: sms\n",
+			"gateway.yaml:13: reviews.notify[0].type: unknown notify type 'sms' (want slack, webhook or email)"},
+		{"notify without type", base + "reviews:\n  notify:\n    - url: https://hooks.slack.com/x\n",
+			"gateway.yaml:13: reviews.notify[0].type: required (slack, webhook or email)"},
+		{"notify unknown field", base + "reviews:\n  notify:\n    - type: email\n      adress: smtp.example.com:587\n",
+			"gateway.yaml:14: reviews.notify[0].adress: unknown field (did you mean address?)"},
+		{"reviews unknown field", base + "reviews:\n  notfy: []\n",
+			"gateway.yaml:12: reviews.notfy: unknown field (did you mean notify?)"},
+		{"notify not a list", base + "reviews:\n  notify:\n    type: slack\n",
+			"gateway.yaml:13: reviews.notify: want a list"},
+		{"slack url unset", base + "reviews:\n  notify:\n    - type: slack\n      url: ${SLACK_WEBHOOK_URL}\n",
+			"gateway.yaml:14: reviews.notify[0].url: environment variable SLACK_WEBHOOK_URL is not set"},
+		{"slack url empty", base + "reviews:\n  notify:\n    - type: slack\n      url: ${EMPTY}\n",
+			"gateway.yaml:14: reviews.notify[0].url: required for a slack target (the incoming webhook's URL)"},
+		{"slack url over http", base + "reviews:\n  notify:\n    - type: slack\n      url: http://hooks.slack.com/services/T0/B0/hunter2\n",
+			"gateway.yaml:14: reviews.notify[0].url: want an https URL for a slack target (plain http only on a loopback address)"},
+		{"slack url not a URL", base + "reviews:\n  notify:\n    - type: slack\n      url: hooks.slack.com/services/T0/B0/hunter2\n",
+			"gateway.yaml:14: reviews.notify[0].url: want an https URL for a slack target"},
+		{"slack with headers", base + "reviews:\n  notify:\n    - type: slack\n      url: https://hooks.slack.com/x\n      headers: {Authorization: hunter2}\n",
+			"gateway.yaml:15: reviews.notify[0].headers: not used by a slack target"},
+		{"webhook url", base + "reviews:\n  notify:\n    - type: webhook\n      url: siem\n",
+			"gateway.yaml:14: reviews.notify[0].url: want an http or https URL for a webhook target"},
+		{"webhook header on two lines", base + "reviews:\n  notify:\n    - type: webhook\n      url: https://siem.example.com/hoop\n      headers: {Authorization: \"Bearer hunter2\\r\\nX-Evil: 1\"}\n",
+			"gateway.yaml:15: reviews.notify[0].headers.Authorization: want a header value on one line"},
+		{"webhook with a field of email", base + "reviews:\n  notify:\n    - type: webhook\n      url: https://siem.example.com/hoop\n      to: [a@example.com]\n",
+			"gateway.yaml:15: reviews.notify[0].to: not used by a webhook target"},
+		{"email without address, from, to", base + "reviews:\n  notify:\n    - type: email\n",
+			"gateway.yaml:13: reviews.notify[0].address: required for an email target (the SMTP server, such as smtp.example.com:587)\n" +
+				"gateway.yaml:13: reviews.notify[0].from: required for an email target (the sender, such as hoop@example.com)\n" +
+				"gateway.yaml:13: reviews.notify[0].to: want at least one address"},
+		{"email address without port", base + "reviews:\n  notify:\n    - type: email\n      address: smtp.example.com\n      from: hoop@example.com\n      to: [a@example.com]\n",
+			"gateway.yaml:14: reviews.notify[0].address: want host:port, such as smtp.example.com:587"},
+		{"email bad recipient", base + "reviews:\n  notify:\n    - type: email\n      address: smtp.example.com:587\n      from: hoop@example.com\n      to:\n        - a@example.com\n        - oncall\n",
+			"gateway.yaml:18: reviews.notify[0].to[1]: \"oncall\": not an e-mail address"},
+		{"email recipient on two lines", base + "reviews:\n  notify:\n    - type: email\n      address: smtp.example.com:587\n      from: hoop@example.com\n      to: [\"a@example.com\\nBcc: x@example.com\"]\n",
+			"gateway.yaml:16: reviews.notify[0].to[0]: want an e-mail address on one line"},
+		{"email sender from env on two lines", base + "reviews:\n  notify:\n    - type: email\n      address: smtp.example.com:587\n      from: ${TWO_LINES}\n      to: [a@example.com]\n",
+			"gateway.yaml:15: reviews.notify[0].from: want an e-mail address on one line"},
+		{"email empty to", base + "reviews:\n  notify:\n    - type: email\n      address: smtp.example.com:587\n      from: hoop@example.com\n      to: []\n",
+			"gateway.yaml:16: reviews.notify[0].to: want at least one address"},
+		{"email tls typo", base + "reviews:\n  notify:\n    - type: email\n      address: smtp.example.com:587\n      from: hoop@example.com\n      to: [a@example.com]\n      tls: strattls\n",
+			"gateway.yaml:17: reviews.notify[0].tls: unknown tls mode 'strattls' (did you mean starttls?)"},
+		{"email password without username", base + "reviews:\n  notify:\n    - type: email\n      address: smtp.example.com:587\n      from: hoop@example.com\n      to: [a@example.com]\n      password: hunter2\n",
+			"gateway.yaml:17: reviews.notify[0].password: set without username"},
+		{"email password in the clear", base + "reviews:\n  notify:\n    - type: email\n      address: smtp.example.com:587\n      from: hoop@example.com\n      to: [a@example.com]\n      username: hoop\n      password: hunter2\n      tls: none\n",
+			"gateway.yaml:19: reviews.notify[0].tls: none would send the password in the clear: use starttls or required, or a loopback address"},
+		{"email password in the clear to loopback", base + "reviews:\n  notify:\n    - type: email\n      address: 127.0.0.1:25\n      from: hoop@example.com\n      to: [a@example.com]\n      username: hoop\n      password: hunter2\n      tls: none\n", ""},
+		{"email with a field of webhook", base + "reviews:\n  notify:\n    - type: email\n      address: smtp.example.com:587\n      from: hoop@example.com\n      to: [a@example.com]\n      url: https://x\n",
+			"gateway.yaml:17: reviews.notify[0].url: not used by an email target"},
 		{"several errors", strings.Replace(base, "user: app", "user: app\n    port: abc\n    sslmode: nope", 1) + "extra: 1\n",
 			"gateway.yaml:10: connections[0].port: want an integer 1-65535\n" +
 				"gateway.yaml:11: connections[0].sslmode: unknown sslmode 'nope' (want disable, allow, prefer, require, verify-ca or verify-full)\n" +
@@ -345,6 +398,9 @@ func TestLoadErrors(t *testing.T) {
 			_, err := Load("gateway.yaml", env)
 			if got := errString(err); got != tt.want {
 				t.Errorf("Load:\ngot  %q\nwant %q", got, tt.want)
+			}
+			if strings.Contains(errString(err), "hunter2") {
+				t.Errorf("Load: the error shows a secret: %q", errString(err))
 			}
 		})
 	}
@@ -490,5 +546,94 @@ func TestAudit(t *testing.T) {
 	}
 	if k, err := audit.LoadKey(got.DataDir, got.Audit.ChainKey); err != nil || len(k) != 32 {
 		t.Errorf("LoadKey(the config's key): %x, %v", k, err)
+	}
+}
+
+// TestReviews: the reviews section as a whole, values from the environment, and the
+// notify package takes what it gives. Printed with any verb, the config hides the
+// password, the header values and the Slack URL's path.
+func TestReviews(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "gateway.yaml")
+	file := base + `reviews:
+  notify:
+    - type: slack
+      url: ${SLACK_WEBHOOK_URL}
+    - type: webhook
+      url: https://siem.example.com/hoop
+      headers: {Authorization: "Bearer ${TOKEN}"}
+    - type: email
+      address: smtp.example.com:587
+      from: hoop@example.com
+      to: [dba-oncall@example.com]
+      username: ${SMTP_USER:-}
+      password: ${SMTP_PASSWORD:-}
+    - type: email
+      address: 127.0.0.1:25
+      from: Hoop <hoop@example.com>
+      to: [a@example.com, b@example.com]
+      tls: none
+`
+	if err := os.WriteFile(path, []byte(file), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{
+		"SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T0/B0/slacksecret",
+		"TOKEN":             "tokensecret",
+		"SMTP_USER":         "hoop",
+		"SMTP_PASSWORD":     "smtpsecret",
+	}
+	got, err := Load(path, envOf(env))
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	want := Reviews{Notify: []NotifyTarget{
+		{Type: "slack", URL: "https://hooks.slack.com/services/T0/B0/slacksecret", Line: 13},
+		{Type: "webhook", URL: "https://siem.example.com/hoop", Headers: map[string]string{"Authorization": "Bearer tokensecret"}, Line: 15},
+		{Type: "email", Address: "smtp.example.com:587", From: "hoop@example.com", To: []string{"dba-oncall@example.com"},
+			Username: "hoop", Password: "smtpsecret", TLS: "starttls", Line: 18},
+		{Type: "email", Address: "127.0.0.1:25", From: "Hoop <hoop@example.com>", To: []string{"a@example.com", "b@example.com"},
+			TLS: "none", Line: 24},
+	}}
+	if diff := cmp.Diff(want, got.Reviews); diff != "" {
+		t.Errorf("Reviews (-want +got):\n%s", diff)
+	}
+
+	// Unset SMTP_USER and SMTP_PASSWORD (${…:-}): no AUTH.
+	delete(env, "SMTP_USER")
+	delete(env, "SMTP_PASSWORD")
+	noAuth, err := Load(path, envOf(env))
+	if err != nil {
+		t.Fatalf("Load without SMTP_USER: %v", err)
+	}
+	if e := noAuth.Reviews.Notify[2]; e.Username != "" || e.Password != "" {
+		t.Errorf("without SMTP_USER and SMTP_PASSWORD: got username %q, password set %v; want neither", e.Username, e.Password != "")
+	}
+
+	// What the config gives, the notify package takes as it is.
+	cfgs := got.Reviews.NotifyConfigs()
+	if len(cfgs) != 4 || cfgs[1].Headers["Authorization"] != "Bearer tokensecret" || cfgs[2].Password != "smtpsecret" || cfgs[3].TLS != "none" {
+		t.Errorf("NotifyConfigs: got %v", cfgs)
+	}
+	n, err := notify.New(cfgs, nil)
+	if err != nil {
+		t.Fatalf("notify.New: %v", err)
+	}
+	if err := n.Close(t.Context()); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+
+	for _, format := range []string{"%v", "%s", "%+v", "%#v"} {
+		for _, v := range []any{got, *got, got.Reviews, got.Reviews.Notify[2], cfgs} {
+			out := fmt.Sprintf(format, v)
+			for _, secret := range []string{"slacksecret", "tokensecret", "smtpsecret"} {
+				if strings.Contains(out, secret) {
+					t.Errorf("Sprintf(%q, %T) shows %s:\n%s", format, v, secret, out)
+				}
+			}
+		}
+	}
+	if s := got.Reviews.Notify[2].String(); s != "email:smtp.example.com:587" {
+		t.Errorf("String: got %q, want email:smtp.example.com:587", s)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/hoopgw/hoop/audit"
 	"github.com/hoopgw/hoop/internal/yamlfile"
 	"github.com/hoopgw/hoop/mask"
+	"github.com/hoopgw/hoop/notify"
 )
 
 // connectionName is what a connection name may look like: people type it in
@@ -112,6 +113,13 @@ func parse(name, abs string, data []byte, env func(string) (string, bool)) (*Con
 				},
 				"alerts": func(v *yaml.Node, path string) {
 					d.Items(v, path, func(_ int, item *yaml.Node, p string) { d.alert(c, item, p) })
+				},
+			})
+		},
+		"reviews": func(v *yaml.Node, path string) {
+			d.Fields(v, path, map[string]func(*yaml.Node, string){
+				"notify": func(v *yaml.Node, path string) {
+					d.Items(v, path, func(_ int, item *yaml.Node, p string) { d.notifyTarget(c, item, p) })
 				},
 			})
 		},
@@ -371,6 +379,116 @@ func (d *decoder) sink(c *Config, n *yaml.Node, path string) {
 		}
 	}
 	c.Audit.Sinks = append(c.Audit.Sinks, s)
+}
+
+// notifyTarget reads one of reviews.notify. No message repeats a secret: not the
+// password, not a header value, not a URL (a Slack URL is the webhook's credential).
+func (d *decoder) notifyTarget(c *Config, n *yaml.Node, path string) {
+	if !d.Mapping(n, path) {
+		return
+	}
+	t := NotifyTarget{Line: n.Line}
+	d.Fields(n, path, map[string]func(*yaml.Node, string){
+		"type":    d.set(&t.Type),
+		"url":     d.set(&t.URL),
+		"headers": func(v *yaml.Node, path string) { t.Headers = d.headers(v, path) },
+		"address": d.set(&t.Address),
+		"from": func(v *yaml.Node, path string) {
+			if s, ok := d.Str(v, path); ok && s != "" {
+				if _, err := notify.ParseAddress(s); err != nil {
+					d.Add(yamlfile.Resolve(v), path, err.Error())
+				}
+				t.From = s
+			}
+		},
+		"to": func(v *yaml.Node, path string) {
+			d.EachStr(v, path, func(item *yaml.Node, p, s string) {
+				if _, err := notify.ParseAddress(s); err != nil {
+					d.Add(item, p, err.Error())
+				}
+				t.To = append(t.To, s)
+			})
+		},
+		"username": d.set(&t.Username),
+		"password": d.set(&t.Password),
+		"tls":      d.set(&t.TLS),
+	})
+	d.Lines[path] = n.Line
+	if d.HasErr(path) {
+		return
+	}
+	if t.Type == "" {
+		d.at(path+".type", "required (slack, webhook or email)")
+		return
+	}
+	if !d.oneOf(path+".type", "notify type", t.Type, NotifySlack, NotifyWebhook, NotifyEmail) {
+		return
+	}
+	// Each type has its own fields; another type's field is most likely a mistake.
+	for _, f := range []struct {
+		name  string
+		types []string
+		set   bool
+	}{
+		{"url", []string{NotifySlack, NotifyWebhook}, t.URL != ""},
+		{"headers", []string{NotifyWebhook}, len(t.Headers) > 0},
+		{"address", []string{NotifyEmail}, t.Address != ""},
+		{"from", []string{NotifyEmail}, t.From != ""},
+		{"to", []string{NotifyEmail}, len(t.To) > 0},
+		{"username", []string{NotifyEmail}, t.Username != ""},
+		{"password", []string{NotifyEmail}, t.Password != ""},
+		{"tls", []string{NotifyEmail}, t.TLS != ""},
+	} {
+		if f.set && !slices.Contains(f.types, t.Type) {
+			article := "a "
+			if t.Type == NotifyEmail {
+				article = "an "
+			}
+			d.at(path+"."+f.name, "not used by "+article+t.Type+" target")
+		}
+	}
+	switch t.Type {
+	case NotifySlack:
+		u, err := url.Parse(t.URL)
+		switch {
+		case t.URL == "":
+			d.at(path+".url", "required for a slack target (the incoming webhook's URL)")
+		case err != nil || u.Host == "" || u.Scheme != "https" && u.Scheme != "http":
+			d.at(path+".url", "want an https URL for a slack target")
+		case u.Scheme == "http" && !loopback(u.Hostname()):
+			// The URL is the webhook's credential.
+			d.at(path+".url", "want an https URL for a slack target (plain http only on a loopback address)")
+		}
+	case NotifyWebhook:
+		if u, err := url.Parse(t.URL); err != nil || u.Host == "" || u.Scheme != "http" && u.Scheme != "https" {
+			d.at(path+".url", "want an http or https URL for a webhook target")
+		}
+	case NotifyEmail:
+		host, port, err := net.SplitHostPort(t.Address)
+		if p, perr := strconv.Atoi(port); t.Address == "" {
+			d.at(path+".address", "required for an email target (the SMTP server, such as smtp.example.com:587)")
+		} else if err != nil || perr != nil || host == "" || p < 1 || p > 65535 {
+			d.at(path+".address", "want host:port, such as smtp.example.com:587")
+		}
+		if t.From == "" {
+			d.at(path+".from", "required for an email target (the sender, such as hoop@example.com)")
+		}
+		if len(t.To) == 0 {
+			d.at(path+".to", "want at least one address")
+		}
+		if t.TLS == "" {
+			t.TLS = notify.TLSStartTLS
+		} else {
+			d.oneOf(path+".tls", "tls mode", t.TLS, notify.TLSStartTLS, notify.TLSRequired, notify.TLSNone)
+		}
+		switch {
+		case t.Password != "" && t.Username == "":
+			d.at(path+".password", "set without username")
+		case t.Username != "" && t.TLS == notify.TLSNone && host != "" && !loopback(host):
+			d.at(path+".tls", "none would send the password in the clear: use starttls or required, or a loopback address")
+		}
+	}
+	c.Reviews.Notify = append(c.Reviews.Notify, t)
 }
 
 // headerName is an HTTP header name (an RFC 9110 token).
