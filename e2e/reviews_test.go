@@ -9,11 +9,14 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/creack/pty"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -430,5 +433,107 @@ func TestWebApproval(t *testing.T) {
 	connectPgx(t, addr).QueryRow(ctx, "select count(*) from held3").Scan(&left)
 	if left != 1 {
 		t.Fatalf("rows: %d, want 1", left)
+	}
+
+	// The next one is denied on its page, with a reason.
+	go func() {
+		_, err := conn.Exec(ctx, "delete from held3 where id = 2", pgx.QueryExecModeSimpleProtocol)
+		done <- err
+	}()
+	rv = pendingReview(t, gw, gw.login(t, "dana"))
+	testchrome.Navigate(t, bctx, "open the second review", chromedp.Navigate(rv.URL))
+	testchrome.Navigate(t, bctx, "deny",
+		chromedp.SendKeys(chromedp.ID("deny-reason"), "not during the freeze"),
+		chromedp.Click(chromedp.ID("deny")),
+	)
+	err = <-done
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || !strings.Contains(pe.Message, "denied by dana@example.com: not during the freeze") {
+		t.Fatalf("the statement denied on the web page: %v", err)
+	}
+}
+
+// TestApprovalsTUI runs the real hoop approvals in a pseudo-terminal of 80×24 against the
+// gateway: the held statement appears in the list, a then y approves it, and it runs.
+func TestApprovalsTUI(t *testing.T) {
+	hoop, err := exec.LookPath("hoop") // testscript.Main puts the test binary on PATH as hoop
+	if err != nil {
+		t.Fatal(err)
+	}
+	pg := sharedPG(t)
+	ctx := context.Background()
+	if err := pg.ExecIn(ctx, pg.App.DB, `CREATE TABLE held4 (id int PRIMARY KEY); INSERT INTO held4 VALUES (1), (2);
+		GRANT SELECT, DELETE ON held4 TO app_rw; GRANT SELECT ON held4 TO app_ro`); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pg.ExecIn(context.Background(), pg.App.DB, `DROP TABLE held4`) })
+	gw := startGateway(t, gatewayOptions{})
+	addr, _ := gw.connect(t, gw.login(t, "alice"), "db-prod")
+	conn := connectPgx(t, addr)
+	done := make(chan error, 1)
+	go func() {
+		_, err := conn.Exec(ctx, "delete from held4 where id = 2", pgx.QueryExecModeSimpleProtocol)
+		done <- err
+	}()
+	dana := gw.login(t, "dana")
+	rv := pendingReview(t, gw, dana)
+
+	cmd := exec.Command(hoop, "approvals")
+	cmd.Env = append(os.Environ(), "HOOP_GATEWAY="+gw.URL, "HOOP_TOKEN="+dana, "NO_COLOR=1", "TERM=xterm")
+	tty, err := pty.StartWithSize(cmd, &pty.Winsize{Cols: 80, Rows: 24})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		tty.Close()
+	}()
+	screen := &syncBuffer{}
+	go io.Copy(screen, tty)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("screen:\n%q", screen.String())
+		}
+	})
+	short := rv.ID[:12] // the list cuts long ids to fit 80 columns
+	waitFor(t, "the review in the list", func() bool { return strings.Contains(screen.String(), "> "+short) })
+	tty.Write([]byte("a"))
+	waitFor(t, "the confirmation", func() bool { return strings.Contains(screen.String(), "Approve "+short) })
+	tty.Write([]byte("y"))
+	if err := <-done; err != nil {
+		t.Fatalf("the statement approved in the TUI: %v", err)
+	}
+	waitFor(t, "the TUI to say so", func() bool { return strings.Contains(screen.String(), "approved "+short) })
+
+	// Deny the next one, with a reason.
+	go func() {
+		_, err := conn.Exec(ctx, "delete from held4 where id = 1", pgx.QueryExecModeSimpleProtocol)
+		done <- err
+	}()
+	rv2 := pendingReview(t, gw, dana)
+	short2 := rv2.ID[:12]
+	waitFor(t, "the new review in the list", func() bool { return strings.Contains(screen.String(), "> "+short2) })
+	tty.Write([]byte("d"))
+	waitFor(t, "the reason prompt", func() bool { return strings.Contains(screen.String(), "Deny "+short2) })
+	tty.Write([]byte("use a migration\r"))
+	err = <-done
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || !strings.Contains(pe.Message, "denied by dana@example.com: use a migration") {
+		t.Fatalf("the statement denied in the TUI: %v", err)
+	}
+	tty.Write([]byte("q"))
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("hoop approvals: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Error("hoop approvals did not quit on q")
+	}
+	if strings.Contains(screen.String(), "\x1b[3") && strings.Contains(screen.String(), "8;5;") {
+		t.Error("colors with NO_COLOR set")
 	}
 }

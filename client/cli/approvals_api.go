@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -49,7 +48,8 @@ func reviewPath(id string, d decision) string {
 }
 
 // post calls POST {gateway}{path} with in as JSON, as the logged-in identity, and decodes
-// the JSON answer into out; it returns the gateway's URL.
+// the JSON answer into out; it returns the gateway's URL. Its errors are client.Get's: a
+// non-2xx answer is a *client.APIError, which exitCode maps (403 to ExitDenied).
 func (f *factory) post(ctx context.Context, path string, in, out any) (string, error) {
 	gw, err := f.gateway()
 	if err != nil {
@@ -59,47 +59,10 @@ func (f *factory) post(ctx context.Context, path string, in, out any) (string, e
 	if err != nil {
 		return "", err
 	}
-	return gw, postJSON(ctx, f.http, gw, path, tok, in, out)
+	return gw, client.Call(ctx, f.http, http.MethodPost, gw, path, tok, in, out)
 }
 
-// postJSON is client.Get's POST: same bearer, same errors (*client.APIError for a non-2xx
-// answer, so exitCode maps a 403 to ExitDenied).
-func postJSON(ctx context.Context, hc *http.Client, gateway, path, token string, in, out any) error {
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	body, err := json.Marshal(in)
-	if err != nil {
-		return fmt.Errorf("encode request: %w", err)
-	}
-	u := strings.TrimRight(gateway, "/") + path
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
-	if err != nil {
-		return fmt.Errorf("gateway %s: %w", gateway, err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("gateway %s: %w", gateway, err)
-	}
-	defer resp.Body.Close()
-	answer, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
-	if err != nil {
-		return fmt.Errorf("gateway %s: %w", u, err)
-	}
-	if resp.StatusCode/100 != 2 {
-		return answerError(u, resp, answer)
-	}
-	if err := json.Unmarshal(answer, out); err != nil {
-		return fmt.Errorf("gateway %s: decode answer: %w", u, err)
-	}
-	return nil
-}
-
-// answerError is the *client.APIError of a non-2xx answer, as client.Get makes it.
+// answerError is the *client.APIError of a non-2xx answer, as client.Call makes it.
 func answerError(u string, resp *http.Response, body []byte) error {
 	var ae api.Error
 	if json.Unmarshal(body, &ae) == nil && ae.Error != "" {
@@ -153,7 +116,7 @@ func (c *reviewClient) Decide(ctx context.Context, id string, d decision, reason
 		return nil, err
 	}
 	var r api.Review
-	if err := postJSON(ctx, c.f.http, gw, reviewPath(id, d), tok, api.ReviewAnswer{Reason: reason}, &r); err != nil {
+	if err := client.Call(ctx, c.f.http, http.MethodPost, gw, reviewPath(id, d), tok, api.ReviewAnswer{Reason: reason}, &r); err != nil {
 		return nil, err
 	}
 	return &r, nil

@@ -291,6 +291,8 @@ func (e *Engine) Serve(ctx context.Context, conn net.Conn, req Request) error {
 	if s.rec != nil {
 		reason := "client closed"
 		switch {
+		case s.clientDone.Load():
+			// The client said goodbye (or hung up) first, whatever ended the tunnel since.
 		case ctx.Err() != nil:
 			reason = "ended by the gateway"
 			if cause := context.Cause(ctx); cause != nil && cause != context.Canceled {
