@@ -405,6 +405,7 @@ func (g *Gateway) handleReviewEvents(w http.ResponseWriter, r *http.Request, id 
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
+	fl.Flush() // the client knows it is connected before the first event
 	send := func(rv api.Review) bool {
 		b, _ := json.Marshal(rv)
 		_, err := fmt.Fprintf(w, "event: review\ndata: %s\n\n", b)
