@@ -224,3 +224,23 @@ func clone(sts []Statement) []Statement {
 	}
 	return out
 }
+
+// Split returns the statements of a script, each as its own text, in order, without the
+// semicolons between them: what hoop exec runs one by one. A script that does not parse
+// is an error that says where.
+func (p Parser) Split(sql string) ([]string, error) {
+	if strings.IndexByte(sql, 0) >= 0 {
+		return nil, errors.New("the script holds a NUL byte")
+	}
+	tree, err := p(sql)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, raw := range tree.GetStmts() {
+		if t := strings.TrimSuffix(stmtText(sql, raw), ";"); strings.TrimSpace(t) != "" {
+			out = append(out, strings.TrimSpace(t))
+		}
+	}
+	return out, nil
+}

@@ -73,6 +73,14 @@ type sessionHolder struct {
 
 // Hold implements postgres.Holder.
 func (h *sessionHolder) Hold(ctx context.Context, st postgres.HeldStatement, notice func(string)) (string, error) {
+	if st.Review != "" {
+		if r, err := h.g.reviews.resume(st, h.who); r != nil || err != nil {
+			if err != nil {
+				return st.Review, err
+			}
+			return h.wait(ctx, r, st, notice)
+		}
+	}
 	p := h.g.Policy()
 	rv := p.Reviews
 	if len(rv.Approvers) == 0 {
@@ -102,16 +110,49 @@ func (h *sessionHolder) Hold(ctx context.Context, st postgres.HeldStatement, not
 		return "", &postgres.DeniedError{Reason: st.Reason + "; the gateway could not open a review: " + err.Error()}
 	}
 	msg := fmt.Sprintf("hoop: %s. Review %s waits for an approver (%s): %s — cancel the statement to withdraw it", st.Reason, id, strings.Join(rv.Approvers, ", "), r.r.URL)
+	if st.Detach || st.Wait > 0 {
+		msg = fmt.Sprintf("hoop: %s. Review %s waits for an approver (%s): %s", st.Reason, id, strings.Join(rv.Approvers, ", "), r.r.URL)
+	}
 	notice(msg)
 	if h.notify != nil {
 		h.notify("info", fmt.Sprintf("review %s: %s waits for an approval: %s", id, oneLine(st.SQL, 80), r.r.URL))
 	}
+	return h.wait(ctx, r, st, notice)
+}
+
+// wait waits for a review's decision as the client asked: not at all (the review stays
+// open), up to a limit (then it stays open), or until decided or cancelled (withdrawn).
+func (h *sessionHolder) wait(ctx context.Context, r *review, st postgres.HeldStatement, notice func(string)) (string, error) {
+	rs := h.g.reviews
+	id := r.r.ID
+	decided := false
 	select {
 	case <-r.done:
+		decided = true
+	default:
+	}
+	if st.Detach && !decided {
+		return id, &postgres.ReviewPendingError{ID: id, URL: r.r.URL, Why: "is waiting for an approver"}
+	}
+	var timeout <-chan time.Time
+	if st.Wait > 0 {
+		t := time.NewTimer(st.Wait)
+		defer t.Stop()
+		timeout = t.C
+	}
+	select {
+	case <-r.done:
+	case <-timeout:
+		return id, &postgres.ReviewPendingError{ID: id, URL: r.r.URL, Why: fmt.Sprintf("is still waiting after %s", st.Wait)}
 	case <-ctx.Done():
+		if st.Wait > 0 {
+			// hoop exec gave up: its review stays open for a later --review.
+			return id, &postgres.ReviewPendingError{ID: id, URL: r.r.URL, Why: "is waiting for an approver"}
+		}
 		rs.finish(r, api.ReviewWithdrawn, nil, "withdrawn: the statement was cancelled or its session ended")
 		<-r.done
 	}
+	expires := r.r.Expires.Sub(r.r.Created).Round(time.Second)
 	rs.mu.Lock()
 	state := r.r.State
 	var who, why string
@@ -130,8 +171,29 @@ func (h *sessionHolder) Hold(ctx context.Context, st postgres.HeldStatement, not
 		return id, &postgres.DeniedError{Reason: fmt.Sprintf("review %s was denied by %s: %s", id, who, why)}
 	case api.ReviewExpired:
 		return id, &postgres.DeniedError{Reason: fmt.Sprintf("review %s expired: no decision within %s", id, expires)}
+	case api.ReviewUsed:
+		return id, &postgres.DeniedError{Reason: fmt.Sprintf("review %s approved one run of the statement, and it has run", id)}
 	}
 	return id, &postgres.DeniedError{Reason: fmt.Sprintf("review %s was withdrawn", id)}
+}
+
+// resume finds the review a statement names (hoop exec --review): it must be the same
+// requester's, for the exact same text, and not spent. It returns nil, nil when the
+// review is unknown here: a new one is opened.
+func (rs *reviews) resume(st postgres.HeldStatement, who identity.Identity) (*review, error) {
+	rs.mu.Lock()
+	r, ok := rs.all[st.Review]
+	rs.mu.Unlock()
+	switch {
+	case !ok:
+		return nil, &postgres.DeniedError{Reason: fmt.Sprintf("review %s is not known to this gateway (pending reviews do not survive a restart)", st.Review)}
+	case !r.requester.Same(who):
+		return nil, &postgres.DeniedError{Reason: fmt.Sprintf("review %s was asked for by another identity", st.Review)}
+	case r.r.Kind != api.ReviewStatement || r.r.SQL != st.SQL:
+		// Another statement of the script: it gets a review of its own.
+		return nil, nil
+	}
+	return r, nil
 }
 
 // ruleOf picks the rule's name out of a decision's reason: "held by rule X: …".

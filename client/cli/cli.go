@@ -82,6 +82,7 @@ func exitCode(err error) int {
 		ae *client.APIError
 		he *tunnel.HTTPError
 		ea *errAccess
+		ee *execError
 	)
 	switch {
 	case errors.As(err, &ue):
@@ -92,6 +93,8 @@ func exitCode(err error) int {
 		return statusExit(ae.StatusCode)
 	case errors.As(err, &he):
 		return statusExit(he.StatusCode)
+	case errors.As(err, &ee):
+		return ee.code
 	case errors.As(err, &ea):
 		if ea.denied {
 			return ExitDenied
@@ -150,6 +153,7 @@ Exit codes: 0 ok, 1 error, 2 usage, 3 denied by policy, 4 review pending,
 		newAuditCmd(f),
 		newConnectCmd(f),
 		newApprovalsCmd(f),
+		newExecCmd(f),
 		newPolicyCmd(f),
 		newVersionCmd(f),
 	)

@@ -54,11 +54,46 @@ type Holder interface {
 	Hold(ctx context.Context, st HeldStatement, notice func(text string)) (reviewID string, err error)
 }
 
-// HeldStatement is what a review holds.
+// HeldStatement is what a review holds, and how the client wants to wait.
 type HeldStatement struct {
 	SQL    string
 	Params []Param
 	Reason string // the gate's: which rule asks for the review
+	HoldOptions
+}
+
+// HoldOptions are how a client (hoop exec) asks to be held, with startup parameters:
+// hoop.review=r-… runs a statement under that approved review; hoop.wait=10m waits that
+// long, then leaves the review pending; hoop.wait=0 does not wait at all.
+type HoldOptions struct {
+	Review string        // an earlier review of this statement
+	Detach bool          // do not wait: answer ReviewPendingError at once
+	Wait   time.Duration // wait at most this long, then answer ReviewPendingError
+}
+
+// ParseHoldOptions reads the hold options of a startup message.
+func ParseHoldOptions(params map[string]string) (HoldOptions, error) {
+	var o HoldOptions
+	o.Review = params["hoop.review"]
+	if w, ok := params["hoop.wait"]; ok {
+		d, err := time.ParseDuration(w)
+		if err != nil || d < 0 {
+			return o, fmt.Errorf("hoop.wait %q: want a duration such as 10m, or 0 not to wait", w)
+		}
+		o.Wait, o.Detach = d, d == 0
+	}
+	return o, nil
+}
+
+// ReviewPendingError answers a held statement whose client does not wait (hoop exec): the
+// review stays open; SQLSTATE HR001.
+type ReviewPendingError struct {
+	ID, URL string
+	Why     string // "is waiting for an approver", "timed out after 10m waiting"
+}
+
+func (e *ReviewPendingError) Error() string {
+	return fmt.Sprintf("review %s %s: %s; once approved, run the same statement again with hoop exec --review %s", e.ID, e.Why, e.URL, e.ID)
 }
 
 // SessionInfo is what the engine learns of a session at its start.
@@ -166,6 +201,8 @@ const (
 	codeInsufficientPrivilege = "42501"
 	codeInternal              = "XX000"
 	codeSystemError           = "58000"
+	codeReviewPending         = "HR001" // hoop's own: the statement waits for a review
+	codeInvalidParameter      = "22023"
 )
 
 // startupParams are the client's startup parameters passed on to PostgreSQL. Anything else
@@ -204,6 +241,11 @@ func (e *Engine) Serve(ctx context.Context, conn net.Conn, req Request) error {
 		return err
 	}
 
+	holdOpts, err := ParseHoldOptions(startup.Parameters)
+	if err != nil {
+		c.fatal(codeInvalidParameter, "hoop: "+err.Error(), "")
+		return err
+	}
 	grant, err := req.Authorize(ctx)
 	if err != nil {
 		var denied *DeniedError
@@ -250,19 +292,20 @@ func (e *Engine) Serve(ctx context.Context, conn net.Conn, req Request) error {
 	}
 	log.Info("postgres session started", "level", grant.Level, "read_only", grant.ReadOnly, "backend_pid", up.PID)
 	s := &session{
-		e:      e,
-		req:    &req,
-		gate:   grant.Gate,
-		c:      c,
-		up:     up.Conn,
-		upR:    bufio.NewReaderSize(up.Conn, e.cfg.BufferSize),
-		upW:    bufio.NewWriterSize(up.Conn, e.cfg.BufferSize),
-		log:    log,
-		start:  time.Now(),
-		masker: grant.Masker,
-		holder: grant.Holder,
-		be:     be,
-		ctx:    ctx,
+		e:        e,
+		req:      &req,
+		gate:     grant.Gate,
+		c:        c,
+		up:       up.Conn,
+		upR:      bufio.NewReaderSize(up.Conn, e.cfg.BufferSize),
+		upW:      bufio.NewWriterSize(up.Conn, e.cfg.BufferSize),
+		log:      log,
+		start:    time.Now(),
+		masker:   grant.Masker,
+		holder:   grant.Holder,
+		holdOpts: holdOpts,
+		be:       be,
+		ctx:      ctx,
 	}
 	if grant.Masker != nil {
 		s.stmtSQL, s.portals = make(map[string]string), make(map[string]portalInfo)
@@ -383,6 +426,8 @@ func (e *Engine) connectUpstream(ctx context.Context, startup *pgproto3.StartupM
 		switch {
 		case k == "user" || k == "database":
 			// The gateway decides both; the client's are ignored.
+		case strings.HasPrefix(k, "hoop."):
+			// The gateway's own options (hoop exec's), never the database's.
 		case k == "client_encoding" && unsafeEncoding(v):
 			return nil, nil, &DeniedError{Reason: fmt.Sprintf("client_encoding %s is not allowed through the gateway: in it the database and the gateway's parser can disagree about where a string ends; use UTF8", v)}
 		case startupParams[k]:
@@ -491,11 +536,14 @@ func (c *clientConn) writeError(refusal error) error {
 	code, msg := codeInternal, "hoop: "+refusal.Error()
 	var denied *DeniedError
 	var rec *RecordError
+	var pending *ReviewPendingError
 	switch {
 	case errors.As(refusal, &denied):
 		code = codeInsufficientPrivilege
 	case errors.As(refusal, &rec):
 		code = codeSystemError
+	case errors.As(refusal, &pending):
+		code = codeReviewPending
 	}
 	b, err := (&pgproto3.ErrorResponse{Severity: "ERROR", SeverityUnlocalized: "ERROR", Code: code, Message: msg}).Encode(nil)
 	if err != nil {

@@ -55,6 +55,7 @@ type session struct {
 	// holder holds statements for review; heldOnce tracks extended-protocol statements an
 	// approval let through: each may run once (Only fromClient uses it).
 	holder   Holder
+	holdOpts HoldOptions
 	be       *backend
 	ctx      context.Context
 	heldOnce map[string]*heldUse
@@ -399,6 +400,7 @@ func (s *session) hold(st HeldStatement) (string, error) {
 	if err := s.upW.Flush(); err != nil {
 		return "", &DeniedError{Reason: "the database connection failed: " + err.Error()}
 	}
+	st.HoldOptions = s.holdOpts
 	ctx, cancel := context.WithCancel(s.ctx)
 	defer cancel()
 	s.be.holding(cancel)
