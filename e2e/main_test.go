@@ -19,6 +19,7 @@ import (
 
 	"github.com/hoopgw/hoop/client/cli"
 	"github.com/hoopgw/hoop/internal/testbrowser"
+	"github.com/hoopgw/hoop/internal/testissuer"
 	"github.com/hoopgw/hoop/server"
 )
 
@@ -61,6 +62,12 @@ func devBrowser() int {
 func TestScripts(t *testing.T) {
 	pg := sharedPG(t)
 	ex := sharedExamples(t)
+	ci := testissuer.New(t) // a CI system's own OIDC issuer, for hoop exec's stories
+	if err := pg.ExecIn(context.Background(), pg.App.DB, `CREATE TABLE IF NOT EXISTS ci_runs (id serial PRIMARY KEY, job text NOT NULL);
+		GRANT SELECT ON ci_runs TO app_ro; GRANT SELECT, INSERT, UPDATE, DELETE ON ci_runs TO app_rw;
+		GRANT USAGE ON SEQUENCE ci_runs_id_seq TO app_rw`); err != nil {
+		t.Fatal(err)
+	}
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script",
 		Setup: func(env *testscript.Env) error {
@@ -82,7 +89,20 @@ func TestScripts(t *testing.T) {
 					return err
 				}
 			}
+			// etc/ci: the example config trusting the CI issuer; the script brings its policy.
+			if err := os.MkdirAll(filepath.Join(etc, "ci"), 0o700); err != nil {
+				return err
+			}
+			b, err := os.ReadFile(filepath.Join(ex, "gateway.yaml"))
+			if err != nil {
+				return err
+			}
+			b = []byte(strings.Replace(string(b), "\nconnections:", ciWorkload+"\nconnections:", 1))
+			if err := os.WriteFile(filepath.Join(etc, "ci", "gateway.yaml"), b, 0o600); err != nil {
+				return err
+			}
 			for k, v := range map[string]string{
+				"CI_ISSUER":         ci.URL(),
 				"GW":                gw,
 				"HOOP_LISTEN":       "127.0.0.1:" + strconv.Itoa(port),
 				"HOOP_PUBLIC_URL":   gw,
@@ -108,6 +128,7 @@ func TestScripts(t *testing.T) {
 			"waitport": cmdWaitPort,
 			"pgxquery": cmdPgxQuery,
 			"capture":  cmdCapture,
+			"citoken":  func(ts *testscript.TestScript, neg bool, args []string) { cmdCIToken(ts, neg, args, ci) },
 			"waitout":  cmdWaitOut,
 		},
 	})
@@ -276,4 +297,38 @@ func cmdWaitOut(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// ciWorkload goes into the example config's auth section for the CI stories: the CI issuer is
+// trusted for audience "hoop", main-branch tokens of acme/app deploy, other branches read.
+const ciWorkload = `
+  workload:
+    - name: ci
+      issuer: ${CI_ISSUER}
+      audience: hoop
+      mappings:
+        - when: {repository: acme/app, ref: refs/heads/main}
+          identity: "ci:{repository}@{ref_name}"
+          groups: [ci-deploy]
+        - when: {repository: acme/app}
+          identity: "ci:{repository}@{ref_name}"
+          groups: [ci-readonly]
+`
+
+// citoken NAME [claim=value...]: sets $NAME to a token of the CI issuer, for repository
+// acme/app on main and audience hoop unless the claims say otherwise.
+func cmdCIToken(ts *testscript.TestScript, neg bool, args []string, ci *testissuer.Issuer) {
+	if len(args) < 1 || neg {
+		ts.Fatalf("usage: citoken NAME [claim=value...]")
+	}
+	claims := map[string]any{"sub": "repo:acme/app:ref:refs/heads/main", "aud": "hoop", "repository": "acme/app",
+		"repository_owner": "acme", "ref": "refs/heads/main", "ref_name": "main"}
+	for _, kv := range args[1:] {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			ts.Fatalf("citoken: %q: want claim=value", kv)
+		}
+		claims[k] = v
+	}
+	ts.Setenv(args[0], ci.Token(claims))
 }

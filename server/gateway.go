@@ -59,7 +59,7 @@ type Gateway struct {
 	cfg      *config.Config
 	store    *store.Store
 	log      *slog.Logger
-	verifier *identity.Verifier
+	verifier *identity.Verifiers // people's issuer and the trusted workload issuers (CI)
 	engine   *postgres.Engine
 	idp      *devidp.Provider
 	tcfg     *tunnel.Config
@@ -109,11 +109,11 @@ func New(opts Options) (*Gateway, error) {
 		cfg:   cfg,
 		store: opts.Store,
 		log:   opts.Logger,
-		verifier: identity.NewVerifier(identity.Config{
+		verifier: identity.NewVerifiers(identity.Config{
 			Issuer:      cfg.Auth.OIDC.Issuer,
 			Audience:    audience(cfg),
 			GroupsClaim: cfg.Auth.OIDC.GroupsClaim,
-		}),
+		}, cfg.Auth.Workloads()),
 		engine:     postgres.New(pgcfg),
 		classifier: opts.Classifier,
 		noGate:     opts.NoStatementPolicy,
@@ -132,7 +132,7 @@ func New(opts Options) (*Gateway, error) {
 	}
 	if g.web, err = web.New(web.Config{
 		PublicURL: cfg.PublicURL, Issuer: cfg.Auth.OIDC.Issuer, ClientID: cfg.Auth.OIDC.ClientID,
-		ClientSecret: cfg.Auth.OIDC.ClientSecret, Verify: g.verifier.Verify, Key: key,
+		ClientSecret: cfg.Auth.OIDC.ClientSecret, Verify: g.verifier.People().Verify, Key: key, // review pages: people only
 		Review: func(id string, who identity.Identity) (api.Review, error) { return g.reviews.visibleTo(id, who) },
 		Decide: func(id string, who identity.Identity, approve bool, reason string) (api.Review, error) {
 			return g.reviews.decide(id, who, approve, reason)

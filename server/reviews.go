@@ -312,6 +312,9 @@ func (rs *reviews) decide(id string, who identity.Identity, approve bool, reason
 	case r.r.State != api.ReviewPending:
 		rs.mu.Unlock()
 		return api.Review{}, &reviewError{http.StatusConflict, "conflict", fmt.Sprintf("review %s is %s, not pending", id, r.r.State)}
+	case who.Workload != "":
+		rs.mu.Unlock()
+		return api.Review{}, &reviewError{http.StatusForbidden, api.CodeForbidden, fmt.Sprintf("%s is a workload identity (%s): only people decide reviews", who, who.Workload)}
 	case r.requester.Same(who):
 		rs.mu.Unlock()
 		return api.Review{}, &reviewError{http.StatusForbidden, api.CodeForbidden, fmt.Sprintf("%s asked for review %s: nobody approves or denies their own request", who, id)}

@@ -25,6 +25,7 @@ import (
 	"github.com/hoopgw/hoop/audit"
 	"github.com/hoopgw/hoop/notify"
 	"github.com/hoopgw/hoop/policy"
+	"github.com/hoopgw/hoop/server/identity"
 )
 
 // Config is the gateway's configuration.
@@ -55,7 +56,47 @@ func (t TLS) Enabled() bool { return t.CertFile != "" && t.KeyFile != "" }
 
 // Auth configures identity.
 type Auth struct {
-	OIDC OIDC
+	OIDC     OIDC       // the identity provider people log in at
+	Workload []Workload // CI systems and workloads whose own tokens the gateway trusts
+}
+
+// Workloads returns the workload issuers as identity.NewVerifiers takes them.
+func (a Auth) Workloads() []identity.Workload {
+	out := make([]identity.Workload, len(a.Workload))
+	for i, w := range a.Workload {
+		out[i] = w.Identity()
+	}
+	return out
+}
+
+// Workload is an issuer of workload identity tokens, such as GitHub Actions or GitLab CI:
+// a job asks it for a short-lived token for Audience, and presents that to the gateway
+// instead of a long-lived secret (hoop exec with HOOP_TOKEN). Its mappings turn a token's
+// claims into an identity and groups, which the policy decides on; a token that no
+// mapping matches is refused.
+type Workload struct {
+	Name     string            // "github-actions": in logs and messages
+	Issuer   string            // "https://token.actions.githubusercontent.com"
+	Audience string            // "hoop": the aud the tokens must have; required
+	Mappings []WorkloadMapping // the first whose When holds wins
+	Line     int               // 23
+}
+
+// WorkloadMapping turns a workload token's claims into an identity: see identity.Mapping.
+type WorkloadMapping struct {
+	When     map[string]string // {"repository": "acme/app", "ref": "refs/heads/main"}: claims that must all hold; "refs/tags/v*" is a prefix
+	Identity string            // "ci:{repository}@{ref_name}": a template over the token's claims
+	Groups   []string          // ["ci-deploy"]
+	Line     int               // 27
+}
+
+// Identity returns w as identity.NewVerifiers takes it.
+func (w Workload) Identity() identity.Workload {
+	mappings := make([]identity.Mapping, len(w.Mappings))
+	for i, m := range w.Mappings {
+		mappings[i] = identity.Mapping{When: m.When, Identity: m.Identity, Groups: m.Groups}
+	}
+	return identity.Workload{Name: w.Name, Issuer: w.Issuer, Audience: w.Audience, Mappings: mappings}
 }
 
 // OIDC is the identity provider that signs the tokens people log in with. The CLI learns

@@ -14,8 +14,10 @@ import (
 
 	"github.com/hoopgw/hoop/audit"
 	"github.com/hoopgw/hoop/internal/testenv"
+	"github.com/hoopgw/hoop/internal/testissuer"
 	"github.com/hoopgw/hoop/notify"
 	"github.com/hoopgw/hoop/policy"
+	"github.com/hoopgw/hoop/server/identity"
 )
 
 func sharedExamples(t *testing.T) string { return testenv.SharedExamples(t) }
@@ -635,5 +637,195 @@ func TestReviews(t *testing.T) {
 	}
 	if s := got.Reviews.Notify[2].String(); s != "email:smtp.example.com:587" {
 		t.Errorf("String: got %q, want email:smtp.example.com:587", s)
+	}
+}
+
+// workload is auth.workload with one good workload, at lines 5-11 of base with it.
+const workload = `  workload:
+    - name: github-actions
+      issuer: https://token.actions.githubusercontent.com
+      audience: hoop
+      mappings:
+        - when: {repository: acme/app}
+          identity: "ci:{repository}"
+`
+
+// withWorkload returns base with w as auth.workload, after auth.oidc (from line 5).
+func withWorkload(w string) string { return strings.Replace(base, "connections:", w+"connections:", 1) }
+
+func TestLoadWorkloadErrors(t *testing.T) {
+	change := func(old, new string) string { return withWorkload(strings.Replace(workload, old, new, 1)) }
+	second := `    - name: gitlab-ci
+      issuer: https://gitlab.example.com
+      audience: hoop
+      mappings:
+        - when: {namespace_path: acme}
+          identity: "gitlab:{project_path}"
+`
+	env := envOf(map[string]string{"EMPTY": ""})
+	tests := []struct {
+		name string
+		file string
+		want string
+	}{
+		{"ok", withWorkload(workload), ""},
+		{"two", withWorkload(workload + second), ""},
+		{"auth typo", strings.Replace(withWorkload(workload), "  workload:", "  workloads:", 1),
+			"gateway.yaml:5: auth.workloads: unknown field (did you mean workload?)"},
+		{"not a list", withWorkload("  workload:\n    name: github-actions\n"),
+			"gateway.yaml:6: auth.workload: want a list"},
+		{"item not a mapping", withWorkload("  workload:\n    - github-actions\n"),
+			"gateway.yaml:6: auth.workload[0]: want a mapping"},
+		{"field typo", change("issuer:", "isuer:"),
+			"gateway.yaml:6: auth.workload[0].issuer: required (the token issuer's URL, such as https://token.actions.githubusercontent.com)\n" +
+				"gateway.yaml:7: auth.workload[0].isuer: unknown field (did you mean issuer?)"},
+		{"mapping field typo", change("identity:", "identty:"),
+			"gateway.yaml:10: auth.workload[0].mappings[0].identity: required (a template over the token's claims, such as ci:{repository}@{ref_name})\n" +
+				"gateway.yaml:11: auth.workload[0].mappings[0].identty: unknown field (did you mean identity?)"},
+		{"groups typo", change(`"ci:{repository}"`, "\"ci:{repository}\"\n          group: [ci]"),
+			"gateway.yaml:12: auth.workload[0].mappings[0].group: unknown field (did you mean groups?)"},
+		{"no name", change("    - name: github-actions\n      issuer", "    - issuer"),
+			"gateway.yaml:6: auth.workload[0].name: required (what logs call it, such as github-actions)"},
+		{"bad name", change("name: github-actions", "name: GitHub Actions"),
+			`gateway.yaml:6: auth.workload[0].name: "GitHub Actions": use lowercase letters, digits and '-'`},
+		{"duplicate name", withWorkload(workload + strings.Replace(second, "gitlab-ci", "github-actions", 1)),
+			"gateway.yaml:12: auth.workload[1].name: duplicate workload github-actions (first at line 6)"},
+		{"no issuer", change("      issuer: https://token.actions.githubusercontent.com\n", ""),
+			"gateway.yaml:6: auth.workload[0].issuer: required (the token issuer's URL, such as https://token.actions.githubusercontent.com)"},
+		{"issuer not a URL", change("https://token.actions.githubusercontent.com", "token.actions.githubusercontent.com"),
+			"gateway.yaml:7: auth.workload[0].issuer: want an https URL, such as https://token.actions.githubusercontent.com"},
+		{"plain http issuer", change("https://token.actions", "http://token.actions"),
+			"gateway.yaml:7: auth.workload[0].issuer: want an https URL (plain http only on a loopback address)"},
+		{"plain http issuer on loopback", change("https://token.actions.githubusercontent.com", "http://127.0.0.1:9999"), ""},
+		{"duplicate issuer", withWorkload(workload + strings.Replace(second, "https://gitlab.example.com", "https://token.actions.githubusercontent.com/", 1)),
+			"gateway.yaml:13: auth.workload[1].issuer: duplicate issuer https://token.actions.githubusercontent.com/ (auth.workload[0] at line 6): put all its mappings in one workload"},
+		{"the people's issuer", change("https://token.actions.githubusercontent.com", "https://idp.example.com/"),
+			"gateway.yaml:7: auth.workload[0].issuer: https://idp.example.com/ is auth.oidc.issuer, the people's: a workload issuer must be another"},
+		{"no audience", change("      audience: hoop\n", ""),
+			"gateway.yaml:6: auth.workload[0].audience: required (the aud the jobs ask their tokens for, such as hoop)"},
+		{"empty audience", change("audience: hoop", "audience: ${EMPTY}"),
+			"gateway.yaml:8: auth.workload[0].audience: required (the aud the jobs ask their tokens for, such as hoop)"},
+		{"no mappings", change("      mappings:\n        - when: {repository: acme/app}\n          identity: \"ci:{repository}\"\n", ""),
+			"gateway.yaml:6: auth.workload[0].mappings: want at least one mapping (when, identity, groups): a token no mapping matches is refused"},
+		{"empty mappings", change("      mappings:\n        - when: {repository: acme/app}\n          identity: \"ci:{repository}\"\n", "      mappings: []\n"),
+			"gateway.yaml:9: auth.workload[0].mappings: want at least one mapping (when, identity, groups): a token no mapping matches is refused"},
+		{"mappings not a list", change("      mappings:\n        - when: {repository: acme/app}\n          identity: \"ci:{repository}\"\n", "      mappings: {when: {a: b}}\n"),
+			"gateway.yaml:9: auth.workload[0].mappings: want a list"},
+		{"no when", change("        - when: {repository: acme/app}\n          identity", "        - identity"),
+			"gateway.yaml:10: auth.workload[0].mappings[0].when: want the claims a token must have, such as {repository_owner: acme}: without them, every job the issuer signs for would match"},
+		{"empty when", change("{repository: acme/app}", "{}"),
+			"gateway.yaml:10: auth.workload[0].mappings[0].when: want the claims a token must have, such as {repository_owner: acme}: without them, every job the issuer signs for would match"},
+		{"when not a mapping", change("{repository: acme/app}", "repository=acme/app"),
+			"gateway.yaml:10: auth.workload[0].mappings[0].when: want a mapping"},
+		{"when value a star", change("{repository: acme/app}", `{repository: "*"}`),
+			"gateway.yaml:10: auth.workload[0].mappings[0].when.repository: * alone matches any value: give a prefix before it (refs/tags/v*) or leave the claim out"},
+		{"when value with a star inside", change("{repository: acme/app}", `{repository: "acme/*-app"}`),
+			`gateway.yaml:10: auth.workload[0].mappings[0].when.repository: "acme/*-app": * only ends a value, as a prefix (refs/tags/v*)`},
+		{"when value a prefix", change("{repository: acme/app}", `{repository: "acme/*"}`), ""},
+		{"when value empty", change("{repository: acme/app}", `{repository: ""}`),
+			"gateway.yaml:10: auth.workload[0].mappings[0].when.repository: empty: an empty claim matches no token"},
+		{"when value null", change("{repository: acme/app}", `{repository: }`),
+			"gateway.yaml:10: auth.workload[0].mappings[0].when.repository: want a value"},
+		{"when repeated", change("{repository: acme/app}", `{repository: acme/app, repository: acme/x}`),
+			"gateway.yaml:10: auth.workload[0].mappings[0].when.repository: repeated field (first at line 10)"},
+		{"no identity", change("          identity: \"ci:{repository}\"\n", ""),
+			"gateway.yaml:10: auth.workload[0].mappings[0].identity: required (a template over the token's claims, such as ci:{repository}@{ref_name})"},
+		{"identity names no claim", change(`"ci:{repository}"`, "ci-deploy"),
+			`gateway.yaml:11: auth.workload[0].mappings[0].identity: "ci-deploy": names no claim, so every token would get the same identity: put a claim in braces, such as ci:{repository}`},
+		{"identity unbalanced", change(`"ci:{repository}"`, `"ci:{repository"`),
+			`gateway.yaml:11: auth.workload[0].mappings[0].identity: "ci:{repository": unbalanced braces: { at byte 4 is not closed`},
+		{"identity closes twice", change(`"ci:{repository}"`, `"ci:{repository}}"`),
+			`gateway.yaml:11: auth.workload[0].mappings[0].identity: "ci:{repository}}": unbalanced braces: } at byte 16 closes no {`},
+		{"identity empty braces", change(`"ci:{repository}"`, `"ci:{}"`),
+			`gateway.yaml:11: auth.workload[0].mappings[0].identity: "ci:{}": empty {} at byte 4: name a claim, such as {repository}`},
+		{"identity as a shell variable", change(`"ci:{repository}"`, `"ci:${repository}"`),
+			"gateway.yaml:11: auth.workload[0].mappings[0].identity: environment variable repository is not set"},
+		{"empty group", change(`"ci:{repository}"`, "\"ci:{repository}\"\n          groups: [ci, '']"),
+			"gateway.yaml:12: auth.workload[0].mappings[0].groups[1]: empty string"},
+		{"several errors", withWorkload("  workload:\n    - name: a\n      issuer: https://idp.example.com\n      mappings:\n        - identity: x\n"),
+			"gateway.yaml:6: auth.workload[0].audience: required (the aud the jobs ask their tokens for, such as hoop)\n" +
+				"gateway.yaml:7: auth.workload[0].issuer: https://idp.example.com is auth.oidc.issuer, the people's: a workload issuer must be another\n" +
+				`gateway.yaml:9: auth.workload[0].mappings[0].identity: "x": names no claim, so every token would get the same identity: put a claim in braces, such as ci:{repository}` + "\n" +
+				"gateway.yaml:9: auth.workload[0].mappings[0].when: want the claims a token must have, such as {repository_owner: acme}: without them, every job the issuer signs for would match"},
+	}
+	dir := t.TempDir()
+	t.Chdir(dir)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := os.WriteFile("gateway.yaml", []byte(tt.file), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := Load("gateway.yaml", env)
+			if got := errString(err); got != tt.want {
+				t.Errorf("Load:\ngot  %q\nwant %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestWorkloads: the issue's config, read in full with a value from the environment, and
+// the identity package takes what it gives: a real token from a real issuer at the
+// configured URL maps as the config says.
+func TestWorkloads(t *testing.T) {
+	gh := testissuer.New(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "gateway.yaml")
+	file := withWorkload(`  workload:
+    - name: github-actions
+      issuer: ${GITHUB_ISSUER}
+      audience: hoop                      # required
+      mappings:                           # first match wins; none → refused
+        - when: {repository: acme/app, ref: refs/heads/main}
+          identity: "ci:{repository}@{ref_name}"
+          groups: [ci-deploy]
+        - when: {repository_owner: acme}
+          identity: "ci:{repository}"
+          groups: [ci-readonly]
+    - name: gitlab-ci
+      issuer: https://gitlab.example.com
+      audience: https://hoop.example.com
+      mappings:
+        - when:
+            namespace_path: acme
+            ref_protected: true
+            ref: release/*
+          identity: gitlab:{project_path}
+`)
+	if err := os.WriteFile(path, []byte(file), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Load(path, envOf(map[string]string{"GITHUB_ISSUER": gh.URL()}))
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	want := []Workload{
+		{Name: "github-actions", Issuer: gh.URL(), Audience: "hoop", Line: 6, Mappings: []WorkloadMapping{
+			{When: map[string]string{"repository": "acme/app", "ref": "refs/heads/main"}, Identity: "ci:{repository}@{ref_name}", Groups: []string{"ci-deploy"}, Line: 10},
+			{When: map[string]string{"repository_owner": "acme"}, Identity: "ci:{repository}", Groups: []string{"ci-readonly"}, Line: 13},
+		}},
+		{Name: "gitlab-ci", Issuer: "https://gitlab.example.com", Audience: "https://hoop.example.com", Line: 16, Mappings: []WorkloadMapping{
+			{When: map[string]string{"namespace_path": "acme", "ref_protected": "true", "ref": "release/*"}, Identity: "gitlab:{project_path}", Line: 20},
+		}},
+	}
+	if diff := cmp.Diff(want, got.Auth.Workload); diff != "" {
+		t.Errorf("Auth.Workload (-want +got):\n%s", diff)
+	}
+	if got.Auth.OIDC.Issuer != "https://idp.example.com" {
+		t.Errorf("auth.oidc.issuer: got %q", got.Auth.OIDC.Issuer)
+	}
+
+	vs := identity.NewVerifiers(identity.Config{Issuer: got.Auth.OIDC.Issuer, Audience: got.Auth.OIDC.Audience}, got.Auth.Workloads())
+	claims := map[string]any{"aud": "hoop", "repository": "acme/app", "repository_owner": "acme", "ref": "refs/heads/main", "ref_name": "main"}
+	id, err := vs.Verify(t.Context(), gh.Token(claims))
+	if err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	if id.Subject != "ci:acme/app@main" || id.Workload != "github-actions" || len(id.Groups) != 1 || id.Groups[0] != "ci-deploy" {
+		t.Errorf("Verify: got %+v, want ci:acme/app@main of github-actions in ci-deploy", id)
+	}
+	claims["repository"] = "evil/app"
+	claims["repository_owner"] = "evil"
+	if _, err := vs.Verify(t.Context(), gh.Token(claims)); !errors.Is(err, identity.ErrNoMapping) {
+		t.Errorf("Verify of another owner: got %v, want ErrNoMapping", err)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/hoopgw/hoop/internal/yamlfile"
 	"github.com/hoopgw/hoop/mask"
 	"github.com/hoopgw/hoop/notify"
+	"github.com/hoopgw/hoop/server/identity"
 )
 
 // connectionName is what a connection name may look like: people type it in
@@ -45,6 +46,7 @@ func parse(name, abs string, data []byte, env func(string) (string, bool)) (*Con
 		return c, d.Errs
 	}
 	oidc := &c.Auth.OIDC
+	var workloads []string // the field path of each of c.Auth.Workload
 	d.Fields(root, "", map[string]func(*yaml.Node, string){
 		"listen":     d.set(&c.Listen),
 		"public_url": d.set(&c.PublicURL),
@@ -66,6 +68,13 @@ func parse(name, abs string, data []byte, env func(string) (string, bool)) (*Con
 						"groups_claim":  d.set(&oidc.GroupsClaim),
 						"scopes":        func(v *yaml.Node, path string) { oidc.Scopes = d.Strs(v, path) },
 						"audience":      d.set(&oidc.Audience),
+					})
+				},
+				"workload": func(v *yaml.Node, path string) {
+					d.Items(v, path, func(_ int, item *yaml.Node, p string) {
+						if d.workload(c, item, p) {
+							workloads = append(workloads, p)
+						}
 					})
 				},
 			})
@@ -169,15 +178,9 @@ func parse(name, abs string, data []byte, env func(string) (string, bool)) (*Con
 	case oidc.Issuer == "":
 		d.at("auth.oidc.issuer", "required (the identity provider's URL, such as https://idp.example.com)")
 	default:
-		u, err := url.Parse(oidc.Issuer)
-		switch {
-		case err != nil || u.Host == "" || u.Scheme != "https" && u.Scheme != "http":
-			d.at("auth.oidc.issuer", "want an https URL, such as https://idp.example.com")
-		case u.Scheme == "http" && !loopback(u.Hostname()):
-			// Keys fetched over plain HTTP from another host could be swapped on the way.
-			d.at("auth.oidc.issuer", "want an https URL (plain http only on a loopback address)")
-		}
+		d.checkIssuer("auth.oidc.issuer", oidc.Issuer, "https://idp.example.com")
 	}
+	d.checkWorkloadIssuers(c, workloads)
 	if !slices.Contains(oidc.Scopes, "openid") && !d.HasErr("auth.oidc.scopes") {
 		d.at("auth.oidc.scopes", "want a list that includes openid")
 	}
@@ -189,6 +192,133 @@ func parse(name, abs string, data []byte, env func(string) (string, bool)) (*Con
 		d.at("policy_files", "want at least one policy file")
 	}
 	return c, d.Errs
+}
+
+// checkIssuer checks the URL of an OIDC issuer, whose keys the gateway fetches.
+func (d *decoder) checkIssuer(path, issuer, example string) {
+	u, err := url.Parse(issuer)
+	switch {
+	case err != nil || u.Host == "" || u.Scheme != "https" && u.Scheme != "http":
+		d.at(path, "want an https URL, such as "+example)
+	case u.Scheme == "http" && !loopback(u.Hostname()):
+		// Keys fetched over plain HTTP from another host could be swapped on the way.
+		d.at(path, "want an https URL (plain http only on a loopback address)")
+	}
+}
+
+// workload reads one of auth.workload; it reports whether it added one to c.
+func (d *decoder) workload(c *Config, n *yaml.Node, path string) bool {
+	if !d.Mapping(n, path) {
+		return false
+	}
+	w := Workload{Line: n.Line}
+	d.Fields(n, path, map[string]func(*yaml.Node, string){
+		"name":     d.set(&w.Name),
+		"issuer":   d.set(&w.Issuer),
+		"audience": d.set(&w.Audience),
+		"mappings": func(v *yaml.Node, path string) {
+			d.Items(v, path, func(_ int, item *yaml.Node, p string) { d.workloadMapping(&w, item, p) })
+		},
+	})
+	d.Lines[path] = n.Line
+	switch {
+	case d.HasErr(path + ".name"):
+	case w.Name == "":
+		d.at(path+".name", "required (what logs call it, such as github-actions)")
+	case !connectionName.MatchString(w.Name):
+		d.at(path+".name", fmt.Sprintf("%q: use lowercase letters, digits and '-'", w.Name))
+	default:
+		for _, other := range c.Auth.Workload {
+			if other.Name == w.Name {
+				d.at(path+".name", fmt.Sprintf("duplicate workload %s (first at line %d)", w.Name, other.Line))
+			}
+		}
+	}
+	switch {
+	case d.HasErr(path + ".issuer"):
+	case w.Issuer == "":
+		d.at(path+".issuer", "required (the token issuer's URL, such as https://token.actions.githubusercontent.com)")
+	default:
+		d.checkIssuer(path+".issuer", w.Issuer, "https://token.actions.githubusercontent.com")
+	}
+	if w.Audience == "" && !d.HasErr(path+".audience") {
+		// Without it, a token the issuer made for anyone else (another service that
+		// trusts the same CI system) would be good here too.
+		d.at(path+".audience", "required (the aud the jobs ask their tokens for, such as hoop)")
+	}
+	if len(w.Mappings) == 0 && !d.HasErr(path+".mappings") {
+		d.at(path+".mappings", "want at least one mapping (when, identity, groups): a token no mapping matches is refused")
+	}
+	c.Auth.Workload = append(c.Auth.Workload, w)
+	return true
+}
+
+// workloadMapping reads one of a workload's mappings.
+func (d *decoder) workloadMapping(w *Workload, n *yaml.Node, path string) {
+	if !d.Mapping(n, path) {
+		return
+	}
+	m := WorkloadMapping{Line: n.Line}
+	d.Fields(n, path, map[string]func(*yaml.Node, string){
+		"when": func(v *yaml.Node, path string) {
+			m.When = d.stringMap(v, path, func(k *yaml.Node, p, s string) bool {
+				star := strings.IndexByte(s, '*')
+				switch {
+				case s == "":
+					d.Add(k, p, "empty: an empty claim matches no token")
+				case s == "*":
+					d.Add(k, p, "* alone matches any value: give a prefix before it (refs/tags/v*) or leave the claim out")
+				case star >= 0 && star < len(s)-1:
+					d.Add(k, p, fmt.Sprintf("%q: * only ends a value, as a prefix (refs/tags/v*)", s))
+				default:
+					return true
+				}
+				return false
+			})
+		},
+		"identity": func(v *yaml.Node, path string) {
+			s, ok := d.Str(v, path)
+			if !ok || s == "" {
+				return
+			}
+			if _, err := identity.TemplateClaims(s); err != nil {
+				d.Add(yamlfile.Resolve(v), path, fmt.Sprintf("%q: %v", s, err))
+			}
+			m.Identity = s
+		},
+		"groups": func(v *yaml.Node, path string) { m.Groups = d.Strs(v, path) },
+	})
+	d.Lines[path] = n.Line
+	if len(m.When) == 0 && !d.HasErr(path+".when") {
+		// An issuer such as GitHub's signs tokens for every repository in the world.
+		d.at(path+".when", "want the claims a token must have, such as {repository_owner: acme}: without them, every job the issuer signs for would match")
+	}
+	if m.Identity == "" && !d.HasErr(path+".identity") {
+		d.at(path+".identity", "required (a template over the token's claims, such as ci:{repository}@{ref_name})")
+	}
+	w.Mappings = append(w.Mappings, m)
+}
+
+// checkWorkloadIssuers checks that each issuer is trusted once, as one thing: people's
+// (auth.oidc) or one workload's. paths are the field paths of c.Auth.Workload.
+func (d *decoder) checkWorkloadIssuers(c *Config, paths []string) {
+	first := map[string]int{} // issuer without a trailing / → index in c.Auth.Workload
+	people := strings.TrimSuffix(c.Auth.OIDC.Issuer, "/")
+	for i, w := range c.Auth.Workload {
+		path := paths[i] + ".issuer"
+		if w.Issuer == "" || d.HasErr(path) {
+			continue
+		}
+		iss := strings.TrimSuffix(w.Issuer, "/")
+		if j, dup := first[iss]; dup {
+			d.at(path, fmt.Sprintf("duplicate issuer %s (%s at line %d): put all its mappings in one workload", w.Issuer, paths[j], c.Auth.Workload[j].Line))
+			continue
+		}
+		first[iss] = i
+		if people != "" && iss == people && !d.HasErr("auth.oidc.issuer") {
+			d.at(path, fmt.Sprintf("%s is auth.oidc.issuer, the people's: a workload issuer must be another", w.Issuer))
+		}
+	}
 }
 
 // checkListen checks listen, tls and public_url together: plain HTTP only on loopback.

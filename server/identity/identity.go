@@ -4,6 +4,16 @@
 // Verification is done by github.com/coreos/go-oidc: the signature against the issuer's
 // JWKS, the issuer, the audience and the expiry. Only asymmetric algorithms are accepted,
 // so `alg: none` and HMAC tokens signed with a public key are refused.
+//
+// People log in at one issuer (Verifier). Besides it, the gateway may trust workload
+// issuers, such as GitHub Actions or GitLab CI, whose tokens prove which job runs, not who
+// a person is (Verifiers): a workload's mappings turn a token's claims into an identity
+// and groups, so CI reaches a database with no long-lived secret.
+//
+//	token ─▶ its iss, read unverified, picks the issuer whose keys verify it
+//	         ├─ the people's ─▶ verify ─▶ sub, email, the groups claim
+//	         ├─ a workload's ─▶ verify ─▶ the first mapping whose When holds ─▶ "ci:acme/app@main", its groups
+//	         └─ any other    ─▶ refused: untrusted issuer
 package identity
 
 import (
@@ -11,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -26,6 +37,9 @@ type Identity struct {
 	Name    string    // "Alice Example"
 	Groups  []string  // ["engineering"]
 	Expiry  time.Time // when the token that proved it expires
+	// Workload names the workload issuer whose mapping made this identity
+	// ("github-actions"); empty for a person.
+	Workload string
 }
 
 // String names the identity for logs and messages: the e-mail when there is one.
@@ -55,8 +69,18 @@ type Config struct {
 var (
 	// ErrNoToken is returned for an empty token.
 	ErrNoToken = errors.New("no token")
-	// ErrInvalidToken is returned for a token that fails verification.
+	// ErrInvalidToken is returned for a token that fails verification. The errors below
+	// that say why a token is refused are ErrInvalidToken too (errors.Is).
 	ErrInvalidToken = errors.New("invalid token")
+	// ErrUntrustedIssuer is returned for a token from an issuer the gateway does not
+	// trust.
+	ErrUntrustedIssuer = errors.New("untrusted token issuer")
+	// ErrWrongAudience is returned for a token issued for another audience than the one
+	// its issuer's tokens must have.
+	ErrWrongAudience = errors.New("wrong token audience")
+	// ErrNoMapping is returned for a workload token whose claims no mapping of its
+	// workload turns into an identity.
+	ErrNoMapping = errors.New("no workload mapping")
 	// ErrIssuerUnavailable is returned when the issuer's discovery document or keys
 	// cannot be fetched.
 	ErrIssuerUnavailable = errors.New("identity provider unavailable")
@@ -65,10 +89,8 @@ var (
 // Verifier checks tokens against one issuer. Discovery happens on first use and is retried
 // until it succeeds, so the gateway can start before its identity provider.
 type Verifier struct {
-	cfg Config
-
-	mu       sync.Mutex
-	verifier *oidc.IDTokenVerifier
+	cfg    Config
+	remote *remote
 }
 
 // NewVerifier returns a Verifier for cfg.
@@ -77,40 +99,13 @@ func NewVerifier(cfg Config) *Verifier {
 		cfg.GroupsClaim = "groups"
 	}
 	if len(cfg.Algorithms) == 0 {
-		cfg.Algorithms = []string{oidc.RS256, oidc.RS384, oidc.RS512, oidc.ES256, oidc.ES384, oidc.ES512, oidc.PS256, oidc.PS384, oidc.PS512, oidc.EdDSA}
+		cfg.Algorithms = defaultAlgorithms()
 	}
-	return &Verifier{cfg: cfg}
+	return &Verifier{cfg: cfg, remote: &remote{url: cfg.Issuer, audience: cfg.Audience, algs: cfg.Algorithms, now: cfg.Now}}
 }
 
-func (v *Verifier) get(ctx context.Context) (*oidc.IDTokenVerifier, error) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if v.verifier != nil {
-		return v.verifier, nil
-	}
-	// The provider's key set outlives this request, so it must not inherit its context.
-	pctx := oidc.ClientContext(context.WithoutCancel(ctx), nil)
-	dctx, cancel := context.WithTimeout(pctx, 10*time.Second)
-	defer cancel()
-	p, err := oidc.NewProvider(dctx, v.cfg.Issuer)
-	if err != nil {
-		return nil, fmt.Errorf("%w: discovery at %s: %v", ErrIssuerUnavailable, v.cfg.Issuer, err)
-	}
-	ks := oidc.NewRemoteKeySet(pctx, jwksURL(p))
-	v.verifier = oidc.NewVerifier(v.cfg.Issuer, ks, &oidc.Config{
-		ClientID:             v.cfg.Audience,
-		SupportedSigningAlgs: v.cfg.Algorithms,
-		Now:                  v.cfg.Now,
-	})
-	return v.verifier, nil
-}
-
-func jwksURL(p *oidc.Provider) string {
-	var meta struct {
-		JWKS string `json:"jwks_uri"`
-	}
-	_ = p.Claims(&meta)
-	return meta.JWKS
+func defaultAlgorithms() []string {
+	return []string{oidc.RS256, oidc.RS384, oidc.RS512, oidc.ES256, oidc.ES384, oidc.ES512, oidc.PS256, oidc.PS384, oidc.PS512, oidc.EdDSA}
 }
 
 // Verify checks a raw token and returns the identity it proves.
@@ -119,17 +114,9 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (Identity, error) {
 	if raw == "" {
 		return Identity{}, ErrNoToken
 	}
-	ver, err := v.get(ctx)
+	tok, err := v.remote.verify(ctx, raw)
 	if err != nil {
 		return Identity{}, err
-	}
-	tok, err := ver.Verify(ctx, raw)
-	if err != nil {
-		var expired *oidc.TokenExpiredError
-		if errors.As(err, &expired) {
-			return Identity{}, fmt.Errorf("%w: token expired at %s", ErrInvalidToken, expired.Expiry.UTC().Format(time.RFC3339))
-		}
-		return Identity{}, fmt.Errorf("%w: %v", ErrInvalidToken, err)
 	}
 	var claims map[string]any
 	if err := tok.Claims(&claims); err != nil {
@@ -151,6 +138,107 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (Identity, error) {
 	}
 	id.Groups = groups
 	return id, nil
+}
+
+// remote checks the signature, issuer, expiry and audience of tokens from one issuer. Its
+// discovery document is fetched on first use and retried until it comes; its keys are
+// cached by go-oidc, which fetches them again only for a token it cannot verify with
+// them (a key rotation).
+type remote struct {
+	url      string           // "https://token.actions.githubusercontent.com"
+	audience string           // "hoop"; "" refuses every token
+	algs     []string         // accepted signing algorithms
+	now      func() time.Time // nil: time.Now
+
+	mu       sync.Mutex
+	verifier *oidc.IDTokenVerifier
+}
+
+func (r *remote) get(ctx context.Context) (*oidc.IDTokenVerifier, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.verifier != nil {
+		return r.verifier, nil
+	}
+	// The provider's key set outlives this request, so it must not inherit its context.
+	pctx := oidc.ClientContext(context.WithoutCancel(ctx), nil)
+	dctx, cancel := context.WithTimeout(pctx, 10*time.Second)
+	defer cancel()
+	p, err := oidc.NewProvider(dctx, r.url)
+	if err != nil {
+		return nil, fmt.Errorf("%w: discovery at %s: %v", ErrIssuerUnavailable, r.url, err)
+	}
+	ks := oidc.NewRemoteKeySet(pctx, jwksURL(p))
+	r.verifier = oidc.NewVerifier(r.url, ks, &oidc.Config{
+		// The audience is checked below, after the signature, with a message that names
+		// the audience this gateway expects.
+		SkipClientIDCheck:    true,
+		SupportedSigningAlgs: r.algs,
+		Now:                  r.now,
+	})
+	return r.verifier, nil
+}
+
+func jwksURL(p *oidc.Provider) string {
+	var meta struct {
+		JWKS string `json:"jwks_uri"`
+	}
+	_ = p.Claims(&meta)
+	return meta.JWKS
+}
+
+// verify checks raw's signature, issuer, expiry and audience.
+func (r *remote) verify(ctx context.Context, raw string) (*oidc.IDToken, error) {
+	ver, err := r.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := ver.Verify(ctx, raw)
+	if err != nil {
+		var expired *oidc.TokenExpiredError
+		if errors.As(err, &expired) {
+			return nil, fmt.Errorf("%w: token expired at %s", ErrInvalidToken, expired.Expiry.UTC().Format(time.RFC3339))
+		}
+		return nil, fmt.Errorf("%w: %v", ErrInvalidToken, err)
+	}
+	if r.audience == "" {
+		return nil, &refusal{ErrWrongAudience, "no audience is configured for " + r.url + ", so none of its tokens is accepted"}
+	}
+	if !slices.Contains(tok.Audience, r.audience) {
+		return nil, &refusal{ErrWrongAudience, fmt.Sprintf("token audience %s is not this gateway's: tokens from %s must be issued for audience %q",
+			quoteList(tok.Audience), r.url, r.audience)}
+	}
+	return tok, nil
+}
+
+// refusal is a token refused for a reason a caller can test with errors.Is: it is both
+// ErrInvalidToken and its reason.
+type refusal struct {
+	reason error  // ErrUntrustedIssuer, ErrWrongAudience or ErrNoMapping
+	msg    string // "token issuer \"https://evil.example.com\" is not trusted by this gateway"
+}
+
+func (e *refusal) Error() string { return ErrInvalidToken.Error() + ": " + e.msg }
+
+func (e *refusal) Is(target error) bool { return target == ErrInvalidToken || target == e.reason }
+
+// quoteList prints values from a token for a message: quoted, so that control characters
+// show as escapes, and cut short, so that a huge claim does not make a huge message.
+func quoteList(values []string) string {
+	q := make([]string, len(values))
+	for i, v := range values {
+		q[i] = quote(v)
+	}
+	return "[" + strings.Join(q, " ") + "]"
+}
+
+// quote is %q of s cut to 100 bytes.
+func quote(s string) string {
+	const limit = 100
+	if len(s) > limit {
+		return strconv.Quote(s[:limit]) + "…"
+	}
+	return strconv.Quote(s)
 }
 
 func stringClaim(claims map[string]any, name string) string {

@@ -16,6 +16,8 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/hoopgw/hoop/internal/testissuer"
 )
 
 // issuer is a minimal OIDC issuer for tests: discovery and JWKS over real HTTP, and a
@@ -91,13 +93,38 @@ func unsigned(t *testing.T, c claims) string {
 	return enc(hdr) + "." + enc(body) + "."
 }
 
+// verifier is what the gateway verifies tokens with: a Verifier (people only) or
+// Verifiers (people and workloads).
+type verifier interface {
+	Verify(ctx context.Context, raw string) (Identity, error)
+}
+
+// TestVerify: people's tokens, good and bad, through a Verifier and through Verifiers that
+// also trust a workload issuer: the people's side behaves the same.
 func TestVerify(t *testing.T) {
 	is := newIssuer(t)
+	cfg := Config{Issuer: is.srv.URL, Audience: "hoop-cli", GroupsClaim: "groups"}
+	ci := testissuer.New(t)
+	for _, vt := range []struct {
+		name string
+		v    verifier
+		// wrongIss is what a token from another issuer is refused with.
+		wrongIss string
+	}{
+		{"Verifier", NewVerifier(cfg), "issued by a different provider"},
+		{"Verifiers", NewVerifiers(cfg, []Workload{{Name: "ci", Issuer: ci.URL(), Audience: "hoop-cli",
+			Mappings: []Mapping{{When: map[string]string{"sub": "alice"}, Identity: "ci:{sub}"}}}}),
+			`token issuer "https://evil.example.com" is not trusted by this gateway`},
+	} {
+		t.Run(vt.name, func(t *testing.T) { testVerify(t, is, vt.v, vt.wrongIss) })
+	}
+}
+
+func testVerify(t *testing.T, is *issuer, v verifier, wrongIssMsg string) {
 	other, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := NewVerifier(Config{Issuer: is.srv.URL, Audience: "hoop-cli", GroupsClaim: "groups"})
 	ctx := context.Background()
 
 	good := is.claims("alice")
@@ -128,8 +155,8 @@ func TestVerify(t *testing.T) {
 		{"garbage", "not.a.jwt", "invalid token"},
 		{"expired", is.sign(t, is.key, expired), "token expired"},
 		{"forged: signed by another key with the issuer's kid", is.sign(t, other, good), "failed to verify signature"},
-		{"wrong issuer", is.sign(t, is.key, wrongIss), "issued by a different provider"},
-		{"wrong audience", is.sign(t, is.key, wrongAud), "audience"},
+		{"wrong issuer", is.sign(t, is.key, wrongIss), wrongIssMsg},
+		{"wrong audience", is.sign(t, is.key, wrongAud), `token audience ["some-other-app"] is not this gateway's: tokens from ` + is.srv.URL + ` must be issued for audience "hoop-cli"`},
 		{"alg none", unsigned(t, good), "invalid token"},
 		{"no subject", is.sign(t, is.key, noSub), "no sub claim"},
 		{"groups not strings", is.sign(t, is.key, badGroups), "groups[1] is float64"},
