@@ -65,7 +65,9 @@ func TestScripts(t *testing.T) {
 	ci := testissuer.New(t) // a CI system's own OIDC issuer, for hoop exec's stories
 	if err := pg.ExecIn(context.Background(), pg.App.DB, `CREATE TABLE IF NOT EXISTS ci_runs (id serial PRIMARY KEY, job text NOT NULL);
 		GRANT SELECT ON ci_runs TO app_ro; GRANT SELECT, INSERT, UPDATE, DELETE ON ci_runs TO app_rw;
-		GRANT USAGE ON SEQUENCE ci_runs_id_seq TO app_rw`); err != nil {
+		GRANT USAGE ON SEQUENCE ci_runs_id_seq TO app_rw;
+		CREATE TABLE IF NOT EXISTS jobs (id int PRIMARY KEY); DELETE FROM jobs; INSERT INTO jobs SELECT generate_series(1, 5);
+		GRANT SELECT ON jobs TO app_ro; GRANT SELECT, DELETE ON jobs TO app_rw`); err != nil {
 		t.Fatal(err)
 	}
 	testscript.Run(t, testscript.Params{
