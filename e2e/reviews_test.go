@@ -114,7 +114,7 @@ func TestHeldStatements(t *testing.T) {
 	// Approved: the DELETE runs, once.
 	done := run("delete from held where id = 1", pgx.QueryExecModeSimpleProtocol)
 	rv := pendingReview(t, gw, dana)
-	if rv.Requester != "alice@example.com" || rv.SQL != "delete from held where id = 1" || rv.Rule != "engineers-read-prod" ||
+	if rv.Requester != "alice@example.com" || rv.SQL != "delete from held where id = 1" || rv.Rule != "engineers-read-prod" || rv.Class != "write" ||
 		rv.Connection != "db-prod" || !strings.HasPrefix(rv.URL, gw.URL+"/reviews/r-") || rv.Session == "" {
 		t.Errorf("review: %+v", rv)
 	}

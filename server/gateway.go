@@ -426,7 +426,9 @@ func (g *Gateway) grant(id identity.Identity, c *config.Connection, tunnelID, re
 		session: func() string { s, _ := sessionID.Load().(string); return s }}
 	grant.Holder = holder
 	log := g.log.With("user", id.String(), "connection", c.Name)
-	grant.Gate = g.newGate(g.policyIdentity(id), c.Name, log)
+	gate := g.newGate(g.policyIdentity(id), c.Name, log)
+	grant.Gate = gate
+	holder.gate = gate
 	rules, err := g.maskRules(p, g.policyIdentity(id), c.Name)
 	if err != nil {
 		return nil, err
