@@ -7,9 +7,9 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"sync"
-	"sync/atomic"
 	"time"
+
+	"github.com/hoopgw/hoop/internal/fanout"
 )
 
 // Config says where a Dispatcher sends events.
@@ -20,7 +20,7 @@ type Config struct {
 }
 
 // logEvery is how often, at most, a sink logs that it drops events.
-const logEvery = 10 * time.Second
+const logEvery = fanout.LogEvery
 
 // Dispatcher hands events to the sinks. Each sink has its own goroutine and queue, so a
 // slow or dead one delays nothing but itself: Publish never blocks, and when a sink's
@@ -31,27 +31,20 @@ const logEvery = 10 * time.Second
 // Every event published is, for each sink, either sent or dropped: after Close,
 // Sent()[name] + Dropped()[name] is the number of events published.
 type Dispatcher struct {
-	workers []*worker
-	ctx     context.Context // ends when Close gives up waiting: sinks stop retrying
-	cancel  context.CancelFunc
-
-	mu     sync.RWMutex // Publish holds it shared, Close exclusively
-	closed bool
+	pool    *fanout.Pool[Event]
+	workers []*worker // in the pool's order
 }
 
 // worker runs one sink.
 type worker struct {
-	name  string
+	*fanout.Worker[Event]
 	sink  sink
-	queue chan Event
 	batch int           // events per write, at most
 	wait  time.Duration // how long a batch waits to fill; 0 sends what is queued
 	log   *slog.Logger
-	done  chan struct{}
 	err   error // from closing the sink
 
-	sent, dropped    atomic.Uint64
-	fullLog, failLog atomic.Int64 // when a full queue, a failed delivery was last logged (Unix ns)
+	failLog fanout.LogLimit // a failed delivery
 }
 
 // NewDispatcher starts a goroutine per sink of cfg (nil: none). It fails when a sink
@@ -69,8 +62,7 @@ func NewDispatcher(cfg *Config) (*Dispatcher, error) {
 	if stdout == nil {
 		stdout = os.Stdout
 	}
-	d := &Dispatcher{}
-	d.ctx, d.cancel = context.WithCancel(context.Background())
+	d := &Dispatcher{pool: &fanout.Pool[Event]{}}
 	names := map[string]int{}
 	for _, sc := range cfg.Sinks {
 		sc = sc.withDefaults()
@@ -83,19 +75,16 @@ func NewDispatcher(cfg *Config) (*Dispatcher, error) {
 			for _, w := range d.workers {
 				w.sink.close()
 			}
-			d.cancel()
 			return nil, fmt.Errorf("audit sink %s: %w", name, err)
 		}
-		w := &worker{name: name, sink: s, queue: make(chan Event, sc.Queue), batch: 256,
-			log: log.With("sink", name), done: make(chan struct{})}
+		w := &worker{sink: s, batch: 256, log: log.With("sink", name)}
 		if sc.Type == SinkWebhook {
 			w.batch, w.wait = sc.Batch, sc.Flush
 		}
+		w.Worker = d.pool.Add(name, sc.Queue, func(ctx context.Context, _ *fanout.Worker[Event]) { w.run(ctx) })
 		d.workers = append(d.workers, w)
 	}
-	for _, w := range d.workers {
-		go w.run(d.ctx)
-	}
+	d.pool.Start()
 	return d, nil
 }
 
@@ -105,99 +94,42 @@ func (d *Dispatcher) Publish(e Event) {
 	if d == nil {
 		return
 	}
-	d.mu.RLock()
-	defer d.mu.RUnlock()
-	for _, w := range d.workers {
-		if d.closed {
-			w.dropped.Add(1)
-			continue
-		}
-		select {
-		case w.queue <- e:
-		default:
-			w.drop(1, &w.fullLog, "queue full")
-		}
-	}
-}
-
-// drop counts n events dropped, and logs why unless it did within logEvery (last).
-func (w *worker) drop(n int, last *atomic.Int64, why string, args ...any) {
-	total := w.dropped.Add(uint64(n))
-	now := time.Now().UnixNano()
-	prev := last.Load()
-	if now-prev < int64(logEvery) || !last.CompareAndSwap(prev, now) {
-		return
-	}
-	w.log.Warn("audit sink dropped events", append([]any{"why", why, "dropped_total", total}, args...)...)
+	d.pool.Publish(e, func(i int, total uint64) {
+		d.workers[i].log.Warn("audit sink dropped events", "why", "queue full", "dropped_total", total)
+	})
 }
 
 // Sent returns, by sink name, how many events each sink delivered: {"file:/var/lib/
 // hoop/audit.jsonl": 1200, "webhook:https://siem.example.com/hoop": 1100}.
-func (d *Dispatcher) Sent() map[string]uint64 {
-	m := map[string]uint64{}
-	if d != nil {
-		for _, w := range d.workers {
-			m[w.name] = w.sent.Load()
-		}
-	}
-	return m
-}
+func (d *Dispatcher) Sent() map[string]uint64 { return d.fanout().Sent() }
 
 // Dropped returns, by sink name, how many events each sink dropped: its queue was full,
 // or it gave a batch up after its retries.
-func (d *Dispatcher) Dropped() map[string]uint64 {
-	m := map[string]uint64{}
-	if d != nil {
-		for _, w := range d.workers {
-			m[w.name] = w.dropped.Load()
-		}
+func (d *Dispatcher) Dropped() map[string]uint64 { return d.fanout().Dropped() }
+
+// fanout is d's pool, nil for a nil Dispatcher.
+func (d *Dispatcher) fanout() *fanout.Pool[Event] {
+	if d == nil {
+		return nil
 	}
-	return m
+	return d.pool
 }
 
 // Close stops taking events and lets each sink deliver what it has queued, until ctx
 // ends; then the sinks stop retrying, count what is left as dropped, and close. It
 // returns ctx's error when it had to cut delivery short. Publish after Close drops.
 func (d *Dispatcher) Close(ctx context.Context) error {
-	if d == nil {
+	dropped, err := d.fanout().Close(ctx)
+	if errors.Is(err, fanout.ErrClosed) { // closed already, or nil
 		return nil
 	}
-	d.mu.Lock()
-	if d.closed {
-		d.mu.Unlock()
-		return nil
+	if err != nil {
+		err = fmt.Errorf("audit close: %w (%d events dropped in all)", err, dropped)
 	}
-	d.closed = true
-	for _, w := range d.workers {
-		close(w.queue)
-	}
-	d.mu.Unlock()
-
-	all := make(chan struct{})
-	go func() {
-		for _, w := range d.workers {
-			<-w.done
-		}
-		close(all)
-	}()
-	var err error
-	select {
-	case <-all:
-	case <-ctx.Done():
-		// Every network wait of a sink ends with d.ctx, so the workers finish soon.
-		d.cancel()
-		<-all
-		var dropped uint64
-		for _, w := range d.workers {
-			dropped += w.dropped.Load()
-		}
-		err = fmt.Errorf("audit close: %w (%d events dropped in all)", ctx.Err(), dropped)
-	}
-	d.cancel()
 	errs := []error{err}
 	for _, w := range d.workers {
 		if w.err != nil {
-			errs = append(errs, fmt.Errorf("audit sink %s: %w", w.name, w.err))
+			errs = append(errs, fmt.Errorf("audit sink %s: %w", w.Name(), w.err))
 		}
 	}
 	return errors.Join(errs...)
@@ -205,11 +137,10 @@ func (d *Dispatcher) Close(ctx context.Context) error {
 
 // run delivers the queue in batches until it is closed and empty.
 func (w *worker) run(ctx context.Context) {
-	defer close(w.done)
 	batch := make([]Event, 0, w.batch)
 	var timer *time.Timer
 	for {
-		e, ok := <-w.queue
+		e, ok := <-w.Queue()
 		if !ok {
 			break
 		}
@@ -225,7 +156,7 @@ func (w *worker) run(ctx context.Context) {
 		fill:
 			for open && len(batch) < w.batch {
 				select {
-				case e, ok := <-w.queue:
+				case e, ok := <-w.Queue():
 					if open = ok; ok {
 						batch = append(batch, e)
 					}
@@ -239,7 +170,7 @@ func (w *worker) run(ctx context.Context) {
 		take:
 			for open && len(batch) < w.batch {
 				select {
-				case e, ok := <-w.queue:
+				case e, ok := <-w.Queue():
 					if open = ok; ok {
 						batch = append(batch, e)
 					}
@@ -259,8 +190,11 @@ func (w *worker) run(ctx context.Context) {
 func (w *worker) deliver(ctx context.Context, batch []Event) {
 	n, err := w.sink.write(ctx, batch)
 	n = max(0, min(n, len(batch)))
-	w.sent.Add(uint64(n))
+	w.Sent(n)
 	if err != nil {
-		w.drop(len(batch)-n, &w.failLog, "delivery failed", "error", err.Error())
+		total := w.Drop(len(batch) - n)
+		if w.failLog.Allow() {
+			w.log.Warn("audit sink dropped events", "why", "delivery failed", "dropped_total", total, "error", err.Error())
+		}
 	}
 }

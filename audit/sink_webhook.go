@@ -1,18 +1,15 @@
 package audit
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/hoopgw/hoop/internal/retry"
 )
 
 // webhook POSTs each batch as a JSON array of events:
@@ -40,37 +37,16 @@ func newWebhook(s SinkConfig) (*webhook, error) {
 	if err != nil || u.Host == "" || u.Scheme != "http" && u.Scheme != "https" {
 		return nil, fmt.Errorf("webhook sink: want an http or https URL, not %q", s.URL)
 	}
-	h := http.Header{}
-	for k, v := range s.Headers {
-		if !validHeaderName(k) || strings.ContainsAny(v, "\r\n\x00") {
-			return nil, fmt.Errorf("webhook sink: bad header %q", k)
-		}
-		h.Set(k, v)
-	}
-	h.Set("Content-Type", "application/json")
-	if h.Get("User-Agent") == "" {
-		h.Set("User-Agent", "hoopd")
+	h, err := retry.Header(s.Headers)
+	if err != nil {
+		return nil, fmt.Errorf("webhook sink: %w", err)
 	}
 	return &webhook{
 		url:     s.URL,
 		headers: h,
 		cfg:     s,
-		client: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		}},
+		client:  retry.NewClient(),
 	}, nil
-}
-
-// statusError is a non-2xx answer.
-type statusError struct {
-	code       int
-	retryAfter time.Duration
-}
-
-func (e *statusError) Error() string { return "webhook answered " + strconv.Itoa(e.code) }
-
-func (e *statusError) temporary() bool {
-	return e.code == http.StatusRequestTimeout || e.code == http.StatusTooManyRequests || e.code >= 500
 }
 
 func (w *webhook) write(ctx context.Context, batch []Event) (int, error) {
@@ -96,53 +72,15 @@ func (w *webhook) deliver(ctx context.Context, batch []Event) error {
 	}
 	body = append(body, ']')
 
-	backoff := w.cfg.Backoff
-	for attempt := 1; ; attempt++ {
-		err := w.post(ctx, body)
-		if err == nil {
-			return nil
+	p := retry.Policy{Attempts: w.cfg.Attempts, Backoff: w.cfg.Backoff, MaxBackoff: w.cfg.MaxBackoff,
+		Timeout: w.cfg.Timeout, Prefix: "webhook: "}
+	return p.Do(ctx, func(ctx context.Context) error {
+		err := retry.Post(ctx, w.client, w.url, w.headers, body)
+		if _, ok := errors.AsType[*retry.StatusError](err); ok {
+			return fmt.Errorf("webhook %w", err) // "webhook answered 503"
 		}
-		var se *statusError
-		if errors.As(err, &se) && !se.temporary() {
-			return err
-		}
-		if attempt >= w.cfg.Attempts || ctx.Err() != nil {
-			return fmt.Errorf("%w (after %d tries)", err, attempt)
-		}
-		wait := backoff/2 + rand.N(backoff/2+1) // jitter: gateways that failed together do not retry together
-		if se != nil && se.retryAfter > wait {
-			wait = min(se.retryAfter, w.cfg.MaxBackoff)
-		}
-		if err := sleep(ctx, wait); err != nil {
-			return fmt.Errorf("webhook: %w (after %d tries)", err, attempt)
-		}
-		backoff = min(2*backoff, w.cfg.MaxBackoff)
-	}
-}
-
-func (w *webhook) post(ctx context.Context, body []byte) error {
-	ctx, cancel := context.WithTimeout(ctx, w.cfg.Timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.url, bytes.NewReader(body))
-	if err != nil {
 		return err
-	}
-	req.Header = w.headers.Clone()
-	resp, err := w.client.Do(req)
-	if err != nil {
-		return err
-	}
-	// Read a little of the body so that the connection can be used again.
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	resp.Body.Close()
-	if resp.StatusCode/100 == 2 {
-		return nil
-	}
-	se := &statusError{code: resp.StatusCode}
-	if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
-		se.retryAfter = time.Duration(s) * time.Second
-	}
-	return se
+	})
 }
 
 func (w *webhook) close() error {
@@ -151,26 +89,4 @@ func (w *webhook) close() error {
 }
 
 // sleep waits d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// validHeaderName reports whether s is an HTTP header name: an RFC 9110 token.
-func validHeaderName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, c := range []byte(s) {
-		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
-			return false
-		}
-	}
-	return true
-}
+func sleep(ctx context.Context, d time.Duration) error { return retry.Sleep(ctx, d) }

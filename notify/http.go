@@ -6,15 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
-	"regexp"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/hoopgw/hoop/api"
+	"github.com/hoopgw/hoop/internal/retry"
 )
 
 // httpTarget POSTs one JSON body per review, built by body: the Slack and the generic
@@ -32,9 +29,6 @@ type httpTarget struct {
 	client  *http.Client
 }
 
-// headerName is an HTTP header name (an RFC 9110 token).
-var headerName = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
-
 func newHTTP(c Config, body func(*api.Review) ([]byte, error)) (*httpTarget, error) {
 	u, err := url.Parse(c.URL)
 	switch {
@@ -47,41 +41,20 @@ func newHTTP(c Config, body func(*api.Review) ([]byte, error)) (*httpTarget, err
 	if c.Address != "" || c.From != "" || len(c.To) > 0 || c.Username != "" || c.Password != "" || c.TLS != "" {
 		return nil, errors.New("address, from, to, username, password and tls are for an email target only")
 	}
-	h := http.Header{}
-	for k, v := range c.Headers {
-		if c.Type != TypeWebhook {
-			return nil, errors.New("headers are for a webhook target only")
-		}
-		if !headerName.MatchString(k) || hasCRLF(v) {
-			return nil, fmt.Errorf("bad header %q", k) // not the value: it may be a secret
-		}
-		h.Set(k, v)
+	if len(c.Headers) > 0 && c.Type != TypeWebhook {
+		return nil, errors.New("headers are for a webhook target only")
 	}
-	h.Set("Content-Type", "application/json")
-	if h.Get("User-Agent") == "" {
-		h.Set("User-Agent", "hoopd")
+	h, err := retry.Header(c.Headers)
+	if err != nil {
+		return nil, err
 	}
 	return &httpTarget{
 		name:    c.name(),
 		url:     c.URL,
 		headers: h,
 		body:    body,
-		client: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		}},
+		client:  retry.NewClient(),
 	}, nil
-}
-
-// statusError is a non-2xx answer.
-type statusError struct {
-	code       int
-	retryAfter time.Duration
-}
-
-func (e *statusError) Error() string { return "answered " + strconv.Itoa(e.code) }
-
-func (e *statusError) temporary() bool {
-	return e.code == http.StatusRequestTimeout || e.code == http.StatusTooManyRequests || e.code >= 500
 }
 
 func (t *httpTarget) send(ctx context.Context, r *api.Review) error {
@@ -91,30 +64,18 @@ func (t *httpTarget) send(ctx context.Context, r *api.Review) error {
 	if err != nil {
 		return permanent(err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, bytes.NewReader(body))
-	if err != nil {
+	err = retry.Post(ctx, t.client, t.url, t.headers, body)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, retry.ErrRequest):
 		return permanent(fmt.Errorf("post %s: bad URL", t.name))
 	}
-	req.Header = t.headers.Clone()
-	resp, err := t.client.Do(req)
-	if err != nil {
-		// A *url.Error names the URL, and a Slack URL is a credential: keep the cause only.
-		if ue, ok := errors.AsType[*url.Error](err); ok {
-			err = ue.Err
-		}
-		return fmt.Errorf("post %s: %w", t.name, err)
+	// A *url.Error names the URL, and a Slack URL is a credential: keep the cause only.
+	if ue, ok := errors.AsType[*url.Error](err); ok {
+		err = ue.Err
 	}
-	// Read a little of the body so that the connection can be used again.
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	resp.Body.Close()
-	if resp.StatusCode/100 == 2 {
-		return nil
-	}
-	se := &statusError{code: resp.StatusCode}
-	if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
-		se.retryAfter = time.Duration(s) * time.Second
-	}
-	return fmt.Errorf("post %s: %w", t.name, se)
+	return fmt.Errorf("post %s: %w", t.name, err)
 }
 
 func (t *httpTarget) close() { t.client.CloseIdleConnections() }

@@ -7,16 +7,15 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"math/rand/v2"
 	"net"
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/hoopgw/hoop/api"
+	"github.com/hoopgw/hoop/internal/fanout"
+	"github.com/hoopgw/hoop/internal/retry"
 )
 
 // The target types.
@@ -170,32 +169,22 @@ func newTarget(c Config, log *slog.Logger) (target, error) {
 }
 
 // logEvery is how often, at most, a target logs that its queue is full.
-const logEvery = 10 * time.Second
+const logEvery = fanout.LogEvery
 
 // Notifier sends reviews to the targets. Every review given to Review is, for each
 // target, either sent or dropped: after Close, Sent()[name] + Dropped()[name] is the
 // number of reviews given.
 type Notifier struct {
-	workers []*worker
-	log     *slog.Logger
-	ctx     context.Context // ends when Close gives up waiting: targets stop retrying
-	cancel  context.CancelFunc
-
-	mu     sync.RWMutex // Review holds it shared, Close exclusively
-	closed bool
+	pool    *fanout.Pool[*api.Review]
+	workers []*worker // in the pool's order
 }
 
 // worker runs one target.
 type worker struct {
-	name   string
+	*fanout.Worker[*api.Review]
 	target target
 	cfg    Config
-	queue  chan *api.Review
 	log    *slog.Logger
-	done   chan struct{}
-
-	sent, dropped atomic.Uint64
-	fullLog       atomic.Int64 // when a full queue was last logged (Unix ns)
 }
 
 // New starts a goroutine per target of cfgs (none: a Notifier that sends nothing). It
@@ -205,7 +194,7 @@ func New(cfgs []Config, log *slog.Logger) (*Notifier, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	n := &Notifier{log: log}
+	n := &Notifier{pool: &fanout.Pool[*api.Review]{}}
 	names := map[string]int{}
 	for i, c := range cfgs {
 		c = c.withDefaults()
@@ -220,13 +209,11 @@ func New(cfgs []Config, log *slog.Logger) (*Notifier, error) {
 			}
 			return nil, fmt.Errorf("notify target %d (%s): %w", i, name, err)
 		}
-		n.workers = append(n.workers, &worker{name: name, target: t, cfg: c,
-			queue: make(chan *api.Review, c.Queue), log: log.With("target", name), done: make(chan struct{})})
+		w := &worker{target: t, cfg: c, log: log.With("target", name)}
+		w.Worker = n.pool.Add(name, c.Queue, func(ctx context.Context, _ *fanout.Worker[*api.Review]) { w.run(ctx) })
+		n.workers = append(n.workers, w)
 	}
-	n.ctx, n.cancel = context.WithCancel(context.Background())
-	for _, w := range n.workers {
-		go w.run(n.ctx)
-	}
+	n.pool.Start()
 	return n, nil
 }
 
@@ -237,24 +224,9 @@ func (n *Notifier) Review(ctx context.Context, r api.Review) {
 	if n == nil || len(n.workers) == 0 {
 		return
 	}
-	rc := cloneReview(r)
-	n.mu.RLock()
-	defer n.mu.RUnlock()
-	for _, w := range n.workers {
-		if n.closed {
-			w.dropped.Add(1)
-			continue
-		}
-		select {
-		case w.queue <- rc:
-		default:
-			total := w.dropped.Add(1)
-			now := time.Now().UnixNano()
-			if prev := w.fullLog.Load(); now-prev >= int64(logEvery) && w.fullLog.CompareAndSwap(prev, now) {
-				w.log.WarnContext(ctx, "notify target dropped a review", "why", "queue full", "review", r.ID, "dropped_total", total)
-			}
-		}
-	}
+	n.pool.Publish(cloneReview(r), func(i int, total uint64) {
+		n.workers[i].log.WarnContext(ctx, "notify target dropped a review", "why", "queue full", "review", r.ID, "dropped_total", total)
+	})
 }
 
 // cloneReview copies r's slices and pointers, so that the caller may change its own
@@ -281,130 +253,69 @@ func cloneReview(r api.Review) *api.Review {
 
 // Sent returns, by target name, how many reviews each target delivered:
 // {"slack:hooks.slack.com": 12, "email:smtp.example.com:587": 12}.
-func (n *Notifier) Sent() map[string]uint64 {
-	m := map[string]uint64{}
-	if n != nil {
-		for _, w := range n.workers {
-			m[w.name] = w.sent.Load()
-		}
-	}
-	return m
-}
+func (n *Notifier) Sent() map[string]uint64 { return n.fanout().Sent() }
 
 // Dropped returns, by target name, how many reviews each target dropped: its queue was
 // full, the Notifier was closed, or the delivery failed after its retries.
-func (n *Notifier) Dropped() map[string]uint64 {
-	m := map[string]uint64{}
-	if n != nil {
-		for _, w := range n.workers {
-			m[w.name] = w.dropped.Load()
-		}
+func (n *Notifier) Dropped() map[string]uint64 { return n.fanout().Dropped() }
+
+// fanout is n's pool, nil for a nil Notifier.
+func (n *Notifier) fanout() *fanout.Pool[*api.Review] {
+	if n == nil {
+		return nil
 	}
-	return m
+	return n.pool
 }
 
 // Close stops taking reviews and lets each target deliver what it has queued, until ctx
 // ends; then the targets stop retrying and count what is left as dropped. It returns
 // ctx's error when it had to cut delivery short. Review after Close drops.
 func (n *Notifier) Close(ctx context.Context) error {
-	if n == nil {
+	dropped, err := n.fanout().Close(ctx)
+	if errors.Is(err, fanout.ErrClosed) { // closed already, or nil
 		return nil
 	}
-	n.mu.Lock()
-	if n.closed {
-		n.mu.Unlock()
-		return nil
-	}
-	n.closed = true
-	for _, w := range n.workers {
-		close(w.queue)
-	}
-	n.mu.Unlock()
-
-	all := make(chan struct{})
-	go func() {
-		for _, w := range n.workers {
-			<-w.done
-		}
-		close(all)
-	}()
-	var err error
-	select {
-	case <-all:
-	case <-ctx.Done():
-		// Every network wait of a target ends with n.ctx, so the workers finish soon.
-		n.cancel()
-		<-all
-		var dropped uint64
-		for _, w := range n.workers {
-			dropped += w.dropped.Load()
-		}
-		err = fmt.Errorf("notify close: %w (%d reviews dropped in all)", ctx.Err(), dropped)
-	}
-	n.cancel()
 	for _, w := range n.workers {
 		w.target.close()
 	}
-	return err
+	if err != nil {
+		return fmt.Errorf("notify close: %w (%d reviews dropped in all)", err, dropped)
+	}
+	return nil
 }
 
 // run delivers the queue until it is closed and empty. Once ctx ends, what is left is
 // dropped without a try.
 func (w *worker) run(ctx context.Context) {
-	defer close(w.done)
-	for r := range w.queue {
+	for r := range w.Queue() {
 		if ctx.Err() != nil {
-			w.dropped.Add(1)
+			w.Drop(1)
 			continue
 		}
 		if err := w.deliver(ctx, r); err != nil {
-			total := w.dropped.Add(1)
+			total := w.Drop(1)
 			w.log.Warn("notify target gave a review up", "review", r.ID, "error", err.Error(), "dropped_total", total)
 			continue
 		}
-		w.sent.Add(1)
+		w.Sent(1)
 	}
 }
 
 // deliver sends r, trying again after a backoff (exponential, with jitter, capped) while
 // the error is temporary, up to cfg.Attempts tries.
 func (w *worker) deliver(ctx context.Context, r *api.Review) error {
-	backoff := w.cfg.Backoff
-	for attempt := 1; ; attempt++ {
-		actx, cancel := context.WithTimeout(ctx, w.cfg.Timeout)
-		err := w.target.send(actx, r)
-		cancel()
-		if err == nil {
-			return nil
-		}
-		if t, ok := errors.AsType[retryable](err); ok && !t.temporary() {
-			return err
-		}
-		if attempt >= w.cfg.Attempts || ctx.Err() != nil {
-			return fmt.Errorf("%w (after %d tries)", err, attempt)
-		}
-		wait := backoff/2 + rand.N(backoff/2+1) // jitter: gateways that failed together do not retry together
-		if se, ok := errors.AsType[*statusError](err); ok && se.retryAfter > wait {
-			wait = min(se.retryAfter, w.cfg.MaxBackoff)
-		}
-		w.log.Debug("notify target will try again", "review", r.ID, "attempt", attempt, "wait", wait, "error", err.Error())
-		if err := sleep(ctx, wait); err != nil {
-			return fmt.Errorf("%w (after %d tries)", err, attempt)
-		}
-		backoff = min(2*backoff, w.cfg.MaxBackoff)
+	p := retry.Policy{Attempts: w.cfg.Attempts, Backoff: w.cfg.Backoff, MaxBackoff: w.cfg.MaxBackoff, Timeout: w.cfg.Timeout,
+		Temporary: func(err error) bool {
+			if t, ok := errors.AsType[retryable](err); ok {
+				return t.temporary()
+			}
+			return retry.Temporary(err)
+		},
+		Retrying: func(attempt int, wait time.Duration, err error) {
+			w.log.Debug("notify target will try again", "review", r.ID, "attempt", attempt, "wait", wait, "error", err.Error())
+		},
 	}
-}
-
-// sleep waits d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return p.Do(ctx, func(ctx context.Context) error { return w.target.send(ctx, r) })
 }
 
 // loopback reports whether host is a loopback address: "127.0.0.1", "::1" or "localhost".

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hoopgw/hoop/api"
+	"github.com/hoopgw/hoop/internal/retry"
 )
 
 func newSessionsCmd(f *factory) *cobra.Command {
@@ -225,23 +226,12 @@ func newSessionsReplayCmd(f *factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return replay(cmd.Context(), f.io.Out, d, o, sleepCtx)
+			return replay(cmd.Context(), f.io.Out, d, o, retry.Sleep)
 		},
 	}
 	cmd.Flags().Float64Var(&o.speed, "speed", o.speed, "replay this many times faster (2: twice as fast)")
 	cmd.Flags().DurationVar(&o.maxWait, "max-wait", o.maxWait, "cap each pause at this long (0: no cap)")
 	return cmd
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // replay prints each statement at its time, scaled by speed, after a prompt, with its
