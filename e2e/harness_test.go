@@ -88,6 +88,9 @@ type gatewayOptions struct {
 	config string            // gateway.yaml text; default: the shared example
 	policy string            // policy.yaml text; default: the shared example
 	tokens time.Duration     // ID token lifetime; default the provider's (1h)
+	// machines are the embedded provider's client_credentials clients; the gateway
+	// trusts those that config's auth.machines names.
+	machines []devidp.Machine
 }
 
 // startGateway runs the gateway with the shared example config (or opts.config) against
@@ -135,7 +138,7 @@ func startGateway(t *testing.T, opts gatewayOptions) *gateway {
 	if err != nil {
 		t.Fatalf("load config: %v", err)
 	}
-	idp, err := devidp.New(devidp.Config{Issuer: url + "/oidc", Users: devidp.DefaultUsers(), IDTokenLifetime: opts.tokens})
+	idp, err := devidp.New(devidp.Config{Issuer: url + "/oidc", Users: devidp.DefaultUsers(), IDTokenLifetime: opts.tokens, Machines: opts.machines})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -113,6 +113,7 @@ func New(opts Options) (*Gateway, error) {
 			Issuer:      cfg.Auth.OIDC.Issuer,
 			Audience:    audience(cfg),
 			GroupsClaim: cfg.Auth.OIDC.GroupsClaim,
+			Machines:    cfg.Auth.MachineClients(),
 		}, cfg.Auth.Workloads()),
 		engine:     postgres.New(pgcfg),
 		classifier: opts.Classifier,

@@ -26,7 +26,9 @@ type activeGrant struct {
 	review string
 }
 
-func grantKey(id identity.Identity) string { return id.Issuer + "\x00" + id.Subject }
+func grantKey(id identity.Identity) string {
+	return id.Issuer + "\x00" + id.Workload + "\x00" + id.Subject
+}
 
 // active returns id's grants that have not ended, dropping the ended ones.
 func (gs *grants) active(id identity.Identity, now time.Time) []policy.Grant {

@@ -58,6 +58,27 @@ func (t TLS) Enabled() bool { return t.CertFile != "" && t.KeyFile != "" }
 type Auth struct {
 	OIDC     OIDC       // the identity provider people log in at
 	Workload []Workload // CI systems and workloads whose own tokens the gateway trusts
+	Machines []Machine  // machine clients of the people's issuer (client_credentials)
+}
+
+// Machine is a client of auth.oidc's issuer that gets tokens for itself with the
+// client_credentials grant, such as a CI job given HOOP_CLIENT_ID and HOOP_CLIENT_SECRET.
+// Its tokens prove Identity, which is never a person's: it cannot decide reviews.
+type Machine struct {
+	ClientID string   // "ci-bot": the token's client_id (else azp, else sub)
+	Audience string   // "hoop": the aud its tokens must have; not auth.oidc's audience
+	Identity string   // "machine:ci-bot" (the default): the identity's subject
+	Groups   []string // ["ci-deploy"]
+	Line     int      // 12
+}
+
+// MachineClients returns the machines as identity.Config takes them.
+func (a Auth) MachineClients() []identity.Machine {
+	out := make([]identity.Machine, len(a.Machines))
+	for i, m := range a.Machines {
+		out[i] = identity.Machine{ClientID: m.ClientID, Audience: m.Audience, Identity: m.Identity, Groups: m.Groups}
+	}
+	return out
 }
 
 // Workloads returns the workload issuers as identity.NewVerifiers takes them.

@@ -829,3 +829,74 @@ func TestWorkloads(t *testing.T) {
 		t.Errorf("Verify of another owner: got %v, want ErrNoMapping", err)
 	}
 }
+
+// machines is auth.machines with one good machine, at lines 5-9 of base with it.
+const machines = `  machines:
+    - client_id: ci-bot
+      audience: hoop
+      identity: "machine:ci-bot"
+      groups: [ci-deploy]
+`
+
+func TestLoadMachineErrors(t *testing.T) {
+	change := func(old, new string) string { return withWorkload(strings.Replace(machines, old, new, 1)) }
+	tests := []struct {
+		name string
+		file string
+		want string
+	}{
+		{"ok", withWorkload(machines), ""},
+		{"no identity: the default", change("      identity: \"machine:ci-bot\"\n", ""), ""},
+		{"not a list", withWorkload("  machines:\n    client_id: ci-bot\n"), "gateway.yaml:6: auth.machines: want a list"},
+		{"field typo", change("client_id:", "clientid:"),
+			"gateway.yaml:6: auth.machines[0].clientid: unknown field (did you mean client_id?)\n" +
+				"gateway.yaml:6: auth.machines[0].client_id: required (the machine client's id at the identity provider, such as ci-bot)"},
+		{"no audience", change("      audience: hoop\n", ""),
+			"gateway.yaml:6: auth.machines[0].audience: required (the aud of the machine's tokens, such as hoop)"},
+		{"duplicate", withWorkload(machines + "    - client_id: ci-bot\n      audience: hoop\n"),
+			"gateway.yaml:10: auth.machines[1].client_id: duplicate machine ci-bot (first at line 6)"},
+		{"the people's audience", change("audience: hoop", "audience: hoop-cli"),
+			"gateway.yaml:7: auth.machines[0].audience: hoop-cli is the audience of people's tokens (auth.oidc): a machine's tokens must have another, or they would pass for a person's"},
+		{"the people's client", change("client_id: ci-bot", "client_id: hoop-cli"),
+			"gateway.yaml:6: auth.machines[0].client_id: hoop-cli is auth.oidc.client_id, the people's client: a machine must be another client"},
+		{"identity with a newline", change(`"machine:ci-bot"`, `"machine:ci-bot\nadmin"`),
+			`gateway.yaml:8: auth.machines[0].identity: "machine:ci-bot\nadmin": has control characters`},
+	}
+	dir := t.TempDir()
+	t.Chdir(dir)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := os.WriteFile("gateway.yaml", []byte(tt.file), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := Load("gateway.yaml", envOf(nil))
+			if got := errString(err); got != tt.want {
+				t.Errorf("Load:\ngot  %q\nwant %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestMachines: auth.machines read in full, as identity.Config takes it.
+func TestMachines(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "gateway.yaml")
+	file := withWorkload(machines + "    - client_id: nightly\n      audience: hoop\n")
+	if err := os.WriteFile(path, []byte(file), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Load(path, envOf(nil))
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	want := []identity.Machine{
+		{ClientID: "ci-bot", Audience: "hoop", Identity: "machine:ci-bot", Groups: []string{"ci-deploy"}},
+		{ClientID: "nightly", Audience: "hoop", Identity: "machine:nightly"},
+	}
+	if diff := cmp.Diff(want, got.Auth.MachineClients()); diff != "" {
+		t.Errorf("MachineClients (-want +got):\n%s", diff)
+	}
+	if got.Auth.Machines[1].Line != 10 {
+		t.Errorf("Line: got %d, want 10", got.Auth.Machines[1].Line)
+	}
+}

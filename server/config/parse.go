@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"gopkg.in/yaml.v3"
 
@@ -47,6 +48,7 @@ func parse(name, abs string, data []byte, env func(string) (string, bool)) (*Con
 	}
 	oidc := &c.Auth.OIDC
 	var workloads []string // the field path of each of c.Auth.Workload
+	var machines []string  // the field path of each of c.Auth.Machines
 	d.Fields(root, "", map[string]func(*yaml.Node, string){
 		"listen":     d.set(&c.Listen),
 		"public_url": d.set(&c.PublicURL),
@@ -74,6 +76,13 @@ func parse(name, abs string, data []byte, env func(string) (string, bool)) (*Con
 					d.Items(v, path, func(_ int, item *yaml.Node, p string) {
 						if d.workload(c, item, p) {
 							workloads = append(workloads, p)
+						}
+					})
+				},
+				"machines": func(v *yaml.Node, path string) {
+					d.Items(v, path, func(_ int, item *yaml.Node, p string) {
+						if d.machine(c, item, p) {
+							machines = append(machines, p)
 						}
 					})
 				},
@@ -187,6 +196,7 @@ func parse(name, abs string, data []byte, env func(string) (string, bool)) (*Con
 	if oidc.Audience == "" {
 		oidc.Audience = oidc.ClientID
 	}
+	d.checkMachineAudiences(c, machines)
 
 	if len(c.PolicyFiles) == 0 && !d.HasErr("policy_files") {
 		d.at("policy_files", "want at least one policy file")
@@ -251,6 +261,59 @@ func (d *decoder) workload(c *Config, n *yaml.Node, path string) bool {
 	}
 	c.Auth.Workload = append(c.Auth.Workload, w)
 	return true
+}
+
+// machine reads one of auth.machines; it reports whether it added one to c.
+func (d *decoder) machine(c *Config, n *yaml.Node, path string) bool {
+	if !d.Mapping(n, path) {
+		return false
+	}
+	m := Machine{Line: n.Line}
+	d.Fields(n, path, map[string]func(*yaml.Node, string){
+		"client_id": d.set(&m.ClientID),
+		"audience":  d.set(&m.Audience),
+		"identity":  d.set(&m.Identity),
+		"groups":    func(v *yaml.Node, path string) { m.Groups = d.Strs(v, path) },
+	})
+	d.Lines[path] = n.Line
+	switch {
+	case d.HasErr(path + ".client_id"):
+	case m.ClientID == "":
+		d.at(path+".client_id", "required (the machine client's id at the identity provider, such as ci-bot)")
+	default:
+		for _, other := range c.Auth.Machines {
+			if other.ClientID == m.ClientID {
+				d.at(path+".client_id", fmt.Sprintf("duplicate machine %s (first at line %d)", m.ClientID, other.Line))
+			}
+		}
+	}
+	if m.Audience == "" && !d.HasErr(path+".audience") {
+		d.at(path+".audience", "required (the aud of the machine's tokens, such as hoop)")
+	}
+	switch {
+	case d.HasErr(path + ".identity"):
+	case m.Identity == "" && m.ClientID != "":
+		m.Identity = "machine:" + m.ClientID
+	case strings.IndexFunc(m.Identity, unicode.IsControl) >= 0:
+		d.at(path+".identity", fmt.Sprintf("%q: has control characters", m.Identity))
+	}
+	c.Auth.Machines = append(c.Auth.Machines, m)
+	return true
+}
+
+// checkMachineAudiences checks that no machine's tokens could pass for a person's: a
+// machine's audience must not be auth.oidc's (audience, else client_id), nor its client
+// id the people's client. paths are the field paths of c.Auth.Machines.
+func (d *decoder) checkMachineAudiences(c *Config, paths []string) {
+	oidc := c.Auth.OIDC
+	for i, m := range c.Auth.Machines {
+		if m.ClientID != "" && m.ClientID == oidc.ClientID && !d.HasErr(paths[i]+".client_id") {
+			d.at(paths[i]+".client_id", fmt.Sprintf("%s is auth.oidc.client_id, the people's client: a machine must be another client", m.ClientID))
+		}
+		if m.Audience != "" && m.Audience == oidc.Audience && !d.HasErr(paths[i]+".audience") {
+			d.at(paths[i]+".audience", fmt.Sprintf("%s is the audience of people's tokens (auth.oidc): a machine's tokens must have another, or they would pass for a person's", m.Audience))
+		}
+	}
 }
 
 // workloadMapping reads one of a workload's mappings.

@@ -46,6 +46,9 @@ var (
 	ErrInsecureIssuer = errors.New("a plain http issuer must be a loopback address (127.0.0.1, ::1 or localhost)")
 	// ErrBadUser means a user without a name or a password, or a name used twice.
 	ErrBadUser = errors.New("invalid user")
+	// ErrBadMachine means a machine without an id, a secret or an audience, an id used
+	// twice or taken by the CLI's client or a user, or claims the provider sets itself.
+	ErrBadMachine = errors.New("invalid machine client")
 	// ErrBadKeyFile means the key file is not a usable RSA private key, or is readable by others.
 	ErrBadKeyFile = errors.New("invalid key file")
 
@@ -74,6 +77,7 @@ type Config struct {
 	Issuer              string        // external URL, may have a path: "http://127.0.0.1:8443/oidc"
 	ClientID            string        // the CLI's public client: "hoop-cli"
 	Users               []User        // nil: DefaultUsers()
+	Machines            []Machine     // clients of the client_credentials grant; nil: none
 	KeyFile             string        // RSA signing key, PEM, 0600: "/var/lib/hoop/devidp-key.pem"; "" keeps it in memory
 	IDTokenLifetime     time.Duration // 1h
 	AccessTokenLifetime time.Duration // 1h
@@ -124,6 +128,10 @@ func New(cfg Config) (*Provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("devidp new: %w", err)
 	}
+	machines, err := checkMachines(cfg.Machines, cfg.ClientID, users)
+	if err != nil {
+		return nil, fmt.Errorf("devidp new: %w", err)
+	}
 	key, err := loadOrCreateKey(cfg.KeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("devidp new: %w", err)
@@ -135,6 +143,7 @@ func New(cfg Config) (*Provider, error) {
 		idTokenLifetime: cfg.IDTokenLifetime,
 	}
 	p.store = newStorage(cl, users, key, cfg.AccessTokenLifetime)
+	p.store.machines = machines
 
 	var cryptoKey [32]byte
 	if _, err := rand.Read(cryptoKey[:]); err != nil {

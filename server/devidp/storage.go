@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -22,6 +23,7 @@ import (
 type storage struct {
 	client    *client
 	users     map[string]User
+	machines  map[string]Machine // by id; nil when there are none
 	key       *signingKey
 	accessTTL time.Duration
 	now       func() time.Time // time.Now; tests move it
@@ -475,14 +477,23 @@ func (s *storage) KeySet(context.Context) ([]op.Key, error) {
 // --- client and claims ---
 
 func (s *storage) GetClientByClientID(_ context.Context, id string) (op.Client, error) {
+	if m, ok := s.machines[id]; ok {
+		return machineClient{m}, nil
+	}
 	if id != s.client.id {
 		return nil, errUnknownClient
 	}
 	return s.client, nil
 }
 
-func (s *storage) AuthorizeClientIDSecret(context.Context, string, string) error {
-	return errNoSecret
+// AuthorizeClientIDSecret authenticates a machine at the endpoints other than the
+// token endpoint's client_credentials grant (revocation, introspection).
+func (s *storage) AuthorizeClientIDSecret(_ context.Context, id, secret string) error {
+	if id == s.client.id {
+		return errNoSecret
+	}
+	_, err := s.checkSecret(id, secret)
+	return err
 }
 
 // SetUserinfoFromScopes is deprecated in op; SetUserinfoFromRequest does the work.
@@ -556,9 +567,14 @@ func (s *storage) setUserinfo(info *oidc.UserInfo, subject string, scopes []stri
 	return nil
 }
 
-// GetPrivateClaimsFromScopes is only used for JWT access tokens; ours are opaque.
-func (s *storage) GetPrivateClaimsFromScopes(context.Context, string, string, []string) (map[string]any, error) {
-	return nil, nil
+// GetPrivateClaimsFromScopes is only used for JWT access tokens, which only machines
+// get: their configured claims.
+func (s *storage) GetPrivateClaimsFromScopes(_ context.Context, _, clientID string, _ []string) (map[string]any, error) {
+	m, ok := s.machines[clientID]
+	if !ok {
+		return nil, nil
+	}
+	return maps.Clone(m.Claims), nil
 }
 
 func (s *storage) GetKeyByIDAndClientID(context.Context, string, string) (*jose.JSONWebKey, error) {

@@ -8,10 +8,13 @@
 // People log in at one issuer (Verifier). Besides it, the gateway may trust workload
 // issuers, such as GitHub Actions or GitLab CI, whose tokens prove which job runs, not who
 // a person is (Verifiers): a workload's mappings turn a token's claims into an identity
-// and groups, so CI reaches a database with no long-lived secret.
+// and groups, so CI reaches a database with no long-lived secret. The people's issuer may
+// also issue tokens to machine clients (client_credentials); Verifiers accepts those of
+// the configured machines, each as the identity configured for it.
 //
 //	token ─▶ its iss, read unverified, picks the issuer whose keys verify it
-//	         ├─ the people's ─▶ verify ─▶ sub, email, the groups claim
+//	         ├─ the people's ─▶ verify ─▶ for the people's audience: sub, email, the groups claim
+//	         │                          └▶ for a machine audience: client_id (azp, sub) ─▶ a configured machine's identity, its groups
 //	         ├─ a workload's ─▶ verify ─▶ the first mapping whose When holds ─▶ "ci:acme/app@main", its groups
 //	         └─ any other    ─▶ refused: untrusted issuer
 package identity
@@ -52,7 +55,9 @@ func (id Identity) String() string {
 
 // Same reports whether two identities are the same principal (issuer and subject).
 func (id Identity) Same(other Identity) bool {
-	return id.Issuer == other.Issuer && id.Subject == other.Subject
+	// A machine or workload whose configured identity is spelled like a person's is
+	// still not that person.
+	return id.Issuer == other.Issuer && id.Subject == other.Subject && id.Workload == other.Workload
 }
 
 // Config says which tokens to trust.
@@ -61,6 +66,9 @@ type Config struct {
 	Audience    string   // the client id the tokens are issued to: "hoop-cli"
 	GroupsClaim string   // "groups"; a dotted path reaches into objects: "realm_access.roles"
 	Algorithms  []string // accepted signing algorithms; default RS256, ES256, EdDSA and friends
+	// Machines are the issuer's machine clients (client_credentials grant) whose access
+	// tokens Verifiers accepts; Verifier ignores them.
+	Machines []Machine
 	// Now is the clock; nil means time.Now. Tests move it.
 	Now func() time.Time
 }
@@ -78,6 +86,9 @@ var (
 	// ErrWrongAudience is returned for a token issued for another audience than the one
 	// its issuer's tokens must have.
 	ErrWrongAudience = errors.New("wrong token audience")
+	// ErrUnknownClient is returned for a token of the people's issuer, for a machine
+	// audience, whose client is not one of the configured machines.
+	ErrUnknownClient = errors.New("unknown machine client")
 	// ErrNoMapping is returned for a workload token whose claims no mapping of its
 	// workload turns into an identity.
 	ErrNoMapping = errors.New("no workload mapping")
@@ -108,7 +119,8 @@ func defaultAlgorithms() []string {
 	return []string{oidc.RS256, oidc.RS384, oidc.RS512, oidc.ES256, oidc.ES384, oidc.ES512, oidc.PS256, oidc.PS384, oidc.PS512, oidc.EdDSA}
 }
 
-// Verify checks a raw token and returns the identity it proves.
+// Verify checks a raw token and returns the identity it proves. It accepts people's
+// tokens only, never a machine client's (Config.Machines is for Verifiers).
 func (v *Verifier) Verify(ctx context.Context, raw string) (Identity, error) {
 	raw = strings.TrimSpace(raw)
 	if raw == "" {
@@ -118,6 +130,11 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (Identity, error) {
 	if err != nil {
 		return Identity{}, err
 	}
+	return v.identity(tok)
+}
+
+// identity is the person a verified token names.
+func (v *Verifier) identity(tok *oidc.IDToken) (Identity, error) {
 	var claims map[string]any
 	if err := tok.Claims(&claims); err != nil {
 		return Identity{}, fmt.Errorf("%w: claims: %v", ErrInvalidToken, err)
@@ -189,6 +206,18 @@ func jwksURL(p *oidc.Provider) string {
 
 // verify checks raw's signature, issuer, expiry and audience.
 func (r *remote) verify(ctx context.Context, raw string) (*oidc.IDToken, error) {
+	tok, err := r.verifySigned(ctx, raw)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.checkAudience(tok); err != nil {
+		return nil, err
+	}
+	return tok, nil
+}
+
+// verifySigned checks raw's signature, issuer and expiry, not its audience.
+func (r *remote) verifySigned(ctx context.Context, raw string) (*oidc.IDToken, error) {
 	ver, err := r.get(ctx)
 	if err != nil {
 		return nil, err
@@ -201,20 +230,25 @@ func (r *remote) verify(ctx context.Context, raw string) (*oidc.IDToken, error) 
 		}
 		return nil, fmt.Errorf("%w: %v", ErrInvalidToken, err)
 	}
+	return tok, nil
+}
+
+// checkAudience refuses a verified token that is not for r's audience.
+func (r *remote) checkAudience(tok *oidc.IDToken) error {
 	if r.audience == "" {
-		return nil, &refusal{ErrWrongAudience, "no audience is configured for " + r.url + ", so none of its tokens is accepted"}
+		return &refusal{ErrWrongAudience, "no audience is configured for " + r.url + ", so none of its tokens is accepted"}
 	}
 	if !slices.Contains(tok.Audience, r.audience) {
-		return nil, &refusal{ErrWrongAudience, fmt.Sprintf("token audience %s is not this gateway's: tokens from %s must be issued for audience %q",
+		return &refusal{ErrWrongAudience, fmt.Sprintf("token audience %s is not this gateway's: tokens from %s must be issued for audience %q",
 			quoteList(tok.Audience), r.url, r.audience)}
 	}
-	return tok, nil
+	return nil
 }
 
 // refusal is a token refused for a reason a caller can test with errors.Is: it is both
 // ErrInvalidToken and its reason.
 type refusal struct {
-	reason error  // ErrUntrustedIssuer, ErrWrongAudience or ErrNoMapping
+	reason error  // ErrUntrustedIssuer, ErrWrongAudience, ErrUnknownClient or ErrNoMapping
 	msg    string // "token issuer \"https://evil.example.com\" is not trusted by this gateway"
 }
 

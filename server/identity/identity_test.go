@@ -216,3 +216,15 @@ func TestIssuerDown(t *testing.T) {
 		t.Fatalf("got %v, want ErrIssuerUnavailable", err)
 	}
 }
+
+// TestSameWorkload: a machine or workload identity spelled like a person is not that person.
+func TestSameWorkload(t *testing.T) {
+	alice := Identity{Issuer: "https://idp", Subject: "alice"}
+	machine := Identity{Issuer: "https://idp", Subject: "alice", Workload: "machine:ci-bot"}
+	if alice.Same(machine) || machine.Same(alice) {
+		t.Error("a machine named alice is taken for alice")
+	}
+	if !machine.Same(machine) || !alice.Same(Identity{Issuer: "https://idp", Subject: "alice", Email: "a@x"}) {
+		t.Error("an identity is not the same as itself")
+	}
+}

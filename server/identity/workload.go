@@ -102,8 +102,10 @@ func parseTemplate(s string) ([]templatePart, error) {
 // Verifiers checks tokens from the people's issuer and from workload issuers. A token's
 // iss, read before anything is verified, only picks the issuer whose keys verify it.
 type Verifiers struct {
-	people    *Verifier            // nil when there is no people's issuer
-	workloads map[string]*workload // by issuer URL
+	people           *Verifier            // nil when there is no people's issuer
+	machines         map[string]Machine   // the people's issuer's machine clients, by client id
+	machineAudiences []string             // their audiences: ["hoop"]
+	workloads        map[string]*workload // by issuer URL
 }
 
 // workload is a Workload and the keys of its issuer.
@@ -114,13 +116,14 @@ type workload struct {
 }
 
 // NewVerifiers returns Verifiers for the people's issuer (none when people.Issuer is
-// empty) and the workload issuers. Workloads use people's Now and the default signing
+// empty), its machine clients (people.Machines) and the workload issuers. Workloads use people's Now and the default signing
 // algorithms. Each issuer is trusted once: a workload with the people's issuer, or with
 // the issuer of an earlier workload, is ignored (the gateway config refuses both).
 func NewVerifiers(people Config, workloads []Workload) *Verifiers {
 	vs := &Verifiers{workloads: make(map[string]*workload)}
 	if people.Issuer != "" {
 		vs.people = NewVerifier(people)
+		vs.machines, vs.machineAudiences = machines(vs.people.cfg)
 	}
 	for _, w := range workloads {
 		if _, dup := vs.workloads[w.Issuer]; dup || w.Issuer == people.Issuer {
@@ -160,6 +163,9 @@ func (vs *Verifiers) Verify(ctx context.Context, raw string) (Identity, error) {
 		return Identity{}, err
 	}
 	if vs.people != nil && iss == vs.people.cfg.Issuer {
+		if len(vs.machines) > 0 {
+			return vs.verifyPeopleIssuer(ctx, raw)
+		}
 		return vs.people.Verify(ctx, raw)
 	}
 	w, ok := vs.workloads[iss]
