@@ -153,15 +153,21 @@ func runGateway(ctx context.Context, opts *MainOptions, stderr io.Writer, env fu
 		cfg.Auth.OIDC.Audience = ""
 		cfg.Auth.OIDC.GroupsClaim = "groups"
 		cfg.Auth.OIDC.Scopes = []string{"openid", "email", "profile", "groups", "offline_access"}
+		// One machine client for CI-like runs: hoop exec with HOOP_CLIENT_ID=ci-bot and
+		// HOOP_CLIENT_SECRET=ci-bot-dev acts as machine:ci-bot in group ci-deploy.
+		cfg.Auth.Machines = append(cfg.Auth.Machines, config.Machine{ClientID: "ci-bot", Audience: "hoop-machines",
+			Identity: "machine:ci-bot", Groups: []string{"ci-deploy"}})
 		idp, err = devidp.New(devidp.Config{
-			Issuer:  cfg.Auth.OIDC.Issuer,
-			Users:   devidp.DefaultUsers(),
-			KeyFile: filepath.Join(cfg.DataDir, "devidp-key.pem"),
+			Issuer:   cfg.Auth.OIDC.Issuer,
+			Users:    devidp.DefaultUsers(),
+			Machines: []devidp.Machine{{ID: "ci-bot", Secret: "ci-bot-dev", Audience: "hoop-machines"}},
+			KeyFile:  filepath.Join(cfg.DataDir, "devidp-key.pem"),
 		})
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(stderr, "hoopd --dev: embedded identity provider at %s\n", cfg.Auth.OIDC.Issuer)
+		fmt.Fprintln(stderr, "hoopd --dev: machine client ci-bot (secret ci-bot-dev): machine:ci-bot, groups: ci-deploy")
 		fmt.Fprintln(stderr, "hoopd --dev: local users (password = name + \"-dev\"):")
 		for _, u := range devidp.DefaultUsers() {
 			fmt.Fprintf(stderr, "  %-6s groups: %s\n", u.Name, strings.Join(u.Groups, ", "))
