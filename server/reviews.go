@@ -276,7 +276,9 @@ func (rs *reviews) finish(r *review, state string, d *api.ReviewDecision, why st
 func (rs *reviews) trim() {
 	var done []*review
 	for _, r := range rs.all {
-		if r.r.State != api.ReviewPending && r.r.State != api.ReviewApproved {
+		// An approved statement review is still to run; an approved access review lives
+		// on as its grant (Gateway.grants).
+		if r.r.State != api.ReviewPending && (r.r.State != api.ReviewApproved || r.r.Kind == api.ReviewAccess) {
 			done = append(done, r)
 		}
 	}
