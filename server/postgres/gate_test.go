@@ -197,3 +197,38 @@ func TestRefusalKeepsTheSessionUsable(t *testing.T) {
 		}
 	})
 }
+
+// approveAll approves every held statement at once.
+type approveAll struct{}
+
+func (approveAll) Hold(context.Context, HeldStatement, func(string)) (string, error) {
+	return "r-test", nil
+}
+
+// TestHeldRunsOnce: an approved extended-protocol statement runs once, even in a session
+// that neither masks nor records (nothing else tracks its portals).
+func TestHeldRunsOnce(t *testing.T) {
+	pg := pgtest.Start(t, pgtest.WithApp())
+	conn := connWith(t, pg, func(g *Grant) {
+		g.Gate = gateFunc(func(sql string) error {
+			if strings.Contains(sql, "held") {
+				return &ReviewRequired{Reason: "held by rule test"}
+			}
+			return nil
+		})
+		g.Holder = approveAll{}
+	})
+	ctx := context.Background()
+	var n int
+	if err := conn.QueryRow(ctx, "select $1::int as held", 7).Scan(&n); err != nil || n != 7 {
+		t.Fatalf("the approved run: %d, %v", n, err)
+	}
+	err := conn.QueryRow(ctx, "select $1::int as held", 8).Scan(&n)
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Code != "42501" || !strings.Contains(pe.Message, "review r-test approved this statement to run once") {
+		t.Fatalf("a second run: %v", err)
+	}
+	if err := conn.QueryRow(ctx, "select 1").Scan(&n); err != nil {
+		t.Fatalf("the session after the refusal: %v", err)
+	}
+}

@@ -61,10 +61,11 @@ type session struct {
 	heldOnce map[string]*heldUse
 }
 
-// heldUse is an approved extended-protocol statement: its review, and whether its one run
-// is spent.
+// heldUse is an approved extended-protocol statement: its review, its text, and whether
+// its one run (its one Bind: a suspended portal's next Execute is the same run) is spent.
 type heldUse struct {
 	review string
+	sql    string
 	used   bool
 }
 
@@ -232,7 +233,7 @@ func (s *session) decide(typ byte, body []byte) error {
 				if s.heldOnce == nil {
 					s.heldOnce = make(map[string]*heldUse)
 				}
-				s.heldOnce[m.Name] = &heldUse{review: review}
+				s.heldOnce[m.Name] = &heldUse{review: review, sql: m.Query}
 			}
 		}
 		if refusal != nil {
@@ -300,6 +301,19 @@ func (s *session) decide(typ byte, body []byte) error {
 		if s.skipping {
 			return nil
 		}
+		if len(s.heldOnce) > 0 {
+			refusal, err := s.bindHeld(body)
+			if err != nil {
+				return err
+			}
+			if refusal != nil {
+				// The client gets the refusal where the Bind's answer would be, and the
+				// rest up to Sync is skipped.
+				s.skipping = true
+				s.push(expectation{kind: 'C', target: 'S', name: "hoop.refused", refuse: refusal})
+				return s.forward(msgClose, markerClose)
+			}
+		}
 		if s.res != nil {
 			var m pgproto3.Bind
 			if err := m.Decode(body); err != nil {
@@ -343,18 +357,13 @@ func (s *session) decide(typ byte, body []byte) error {
 			}
 			var out Outcome
 			p := s.portals[name]
-			var once error
-			review := ""
-			if h := s.heldOnce[p.stmt]; h != nil {
-				review = h.review
-				if h.used {
-					once = &DeniedError{Reason: "review " + h.review + " approved this statement to run once, and it has run; prepare it again to ask for a new review"}
+			if s.rec != nil {
+				review := ""
+				if h := s.heldOnce[p.stmt]; h != nil {
+					review = h.review
 				}
-				h.used = true
-			}
-			if s.rec != nil || once != nil {
 				var refusal error
-				out, refusal = s.record(StatementInfo{SQL: s.stmtSQL[p.stmt], Execute: true, Prepared: p.stmt, Params: p.params, ReviewID: review, Refusal: once})
+				out, refusal = s.record(StatementInfo{SQL: s.stmtSQL[p.stmt], Execute: true, Prepared: p.stmt, Params: p.params, ReviewID: review})
 				if refusal != nil {
 					// Nothing runs unrecorded: the client gets the refusal where the
 					// Execute's answer would be, and the rest up to Sync is skipped.
@@ -388,6 +397,31 @@ func (s *session) forward(typ byte, body []byte) error {
 		return fmt.Errorf("%w: %v", errUpstreamWrite, err)
 	}
 	return nil
+}
+
+// bindHeld spends the one run an approval gave a statement: the first Bind of it passes,
+// a later one is refused (and recorded so). Whatever else tracks portals, this does not
+// depend on it.
+func (s *session) bindHeld(body []byte) (refusal, err error) {
+	portal, err := cstring(body)
+	if err != nil {
+		return nil, fmt.Errorf("malformed Bind message: %w", err)
+	}
+	stmt, err := cstring(body[len(portal)+1:])
+	if err != nil {
+		return nil, fmt.Errorf("malformed Bind message: %w", err)
+	}
+	h := s.heldOnce[stmt]
+	switch {
+	case h == nil:
+		return nil, nil
+	case !h.used:
+		h.used = true
+		return nil, nil
+	}
+	refusal = &DeniedError{Reason: "review " + h.review + " approved this statement to run once, and it has run; prepare it again to ask for a new review"}
+	s.record(StatementInfo{SQL: h.sql, Execute: true, Prepared: stmt, ReviewID: h.review, Refusal: refusal})
+	return refusal, nil
 }
 
 // hold holds a statement for review until it is decided: nil to forward it, or the
