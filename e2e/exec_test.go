@@ -18,11 +18,7 @@ import (
 func TestExec(t *testing.T) {
 	pg := sharedPG(t)
 	ctx := context.Background()
-	if err := pg.ExecIn(ctx, pg.App.DB, `CREATE TABLE exec_t (id int PRIMARY KEY); INSERT INTO exec_t SELECT generate_series(1, 5);
-		GRANT SELECT, DELETE ON exec_t TO app_rw; GRANT SELECT ON exec_t TO app_ro`); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pg.ExecIn(context.Background(), pg.App.DB, `DROP TABLE exec_t`) })
+	deletableTable(t, pg, "exec_t", 5)
 	gw := startGateway(t, gatewayOptions{})
 	alice, dana := gw.login(t, "alice"), gw.login(t, "dana")
 	env := map[string]string{"HOOP_GATEWAY": gw.URL, "HOOP_TOKEN": alice}

@@ -281,3 +281,15 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// deletableTable makes a table name of ids 1..rows in the sample database, which the read
+// role may read and the write role read and delete from, for the length of the test.
+func deletableTable(t *testing.T, pg *pgtest.Server, name string, rows int) {
+	t.Helper()
+	ctx := context.Background()
+	if err := pg.ExecIn(ctx, pg.App.DB, fmt.Sprintf(`CREATE TABLE %[1]s (id int PRIMARY KEY); INSERT INTO %[1]s SELECT generate_series(1, %[2]d);
+		GRANT SELECT, DELETE ON %[1]s TO %[3]s; GRANT SELECT ON %[1]s TO %[4]s`, name, rows, pg.App.RWUser, pg.App.ROUser)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pg.ExecIn(context.Background(), pg.App.DB, "DROP TABLE "+name) })
+}

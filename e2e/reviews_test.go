@@ -74,11 +74,7 @@ func pendingReview(t *testing.T, gw *gateway, token string) api.Review {
 func TestHeldStatements(t *testing.T) {
 	pg := sharedPG(t)
 	ctx := context.Background()
-	if err := pg.ExecIn(ctx, pg.App.DB, `CREATE TABLE held (id int PRIMARY KEY); INSERT INTO held SELECT generate_series(1, 10);
-		GRANT SELECT, DELETE ON held TO app_rw; GRANT SELECT ON held TO app_ro`); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pg.ExecIn(context.Background(), pg.App.DB, `DROP TABLE held`) })
+	deletableTable(t, pg, "held", 10)
 	gw := startGateway(t, gatewayOptions{})
 	alice := gw.login(t, "alice")
 	dana := gw.login(t, "dana")
@@ -291,11 +287,7 @@ func TestJustInTimeAccess(t *testing.T) {
 func TestReviewRules(t *testing.T) {
 	pg := sharedPG(t)
 	ctx := context.Background()
-	if err := pg.ExecIn(ctx, pg.App.DB, `CREATE TABLE held2 (id int PRIMARY KEY); INSERT INTO held2 SELECT generate_series(1, 3);
-		GRANT SELECT, DELETE ON held2 TO app_rw; GRANT SELECT ON held2 TO app_ro`); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pg.ExecIn(context.Background(), pg.App.DB, `DROP TABLE held2`) })
+	deletableTable(t, pg, "held2", 3)
 	pol := readFile(t, sharedExamples(t)+"/policy.yaml")
 	edited := strings.Replace(pol, "reviews:\n  approvers: [dba]             # never the requester, even if they are in this group\n  min_approvals: 1\n  expires_after: 30m",
 		"reviews:\n  approvers: [dba, auditors]\n  min_approvals: 2\n  expires_after: 3s", 1)
@@ -392,11 +384,7 @@ func TestWebApproval(t *testing.T) {
 	bctx := testchrome.New(t)
 	pg := sharedPG(t)
 	ctx := context.Background()
-	if err := pg.ExecIn(ctx, pg.App.DB, `CREATE TABLE held3 (id int PRIMARY KEY); INSERT INTO held3 VALUES (1), (2);
-		GRANT SELECT, DELETE ON held3 TO app_rw; GRANT SELECT ON held3 TO app_ro`); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pg.ExecIn(context.Background(), pg.App.DB, `DROP TABLE held3`) })
+	deletableTable(t, pg, "held3", 2)
 	gw := startGateway(t, gatewayOptions{})
 	addr, _ := gw.connect(t, gw.login(t, "alice"), "db-prod")
 	conn := connectPgx(t, addr)
@@ -462,11 +450,7 @@ func TestApprovalsTUI(t *testing.T) {
 	}
 	pg := sharedPG(t)
 	ctx := context.Background()
-	if err := pg.ExecIn(ctx, pg.App.DB, `CREATE TABLE held4 (id int PRIMARY KEY); INSERT INTO held4 VALUES (1), (2);
-		GRANT SELECT, DELETE ON held4 TO app_rw; GRANT SELECT ON held4 TO app_ro`); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pg.ExecIn(context.Background(), pg.App.DB, `DROP TABLE held4`) })
+	deletableTable(t, pg, "held4", 2)
 	gw := startGateway(t, gatewayOptions{})
 	addr, _ := gw.connect(t, gw.login(t, "alice"), "db-prod")
 	conn := connectPgx(t, addr)

@@ -84,9 +84,9 @@ func (sg *sessionGate) Query(sql string) error {
 
 // decide classifies and decides sql; it returns the highest class of its statements.
 func (sg *sessionGate) decide(sql string) (policy.Class, error) {
-	sg.last = decided{class: string(policy.Admin), decision: policy.Deny.String(), version: sg.g.Policy().Version()}
 	stmts, err := sg.g.classifier.Classify(sql)
 	if err != nil {
+		sg.last = decided{class: string(policy.Admin), decision: policy.Deny.String(), version: sg.g.Policy().Version()}
 		sg.log.Error("statement analysis failed: refused", "err", err)
 		return "", fmt.Errorf("the gateway could not analyse the statement, so it is refused: %w", err)
 	}

@@ -58,7 +58,6 @@ type Statement struct {
 	Masking       map[string]int // values masked, by detector ("email") or column rule ("column:customers.ssn")
 	Columns       []string       // result column names
 	Rows          [][]*string    // result rows as the client got them, up to the recording cap
-	RowsKept      int            // len(Rows)
 }
 
 // Commit's statements, prepared once for SQLite.
@@ -68,7 +67,7 @@ const (
 	qInsertStatement = `INSERT INTO statements (session_id, seq, started_at, sql, params_json, class, decision, rule, policy_version, review_id, state, error)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qFinishStatement = `UPDATE statements SET state = ?, duration_us = ?, row_count = ?, command_tag = ?, error = ?,
-			masking_json = ?, columns_json = ?, rows_json = ?, rows_kept = ? WHERE session_id = ? AND seq = ?`
+			masking_json = ?, columns_json = ?, rows_json = ? WHERE session_id = ? AND seq = ?`
 	qEndSession  = `UPDATE sessions SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL`
 	qInsertEvent = `INSERT INTO audit_events (seq, time, kind, actor, connection, session_id, data, prev, hash)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
@@ -139,7 +138,7 @@ func (s *Store) Commit(ctx context.Context, b *Batch, seal Sealer) error {
 		rows, _ := json.Marshal(st.Rows)
 		if err := s.exec(ctx, tx, qFinishStatement,
 			st.State, st.Duration.Microseconds(), st.RowCount, st.CommandTag, nullString(st.Error),
-			string(masking), string(columns), string(rows), len(st.Rows), st.SessionID, st.Seq); err != nil {
+			string(masking), string(columns), string(rows), st.SessionID, st.Seq); err != nil {
 			return fmt.Errorf("store: statement %s/%d outcome: %w", st.SessionID, st.Seq, err)
 		}
 	}
@@ -339,7 +338,6 @@ func (s *Store) GetSession(ctx context.Context, id string) (*Session, []*Stateme
 				}
 			}
 		}
-		st.RowsKept = len(st.Rows)
 		sts = append(sts, st)
 	}
 	if err := rows.Err(); err != nil {

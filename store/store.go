@@ -273,7 +273,6 @@ var migrations = []string{
 		masking_json   TEXT,
 		columns_json   TEXT,
 		rows_json      TEXT,
-		rows_kept      BIGINT,
 		PRIMARY KEY (session_id, seq)
 	) WITHOUT ROWID;
 	CREATE TABLE audit_events (

@@ -277,7 +277,7 @@ func formatWait(d time.Duration) string {
 
 // reviewOneLine collapses white space (newlines, indentation) and makes the rest safe
 // to print.
-func reviewOneLine(s string) string { return printable(strings.Join(strings.Fields(s), " ")) }
+func reviewOneLine(s string) string { return printable(oneLine(s)) }
 
 // printable makes text from the gateway safe for a terminal. Reviews carry what
 // requesters typed: a statement with an escape sequence could rewrite the approver's

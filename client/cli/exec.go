@@ -11,8 +11,8 @@ import (
 	"os"
 	"strings"
 	"time"
-	"unicode/utf8"
 
+	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/term"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -158,7 +158,7 @@ func execRun(ctx context.Context, f *factory, o *ExecOptions) error {
 	defer conn.Close(context.WithoutCancel(ctx))
 	out := newExecWriter(f.io.Out, o.Output)
 	for i, sql := range stmts {
-		fmt.Fprintf(f.io.ErrOut, "-- [%d/%d] %s\n", i+1, len(stmts), oneLineSQL(sql, 72))
+		fmt.Fprintf(f.io.ErrOut, "-- [%d/%d] %s\n", i+1, len(stmts), ansi.Truncate(reviewOneLine(sql), 72, "…"))
 		res, err := execOne(ctx, conn, sql)
 		if err != nil {
 			out.flush()
@@ -221,14 +221,6 @@ func execFailure(err error) error {
 		return fmt.Errorf("could not open a session through the gateway: %w", ce.Unwrap())
 	}
 	return err
-}
-
-func oneLineSQL(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if utf8.RuneCountInString(s) > n {
-		s = string([]rune(s)[:n-1]) + "…"
-	}
-	return s
 }
 
 // execWriter prints results in one format as they come.
