@@ -124,7 +124,7 @@ func (cr *copyRows) Row(src []byte) ([]byte, error) {
 			changed = true
 			continue
 		}
-		if m, null := cr.sm.field(f.Value); null || !sameBytes(m, f.Value) {
+		if m, null := cr.sm.detect(f.Value, false, true); null || !sameBytes(m, f.Value) {
 			f.Value, f.Null = m, null
 			changed = true
 		}
@@ -134,23 +134,6 @@ func (cr *copyRows) Row(src []byte) ([]byte, error) {
 	}
 	cr.buf = pgcopy.Append(cr.buf[:0], fields, cr.opts)
 	return cr.buf, nil
-}
-
-// field masks one COPY field with every rule's detectors; null is the null mode's answer.
-func (sm *sessionMasker) field(src []byte) (out []byte, null bool) {
-	out = src
-	for _, r := range sm.rules() {
-		if r.content == nil {
-			continue
-		}
-		next, found, n := r.content.Mask(nil, out)
-		sm.add(found)
-		if n {
-			return nil, true
-		}
-		out = next
-	}
-	return out, false
 }
 
 // copyColumns returns the table a COPY names and the columns its rows hold, in order: the

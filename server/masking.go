@@ -212,13 +212,23 @@ func (sm *sessionMasker) content(src []byte, json bool) []byte {
 // counts. Without count it is safe to call alongside the session's result masking (the
 // record's statement texts and parameters are masked on the client's side).
 func (sm *sessionMasker) scan(src []byte, json, count bool) []byte {
-	out := src
+	out, null := sm.detect(src, json, count)
+	if null {
+		return []byte("[REDACTED]")
+	}
+	return out
+}
+
+// detect runs every rule's detectors over src. null is a null-mode rule's answer for a
+// value in which it found something: the caller sends NULL, or a marker where NULL cannot
+// go.
+func (sm *sessionMasker) detect(src []byte, json, count bool) (out []byte, null bool) {
+	out = src
 	for _, r := range sm.rules() {
 		if r.content == nil {
 			continue
 		}
 		var found mask.Counts
-		var null bool
 		var next []byte
 		if json {
 			next, found, null = r.content.MaskJSON(nil, out)
@@ -229,11 +239,11 @@ func (sm *sessionMasker) scan(src []byte, json, count bool) []byte {
 			sm.add(found)
 		}
 		if null {
-			next = []byte("[REDACTED]")
+			return nil, true
 		}
 		out = next
 	}
-	return out
+	return out, false
 }
 
 func (sm *sessionMasker) add(c mask.Counts) {

@@ -672,11 +672,7 @@ func (s *session) track(typ byte, out *reply) error {
 			return nil
 		}
 		// A simple Query's statement: its rows follow. The same query sends the same
-		// description each time: keep its masker.
-		if rs, ok := res.seen[string(out.body)]; ok {
-			res.cur = rs
-			return nil
-		}
+		// description each time, so its rowSet (and masker) is kept by it (above).
 		res.cur = &rowSet{shape: resultShape{fields: fields, formats: fieldFormats(fields)}}
 		if head.out != nil {
 			head.out.Columns(fields)
