@@ -128,11 +128,12 @@ func (a *Alerts) Observe(e Event) []Event {
 		a.lastSweep = now
 	}
 	var out []Event
+	d := lazyData{e: &e}
 	for i, r := range a.rules {
-		if !r.matches(e) {
+		if !r.matches(e, &d) {
 			continue
 		}
-		key, ok := r.key(e)
+		key, ok := r.key(e, &d)
 		if !ok {
 			continue
 		}
@@ -204,8 +205,23 @@ func (a *Alerts) evict(i int, now time.Time) {
 	}
 }
 
+// lazyData decodes an event's Data once, the first time a rule looks into it: most
+// events come with the store's text alone (RawData), and most rules look at their kind.
+type lazyData struct {
+	e    *Event
+	m    map[string]any
+	done bool
+}
+
+func (d *lazyData) get() map[string]any {
+	if !d.done {
+		d.m, d.done = d.e.Fields(), true
+	}
+	return d.m
+}
+
 // matches reports whether e is of r's kind and has r's Where values.
-func (r *Rule) matches(e Event) bool {
+func (r *Rule) matches(e Event, d *lazyData) bool {
 	switch {
 	case r.Kind == "*":
 	case strings.HasSuffix(r.Kind, ".*"):
@@ -216,7 +232,7 @@ func (r *Rule) matches(e Event) bool {
 		return false
 	}
 	for field, want := range r.Where {
-		v, ok := e.Data[field]
+		v, ok := d.get()[field]
 		if !ok {
 			return false
 		}
@@ -228,7 +244,7 @@ func (r *Rule) matches(e Event) bool {
 }
 
 // key returns the value e is counted by; ok is false when e has no such Data field.
-func (r *Rule) key(e Event) (string, bool) {
+func (r *Rule) key(e Event, d *lazyData) (string, bool) {
 	switch r.By {
 	case "actor":
 		return e.Actor, true
@@ -237,7 +253,7 @@ func (r *Rule) key(e Event) (string, bool) {
 	case "session":
 		return e.Session, true
 	}
-	v, ok := e.Data[r.By]
+	v, ok := d.get()[r.By]
 	if !ok {
 		return "", false
 	}

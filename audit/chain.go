@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"sync"
 	"time"
@@ -38,6 +39,30 @@ func (e Event) SumText(key, data []byte) []byte {
 	m := hmac.New(sha256.New, key)
 	m.Write(e.canonicalWith(data))
 	return m.Sum(nil)
+}
+
+// TextHasher is SumText for many events with one key, keeping its HMAC state and buffer
+// from one event to the next: a store seals one event per statement. It is not safe for
+// concurrent use.
+type TextHasher struct {
+	mac hash.Hash
+	buf []byte
+}
+
+// NewTextHasher returns a TextHasher for key.
+func NewTextHasher(key []byte) *TextHasher {
+	return &TextHasher{mac: hmac.New(sha256.New, key)}
+}
+
+// Sum returns e.SumText(key, data).
+func (h *TextHasher) Sum(e Event, data []byte) []byte {
+	h.buf = e.appendCanonical(h.buf[:0], data)
+	h.mac.Reset()
+	h.mac.Write(h.buf)
+	if cap(h.buf) > 1<<20 {
+		h.buf = nil
+	}
+	return h.mac.Sum(nil)
 }
 
 // Chain seals events into a keyed hash chain: each event's Prev is the Hash of the one

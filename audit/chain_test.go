@@ -441,3 +441,18 @@ func TestSumText(t *testing.T) {
 		t.Error("SumText ignores the text it is given")
 	}
 }
+
+// TestTextHasher: the reusable hasher gives SumText's hash, event after event.
+func TestTextHasher(t *testing.T) {
+	key := []byte("0123456789abcdef0123456789abcdef")
+	h := NewTextHasher(key)
+	prev := Genesis()
+	for i, data := range []string{`{}`, `{"a":1}`, `{"sql":"select 1"}`, strings.Repeat("x", 5000)} {
+		e := Event{Time: time.UnixMicro(int64(i)), Kind: KindStatement, Actor: "ana", Connection: "db", Session: "s", Prev: prev}
+		want := e.SumText(key, []byte(data))
+		if got := h.Sum(e, []byte(data)); !bytes.Equal(got, want) {
+			t.Fatalf("event %d: %x, want %x", i, got, want)
+		}
+		prev = want
+	}
+}

@@ -249,6 +249,7 @@ func TestFileSinkRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.close()
+	s.checkEvery = 0
 	events := sealed(t, 4)
 	if _, err := s.write(context.Background(), events[:2]); err != nil {
 		t.Fatal(err)

@@ -8,8 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"github.com/hoopgw/hoop/internal/jsonw"
 )
 
 // Event kinds the gateway records. Reviews use "review." and what happened
@@ -57,6 +60,7 @@ type Event struct {
 	Connection string         `json:"connection,omitempty"` // "db-prod"
 	Session    string         `json:"session,omitempty"`    // "s-7f3a"
 	Data       map[string]any `json:"data"`                 // {"decision": "deny", "rule": "no-writes"}: JSON-able details
+	RawData    []byte         `json:"-"`                    // Data's canonical text, when that is what the event came with (see DataJSON)
 	Prev       []byte         `json:"prev"`                 // the previous event's Hash (hex in JSON); 32 zero bytes for the first
 	Hash       []byte         `json:"hash"`                 // HMAC-SHA256 of the canonical encoding (hex in JSON)
 }
@@ -71,7 +75,13 @@ type Event struct {
 // m, _ := ParseData(text), DataJSON of m is text again, byte for byte. A reader that
 // decodes Data with plain json.Unmarshal (float64 numbers) still verifies, except for
 // integers beyond ±2^53, which float64 cannot hold: decode with ParseData.
+//
+// An event made from a store's row may carry RawData, the text the store kept, and no
+// Data: DataJSON returns RawData as it is, and Fields decodes it.
 func (e Event) DataJSON() ([]byte, error) {
+	if e.RawData != nil && e.Data == nil {
+		return e.RawData, nil
+	}
 	if len(e.Data) == 0 {
 		return []byte("{}"), nil
 	}
@@ -179,10 +189,18 @@ func (e Event) canonicalBytes() ([]byte, error) {
 func (e Event) canonicalWith(data []byte) []byte {
 	n := len(canonicalVersion) + 8 + 6*4 + len(e.Kind) + len(e.Actor) + len(e.Connection) +
 		len(e.Session) + len(data) + len(e.Prev)
-	b := make([]byte, 0, n)
+	return e.appendCanonical(make([]byte, 0, n), data)
+}
+
+// appendCanonical appends canonicalWith's encoding to b.
+func (e Event) appendCanonical(b, data []byte) []byte {
 	b = append(b, canonicalVersion...)
 	b = binary.BigEndian.AppendUint64(b, uint64(e.Time.UnixMicro()))
-	for _, f := range [][]byte{[]byte(e.Kind), []byte(e.Actor), []byte(e.Connection), []byte(e.Session), data, e.Prev} {
+	for _, f := range [...]string{e.Kind, e.Actor, e.Connection, e.Session} {
+		b = binary.BigEndian.AppendUint32(b, uint32(len(f)))
+		b = append(b, f...)
+	}
+	for _, f := range [...][]byte{data, e.Prev} {
 		b = binary.BigEndian.AppendUint32(b, uint32(len(f)))
 		b = append(b, f...)
 	}
@@ -203,15 +221,48 @@ type wireEvent struct {
 }
 
 // MarshalJSON writes e as in the Event example: Prev and Hash in hex, Data as DataJSON.
-func (e Event) MarshalJSON() ([]byte, error) {
+func (e Event) MarshalJSON() ([]byte, error) { return e.AppendJSON(nil) }
+
+// AppendJSON appends MarshalJSON's text to dst, without reflection: sinks write one line
+// per event, and this is their hot path. Data is written as DataJSON returns it (compact,
+// from json.Marshal or the store's copy of that text).
+func (e Event) AppendJSON(dst []byte) ([]byte, error) {
 	data, err := e.DataJSON()
 	if err != nil {
-		return nil, err
+		return dst, err
 	}
-	return json.Marshal(wireEvent{
-		Seq: e.Seq, Time: e.Time, Kind: e.Kind, Actor: e.Actor, Connection: e.Connection,
-		Session: e.Session, Data: data, Prev: hex.EncodeToString(e.Prev), Hash: hex.EncodeToString(e.Hash),
-	})
+	dst = append(dst, `{"seq":`...)
+	dst = strconv.AppendInt(dst, e.Seq, 10)
+	dst = append(dst, `,"time":`...)
+	dst = jsonw.Time(dst, e.Time)
+	dst = append(dst, `,"kind":`...)
+	dst = jsonw.String(dst, e.Kind)
+	for _, f := range [...]struct{ name, v string }{{`,"actor":`, e.Actor}, {`,"connection":`, e.Connection}, {`,"session":`, e.Session}} {
+		if f.v != "" {
+			dst = append(dst, f.name...)
+			dst = jsonw.String(dst, f.v)
+		}
+	}
+	dst = append(dst, `,"data":`...)
+	if len(data) == 0 {
+		data = []byte("null")
+	}
+	dst = append(dst, data...)
+	dst = append(dst, `,"prev":`...)
+	dst = jsonw.Hex(dst, e.Prev)
+	dst = append(dst, `,"hash":`...)
+	dst = jsonw.Hex(dst, e.Hash)
+	return append(dst, '}'), nil
+}
+
+// Fields returns Data, decoding RawData when the event came with that alone (nil when it
+// does not decode).
+func (e Event) Fields() map[string]any {
+	if e.Data != nil || e.RawData == nil {
+		return e.Data
+	}
+	m, _ := ParseData(e.RawData)
+	return m
 }
 
 // UnmarshalJSON reads what MarshalJSON writes; Data is decoded by ParseData, so the

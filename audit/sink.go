@@ -2,7 +2,6 @@ package audit
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -126,11 +125,11 @@ func newSink(s SinkConfig, stdout io.Writer) (sink, error) {
 // appendLines appends batch as JSON lines to b.
 func appendLines(b []byte, batch []Event) ([]byte, error) {
 	for _, e := range batch {
-		line, err := json.Marshal(e)
-		if err != nil {
-			return b, fmt.Errorf("event %d: %w", e.Seq, err)
+		n := len(b)
+		var err error
+		if b, err = e.AppendJSON(b); err != nil {
+			return b[:n], fmt.Errorf("event %d: %w", e.Seq, err)
 		}
-		b = append(b, line...)
 		b = append(b, '\n')
 	}
 	return b, nil
@@ -161,16 +160,18 @@ func (s *writerSink) close() error { return nil }
 // fileSink appends JSON lines to a file, one write per batch. When the file is moved
 // away (log rotation), it makes a new one at the path.
 type fileSink struct {
-	path string
-	f    *os.File
-	buf  []byte
+	path       string
+	f          *os.File
+	buf        []byte
+	checkEvery time.Duration // how often, at most, write looks for a rotation: 1s
+	checked    time.Time
 }
 
 func openFileSink(path string) (*fileSink, error) {
 	if path == "" {
 		return nil, errors.New("file sink: no path")
 	}
-	s := &fileSink{path: path}
+	s := &fileSink{path: path, checkEvery: time.Second}
 	if err := s.open(); err != nil {
 		return nil, err
 	}
@@ -186,11 +187,13 @@ func (s *fileSink) open() error {
 		return err
 	}
 	s.f = f
+	s.checked = time.Now()
 	return nil
 }
 
 // rotated reports whether the path no longer names the open file.
 func (s *fileSink) rotated() bool {
+	s.checked = time.Now()
 	at, err := os.Stat(s.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return true
@@ -200,7 +203,7 @@ func (s *fileSink) rotated() bool {
 }
 
 func (s *fileSink) write(_ context.Context, batch []Event) (int, error) {
-	if s.f == nil || s.rotated() {
+	if s.f == nil || time.Since(s.checked) >= s.checkEvery && s.rotated() {
 		if s.f != nil {
 			s.f.Close()
 			s.f = nil

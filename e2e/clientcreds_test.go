@@ -36,6 +36,9 @@ func TestClientCredentials(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exec as ci-bot: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
+	if err := gw.G.SyncRecords(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	sessions, err := gw.Store.ListSessions(context.Background(), store.SessionFilter{User: "machine:ci-bot"})
 	if err != nil {
 		t.Fatal(err)

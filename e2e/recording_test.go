@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +13,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -137,26 +140,75 @@ func TestRecordingFailsClosed(t *testing.T) {
 	if _, err := conn.Exec(ctx, "insert into rec_closed values (1)"); err != nil {
 		t.Fatal(err)
 	}
-	// The store breaks: its statements table is gone.
-	if _, err := gw.Store.DB().Exec(`ALTER TABLE statements RENAME TO statements_gone`); err != nil {
+	// The store breaks: its statement log is gone. The journal still takes records, and
+	// the statements it holds go on; once the store refuses the journal's records, every
+	// statement is refused.
+	if _, err := gw.Store.DB().Exec(`ALTER TABLE statement_log RENAME TO statement_log_gone`); err != nil {
 		t.Fatal(err)
 	}
-	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeExec} {
-		_, err := conn.Exec(ctx, "insert into rec_closed values (2)", mode)
+	refused := func(mode pgx.QueryExecMode, id int) bool {
+		_, err := conn.Exec(ctx, fmt.Sprintf("insert into rec_closed values (%d)", id), mode)
+		if err == nil {
+			return false
+		}
 		var pe *pgconn.PgError
-		if !errors.As(err, &pe) || pe.Code != "58000" || !strings.Contains(pe.Message, "could not record it") {
+		if !errors.As(err, &pe) || pe.Code != "58000" || !strings.Contains(pe.Message, "could not record it") ||
+			!strings.Contains(pe.Message, "the store refuses records") {
 			t.Fatalf("%v: unrecorded insert: got %v, want a 58000 refusal", mode, err)
 		}
+		return true
 	}
-	if _, err := gw.Store.DB().Exec(`ALTER TABLE statements_gone RENAME TO statements`); err != nil {
+	id := 1
+	waitFor(t, "statements refused while the store is broken", func() bool {
+		id++
+		return refused(pgx.QueryExecModeSimpleProtocol, id)
+	})
+	journaled := id - 2 // the inserts before the refusals: they ran, and wait in the journal
+	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeExec} {
+		if !refused(mode, 1000) {
+			t.Fatalf("%v: an insert ran while the store refused records", mode)
+		}
+	}
+	if _, err := gw.Store.DB().Exec(`ALTER TABLE statement_log_gone RENAME TO statement_log`); err != nil {
 		t.Fatal(err)
 	}
+	// The store mends: the journal's records reach it, and statements run again.
+	waitFor(t, "statements recorded again", func() bool {
+		_, err := conn.Exec(ctx, "select 1")
+		return err == nil
+	})
 	var n int
 	if err := conn.QueryRow(ctx, "select count(*) from rec_closed").Scan(&n); err != nil {
 		t.Fatalf("the session did not go on after the refusals: %v", err)
 	}
-	if n != 1 {
-		t.Fatalf("rows in rec_closed: got %d, want 1 (the unrecorded inserts ran)", n)
+	if n != 1+journaled {
+		t.Fatalf("rows in rec_closed: got %d, want %d (the first insert and the %d journaled while the store was broken)", n, 1+journaled, journaled)
+	}
+	// Every insert that ran has its record, done; the refused ones are recorded refused.
+	if err := gw.G.SyncRecords(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sessions := sessionsOf(t, gw.Store, "dana")
+	_, sts, err := gw.Store.GetSession(ctx, sessions[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ran, wasRefused := 0, 0
+	for _, st := range sts {
+		if !strings.HasPrefix(st.SQL, "insert into rec_closed") {
+			continue
+		}
+		switch st.State {
+		case store.StateDone:
+			ran++
+		case store.StateRefused:
+			wasRefused++
+		default:
+			t.Errorf("statement %d %q: state %s", st.Seq, st.SQL, st.State)
+		}
+	}
+	if ran != n || wasRefused != 3 {
+		t.Errorf("records: %d inserts done, %d refused; want %d and 3", ran, wasRefused, n)
 	}
 }
 
@@ -282,9 +334,18 @@ func TestRecordingSurvivesSIGKILL(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	list := sessionsOf(t, st, "dana")
+	// hoopd listens before it has replayed its journal into the store and closed what
+	// its last run left open: wait for that.
+	var list []*store.Session
+	waitFor(t, "the restarted gateway to close the cut session", func() bool {
+		list = sessionsOf(t, st, "dana")
+		return len(list) == 1 && list[0].EndReason != ""
+	})
 	if len(list) != 1 || list[0].EndReason != "gateway-restart" {
-		t.Fatalf("sessions after the restart: %+v", list)
+		for _, se := range list {
+			t.Logf("session %+v", *se)
+		}
+		t.Fatalf("sessions after the restart: %d, want 1 ended by gateway-restart", len(list))
 	}
 	_, sts, err := st.GetSession(ctx, list[0].ID)
 	if err != nil {
@@ -326,11 +387,16 @@ func TestAuditTamper(t *testing.T) {
 		}
 	}
 	db := gw.Store.DB()
-	var n int64
-	waitFor(t, "audit events", func() bool {
-		db.QueryRow(`SELECT count(*) FROM audit_events WHERE kind = 'statement'`).Scan(&n)
-		return n >= 5
-	})
+	statementEvents := func() (seqs []int64) {
+		gw.Store.Events(ctx, 0, func(e *store.Event) bool {
+			if e.Kind == "statement" {
+				seqs = append(seqs, e.Seq)
+			}
+			return true
+		})
+		return seqs
+	}
+	waitFor(t, "audit events", func() bool { return len(statementEvents()) >= 5 })
 	env := map[string]string{"HOOP_GATEWAY": gw.URL, "HOOP_TOKEN": tok}
 	verify := func() (int, api.AuditReport) {
 		t.Helper()
@@ -344,45 +410,55 @@ func TestAuditTamper(t *testing.T) {
 	if code, r := verify(); code != 0 || !r.OK {
 		t.Fatalf("intact chain: exit %d, %+v", code, r)
 	}
-	var seq int64
-	db.QueryRow(`SELECT min(seq) FROM audit_events WHERE kind = 'statement'`).Scan(&seq)
-	var data string
-	db.QueryRow(`SELECT data FROM audit_events WHERE seq = ?`, seq).Scan(&data)
+	seq := statementEvents()[0]
+	original := auditEntries(t, db)
+	at := slices.IndexFunc(original, func(l string) bool { return strings.HasPrefix(l, fmt.Sprintf(`{"seq":%d,`, seq)) })
+	if at < 0 {
+		t.Fatalf("no entry of event %d in the audit log", seq)
+	}
 
 	// Edited: the statement's text changed in place.
-	must(t, db, `UPDATE audit_events SET data = replace(data, 'select', 'SELECT') WHERE seq = ?`, seq)
+	edited := slices.Clone(original)
+	edited[at] = strings.Replace(edited[at], "select", "SELECT", 1)
+	writeAuditEntries(t, db, edited)
 	if code, r := verify(); code != 1 || r.Seq != seq || r.Break != "edited" {
 		t.Errorf("edited event %d: exit %d, %+v", seq, code, r)
 	}
-	must(t, db, `UPDATE audit_events SET data = ? WHERE seq = ?`, data, seq)
 
 	// Missing: an event removed, and the later ones renumbered to hide the gap.
-	var row struct {
-		seq, t                        int64
-		kind, actor, conn, sess, data string
-		prev, hash                    []byte
+	missing := slices.Delete(slices.Clone(original), at, at+1)
+	for i := at; i < len(missing); i++ {
+		missing[i] = renumber(t, missing[i], -1)
 	}
-	db.QueryRow(`SELECT seq, time, kind, actor, connection, session_id, data, prev, hash FROM audit_events WHERE seq = ?`, seq).
-		Scan(&row.seq, &row.t, &row.kind, &row.actor, &row.conn, &row.sess, &row.data, &row.prev, &row.hash)
-	must(t, db, `DELETE FROM audit_events WHERE seq = ?`, seq)
-	must(t, db, `UPDATE audit_events SET seq = seq - 1 WHERE seq > ?`, seq)
+	writeAuditEntries(t, db, missing)
 	if code, r := verify(); code != 1 || r.Seq != seq || r.Break != "missing" {
 		t.Errorf("removed event %d: exit %d, %+v", seq, code, r)
 	}
 	// Put it back: the chain verifies again.
-	must(t, db, `UPDATE audit_events SET seq = seq + 100000 WHERE seq >= ?`, seq)
-	must(t, db, `UPDATE audit_events SET seq = seq - 100000 + 1 WHERE seq >= ?`, seq+100000)
-	must(t, db, `INSERT INTO audit_events (seq, time, kind, actor, connection, session_id, data, prev, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		row.seq, row.t, row.kind, row.actor, row.conn, row.sess, row.data, row.prev, row.hash)
+	writeAuditEntries(t, db, original)
 	if code, r := verify(); code != 0 || !r.OK {
 		t.Fatalf("restored chain: exit %d, %+v", code, r)
 	}
 
 	// Inserted: a forged event made room for after the first statement event.
-	must(t, db, `UPDATE audit_events SET seq = seq + 100000 WHERE seq > ?`, seq)
-	must(t, db, `UPDATE audit_events SET seq = seq - 100000 + 1 WHERE seq > ?`, seq+100000)
-	must(t, db, `INSERT INTO audit_events (seq, time, kind, actor, connection, session_id, data, prev, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		seq+1, row.t, "statement", row.actor, row.conn, row.sess, `{"decision":"allow","sql":"select 42"}`, row.hash, []byte("a forger cannot make the HMAC..."))
+	var first struct {
+		Time       int64  `json:"time"`
+		Actor      string `json:"actor"`
+		Connection string `json:"connection"`
+		Session    string `json:"session"`
+		Hash       string `json:"hash"`
+	}
+	if err := json.Unmarshal([]byte(original[at]), &first); err != nil {
+		t.Fatal(err)
+	}
+	forged, _ := json.Marshal(map[string]any{"seq": seq + 1, "time": first.Time, "kind": "statement", "actor": first.Actor,
+		"connection": first.Connection, "session": first.Session, "data": map[string]any{"decision": "allow", "sql": "select 42"},
+		"prev": first.Hash, "hash": hex.EncodeToString([]byte("a forger cannot make the HMAC..."))})
+	inserted := slices.Insert(slices.Clone(original), at+1, string(forged))
+	for i := at + 2; i < len(inserted); i++ {
+		inserted[i] = renumber(t, inserted[i], +1)
+	}
+	writeAuditEntries(t, db, inserted)
 	if code, r := verify(); code != 1 || r.Seq != seq+1 || r.Break != "inserted" {
 		t.Errorf("inserted event %d: exit %d, %+v", seq+1, code, r)
 	}
@@ -392,6 +468,64 @@ func TestAuditTamper(t *testing.T) {
 		!strings.Contains(errOut, "may not read recordings") {
 		t.Errorf("alice verify: exit %d, %q", code, errOut)
 	}
+}
+
+// auditEntries reads the store's audit log as an attacker with the database would: every
+// entry of every block, one JSON object per event, in order.
+func auditEntries(t *testing.T, db *sql.DB) []string {
+	t.Helper()
+	rows, err := db.Query(`SELECT data FROM audit_log ORDER BY first_seq`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var data string
+		if err := rows.Scan(&data); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, strings.Split(strings.TrimSuffix(data, "\n"), "\n")...)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// writeAuditEntries replaces the store's audit log with one block of entries.
+func writeAuditEntries(t *testing.T, db *sql.DB, entries []string) {
+	t.Helper()
+	var head struct {
+		Seq  int64  `json:"seq"`
+		Hash string `json:"hash"`
+	}
+	if err := json.Unmarshal([]byte(entries[len(entries)-1]), &head); err != nil {
+		t.Fatal(err)
+	}
+	hash, _ := hex.DecodeString(head.Hash)
+	var first struct {
+		Seq int64 `json:"seq"`
+	}
+	json.Unmarshal([]byte(entries[0]), &first)
+	must(t, db, `DELETE FROM audit_log`)
+	must(t, db, `INSERT INTO audit_log (first_seq, last_seq, last_hash, data) VALUES (?, ?, ?, ?)`,
+		first.Seq, head.Seq, hash, strings.Join(entries, "\n")+"\n")
+}
+
+// renumber moves an audit log entry's seq by d.
+func renumber(t *testing.T, entry string, d int64) string {
+	t.Helper()
+	rest, ok := strings.CutPrefix(entry, `{"seq":`)
+	i := strings.IndexByte(rest, ',')
+	if !ok || i < 0 {
+		t.Fatalf("entry %q does not start with its seq", entry)
+	}
+	seq, err := strconv.ParseInt(rest[:i], 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf(`{"seq":%d%s`, seq+d, rest[i:])
 }
 
 func must(t *testing.T, db *sql.DB, q string, args ...any) {

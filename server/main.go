@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	rdebug "runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -87,6 +88,12 @@ func runGateway(ctx context.Context, opts *MainOptions, stderr io.Writer, env fu
 	}
 	if opts.BenchNoStatementPolicy && !opts.Dev {
 		return errors.New("--bench-no-statement-policy is for measurements with --dev only")
+	}
+	if _, set := os.LookupEnv("GOGC"); !set {
+		// The gateway's live heap is small and its garbage comes per statement: collecting
+		// at five times the live heap rather than twice cuts the collector's share of the
+		// CPU under load by more than half. GOGC in the environment still decides.
+		rdebug.SetGCPercent(400)
 	}
 	logw := newBufferedWriter(stderr, 200*time.Millisecond)
 	defer logw.Close()

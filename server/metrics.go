@@ -23,6 +23,7 @@ var metrics = struct {
 	storeWrite     prometheus.Histogram
 	storeFailures  prometheus.Counter
 	recordFailures prometheus.Counter
+	recordsPending prometheus.Gauge
 }{
 	reg: prometheus.NewRegistry(),
 	tunnels: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "hoop", Name: "tunnels_open",
@@ -44,12 +45,14 @@ var metrics = struct {
 		Help: "Store commits that failed."}),
 	recordFailures: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "hoop", Name: "statements_refused_unrecorded_total",
 		Help: "Statements refused because their record could not be written."}),
+	recordsPending: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "hoop", Name: "records_pending",
+		Help: "Records in the journal that the store does not hold yet (at the last commit)."}),
 }
 
 func init() {
 	m := &metrics
 	m.reg.MustRegister(m.tunnels, m.sessions, m.statements, m.denials, m.masked, m.tunnelBytes, m.storeWrite,
-		m.storeFailures, m.recordFailures, sinkCollector{
+		m.storeFailures, m.recordFailures, m.recordsPending, sinkCollector{
 			sent:    prometheus.NewDesc("hoop_audit_sink_sent_total", "Audit events a sink delivered.", []string{"sink"}, nil),
 			dropped: prometheus.NewDesc("hoop_audit_sink_dropped_total", "Audit events a sink dropped: queue full, or given up after retries.", []string{"sink"}, nil),
 		}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

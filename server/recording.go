@@ -7,96 +7,254 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/hoopgw/hoop/audit"
+	"github.com/hoopgw/hoop/internal/journal"
+	"github.com/hoopgw/hoop/internal/jsonw"
 	"github.com/hoopgw/hoop/server/identity"
 	"github.com/hoopgw/hoop/server/postgres"
 	"github.com/hoopgw/hoop/store"
 )
 
-// recorder writes records to the store with group commit: whatever is queued when a
-// commit starts goes into that one transaction. A statement's writer waits for the commit
-// that holds its record (write-ahead); the outcomes, which nobody waits on, ride along with
-// the next commit.
+// recorder keeps the record of every session. A write is appended to the journal, the
+// write-ahead log in the data dir, before it returns: that is the statement's durable
+// record, written before the statement is forwarded. The ingester then applies the
+// journal's records to the store in large batches, one transaction each, sealing their
+// audit events into the chain, and releases them; after a crash, the records the store
+// lacks are replayed from the journal at start-up.
+//
+// When the store refuses a batch, the records stay in the journal and are retried, and
+// writes are refused (fail closed) until it takes them: a statement is never forwarded
+// with a record that may not reach the store.
 type recorder struct {
 	st      *store.Store
+	j       *journal.Journal
+	gateway string // this gateway's id, which its journal marks in the store are kept under
 	seal    store.Sealer
 	log     *slog.Logger
 	publish func([]*store.Event) // after each commit: the events it made durable
 
 	commits atomic.Int64 // transactions committed, for measurements
 
-	mu      sync.Mutex
-	queue   []recItem
-	closed  bool
-	wake    chan struct{}
-	stopped chan struct{}
+	mu       sync.Mutex
+	buf      []byte        // the journal encoding of the batch being written
+	pending  []pending     // journaled, not in the store yet, in LSN order
+	applied  uint64        // the newest LSN in the store
+	failure  error         // why the store refuses records, while it does; nil when it takes them
+	closed   bool          //
+	hurry    bool          // someone waits for the store: skip the gathering pause
+	progress chan struct{} // closed, and replaced, when applied, failure or closed change
+	wake     chan struct{}
+	stopped  chan struct{}
 }
 
-type recItem struct {
-	b    *store.Batch
-	done chan error // nil: nobody waits
+// pending is a journaled batch the store lacks.
+type pending struct {
+	lsn uint64
+	b   *store.Batch
 }
 
-func newRecorder(st *store.Store, seal store.Sealer, log *slog.Logger, publish func([]*store.Event)) *recorder {
-	r := &recorder{st: st, seal: seal, log: log, publish: publish, wake: make(chan struct{}, 1), stopped: make(chan struct{})}
-	go r.run()
-	return r
-}
+const (
+	// gatherFor is how long the ingester lets records pile up before a commit: at a
+	// thousand statements a second, a commit takes fifty. Bigger commits cost the store
+	// less per record; a reader of the store hurries the next one (sync).
+	gatherFor = 50 * time.Millisecond
+	// maxIngest is the most journal records one commit applies.
+	maxIngest = 2048
+	// maxPending is how many records may wait for the store before writes wait for it.
+	maxPending = 100000
+	// retryAfter is the first pause before the ingester retries a batch the store refused;
+	// it doubles up to retryMax.
+	retryAfter = 100 * time.Millisecond
+	retryMax   = 5 * time.Second
+)
 
 // errRecorderClosed is returned for a write after the gateway began to stop.
 var errRecorderClosed = errors.New("the recorder is stopped")
 
-// enqueue queues it; a write (it.done set) wakes the writer at once, a post waits for
-// the next write or for the writer's tick, so that outcomes ride along with the next
-// statement's commit instead of costing one of their own.
-func (r *recorder) enqueue(it recItem) bool {
-	r.mu.Lock()
-	if r.closed {
-		r.mu.Unlock()
-		return false
+// newRecorder opens the journal in dir ("" keeps it in memory only, for an in-memory
+// store), applies to st what it holds that st lacks, and starts the ingester.
+func newRecorder(ctx context.Context, st *store.Store, dir, gatewayID string, seal store.Sealer, log *slog.Logger, publish func([]*store.Event)) (*recorder, error) {
+	j, err := journal.Open(dir, journal.Options{})
+	if err != nil {
+		return nil, err
 	}
-	r.queue = append(r.queue, it)
-	r.mu.Unlock()
-	if it.done != nil {
+	if n := j.Cut(); n > 0 {
+		log.Warn("journal: cut a torn record at its end (a write the last stop interrupted)", "bytes", n)
+	}
+	r := &recorder{st: st, j: j, gateway: gatewayID, seal: seal, log: log, publish: publish,
+		progress: make(chan struct{}), wake: make(chan struct{}, 1), stopped: make(chan struct{})}
+	if err := r.recover(ctx); err != nil {
+		j.Close()
+		return nil, err
+	}
+	go r.run()
+	return r, nil
+}
+
+// recover applies the journal's records after the store's mark for this gateway.
+func (r *recorder) recover(ctx context.Context) error {
+	applied, err := r.st.AppliedLSN(ctx, r.gateway)
+	if err != nil {
+		return err
+	}
+	r.j.Skip(applied)
+	r.applied = applied
+	var batch []pending
+	replayed := 0
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		if err := r.commitOne(ctx, merge(batch, r.gateway)); err != nil {
+			return fmt.Errorf("journal: replaying records %d…%d into the store: %w", batch[0].lsn, batch[len(batch)-1].lsn, err)
+		}
+		r.applied = batch[len(batch)-1].lsn
+		replayed += len(batch)
+		batch = batch[:0]
+		return nil
+	}
+	err = r.j.Replay(applied, func(lsn uint64, p []byte) error {
+		b, err := store.DecodeBatch(p)
+		if err != nil {
+			return fmt.Errorf("journal record %d: %w", lsn, err)
+		}
+		for _, e := range b.Events {
+			e.Time = e.Time.UTC()
+		}
+		if batch = append(batch, pending{lsn: lsn, b: b}); len(batch) == maxIngest {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	if err != nil {
+		return err
+	}
+	if replayed > 0 {
+		r.log.Warn("journal: applied records the store lacked (the last stop was not clean)", "records", replayed)
+	}
+	return r.j.Release(r.applied)
+}
+
+// write journals b and returns once the journal holds it: b is the durable record of what
+// is about to happen. It fails when the journal can't take b, or while the store refuses
+// records.
+func (r *recorder) write(b *store.Batch) error { return r.add(b, true) }
+
+// post journals b for the next write or the ingester's next commit, without waiting:
+// outcomes, ends and events that don't hold anything up. They are kept while the store
+// refuses records; it gets them once it takes records again.
+func (r *recorder) post(b *store.Batch) {
+	if err := r.add(b, false); err != nil {
+		r.log.Error("record lost", "err", err, "sessions_ended", len(b.Ended), "statements", len(b.Sent)+len(b.Finished), "events", len(b.Events))
+	}
+}
+
+func (r *recorder) add(b *store.Batch, sync bool) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if sync {
+		for r.failure == nil && !r.closed && len(r.pending) >= maxPending {
+			// The store is behind by more than it should ever be: wait for it.
+			r.hurry = true
+			progress := r.progress
+			r.mu.Unlock()
+			select {
+			case <-progress:
+			case <-time.After(10 * time.Second):
+				r.mu.Lock()
+				return fmt.Errorf("the store is %d records behind", len(r.pending))
+			}
+			r.mu.Lock()
+		}
+		if r.failure != nil {
+			return fmt.Errorf("the store refuses records: %w", r.failure)
+		}
+	}
+	if r.closed {
+		return errRecorderClosed
+	}
+	r.buf = store.AppendBatch(r.buf[:0], b)
+	lsn, err := r.j.Append(r.buf, sync)
+	if cap(r.buf) > 1<<20 {
+		r.buf = nil
+	}
+	if err != nil {
+		return err
+	}
+	r.pending = append(r.pending, pending{lsn: lsn, b: b})
+	if len(r.pending) == 1 {
 		select {
 		case r.wake <- struct{}{}:
 		default:
 		}
 	}
-	return true
+	return nil
 }
 
-// postDelay bounds how long a post waits for a write to ride with.
-const postDelay = 20 * time.Millisecond
-
-// write commits b and returns once it is durable, or why it is not.
-func (r *recorder) write(b *store.Batch) error {
-	done := make(chan error, 1)
-	if !r.enqueue(recItem{b: b, done: done}) {
-		return errRecorderClosed
+// sync waits until the store holds every record written or posted before it was called.
+func (r *recorder) sync(ctx context.Context) error {
+	r.mu.Lock()
+	target := r.j.Last()
+	for r.applied < target {
+		if r.failure != nil {
+			err := r.failure
+			r.mu.Unlock()
+			return fmt.Errorf("the store refuses records: %w", err)
+		}
+		if r.closed {
+			r.mu.Unlock()
+			return errRecorderClosed
+		}
+		r.hurry = true
+		progress := r.progress
+		r.mu.Unlock()
+		select {
+		case r.wake <- struct{}{}:
+		default:
+		}
+		select {
+		case <-progress:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		r.mu.Lock()
 	}
-	return <-done
+	r.mu.Unlock()
+	return nil
 }
 
-// post queues b for the next commit without waiting.
-func (r *recorder) post(b *store.Batch) {
-	if !r.enqueue(recItem{b: b}) {
-		r.log.Error("record lost: the recorder is stopped", "sessions_ended", len(b.Ended), "statements", len(b.Finished), "events", len(b.Events))
+// SyncRecords waits until the store holds every record the gateway wrote before the call.
+func (g *Gateway) SyncRecords(ctx context.Context) error {
+	if g.rec == nil {
+		return nil
 	}
+	return g.rec.sync(ctx)
 }
 
-// close commits what is queued and stops.
+// changed wakes whoever waits for progress; r.mu is held.
+func (r *recorder) changed() {
+	close(r.progress)
+	r.progress = make(chan struct{})
+}
+
+// close applies what is journaled, if the store takes it, and stops.
 func (r *recorder) close() {
 	r.mu.Lock()
 	already := r.closed
 	r.closed = true
+	r.changed()
 	r.mu.Unlock()
 	if !already {
 		select {
@@ -107,74 +265,129 @@ func (r *recorder) close() {
 	<-r.stopped
 }
 
+// run is the ingester.
 func (r *recorder) run() {
 	defer close(r.stopped)
-	tick := time.NewTicker(postDelay)
-	defer tick.Stop()
+	backoff := time.Duration(0)
 	for {
-		select {
-		case <-r.wake:
-		case <-tick.C:
+		r.mu.Lock()
+		idle := len(r.pending) == 0 && !r.closed
+		r.mu.Unlock()
+		if idle {
+			<-r.wake
+		}
+		pause := gatherFor
+		if backoff > 0 {
+			pause = backoff
 		}
 		r.mu.Lock()
-		items := r.queue
-		r.queue = nil
+		if r.hurry || r.closed || len(r.pending) >= maxIngest {
+			if backoff == 0 {
+				pause = 0
+			}
+		}
+		r.mu.Unlock()
+		if pause > 0 {
+			select {
+			case <-time.After(pause):
+			case <-r.wake: // sync or close: apply now
+			}
+		}
+		r.mu.Lock()
+		r.hurry = false
+		n := min(len(r.pending), maxIngest)
+		items := r.pending[:n:n]
 		closed := r.closed
 		r.mu.Unlock()
-		if len(items) > 0 {
-			r.commit(items)
+		if n > 0 {
+			// The posts in the batch go to the journal first, so that the store never
+			// holds a record the journal may lose.
+			err := r.j.Flush()
+			if err == nil {
+				err = r.commitOne(context.Background(), merge(items, r.gateway))
+			}
+			r.mu.Lock()
+			if err == nil {
+				r.pending = r.pending[n:]
+				if len(r.pending) == 0 {
+					r.pending = nil // let the backing array go
+				}
+				r.applied = items[n-1].lsn
+				if r.failure != nil {
+					r.log.Info("the store takes records again", "applied", len(items))
+				}
+				r.failure = nil
+				backoff = 0
+			} else {
+				for _, it := range items {
+					for _, e := range it.b.Events {
+						e.Seq, e.Prev, e.Hash = 0, nil, nil
+					}
+				}
+				if r.failure == nil {
+					r.log.Error("the store refuses records: statements are refused until it takes them; they wait in the journal",
+						"records", len(r.pending), "err", err)
+				}
+				r.failure = err
+				backoff = min(max(2*backoff, retryAfter), retryMax)
+			}
+			metrics.recordsPending.Set(float64(len(r.pending)))
+			r.changed()
+			r.mu.Unlock()
+			if err == nil {
+				if err := r.j.Release(items[n-1].lsn); err != nil {
+					r.log.Warn("journal: release", "err", err)
+				}
+			}
 		}
 		if closed {
 			r.mu.Lock()
-			rest := r.queue
-			r.queue = nil
+			left := len(r.pending)
 			r.mu.Unlock()
-			if len(rest) > 0 {
-				r.commit(rest)
+			if left == 0 || backoff > 0 {
+				if left > 0 {
+					r.log.Error("stopped with records the store refused: they are in the journal, and the next start applies them", "records", left)
+				}
+				if err := r.j.Close(); err != nil {
+					r.log.Error("journal: close", "err", err)
+				}
+				return
 			}
-			return
 		}
 	}
 }
 
-// commit writes items in one transaction; when that fails, each on its own, so that one
-// bad record does not sink the others.
-func (r *recorder) commit(items []recItem) {
-	var all store.Batch
-	for _, it := range items {
-		all.Opened = append(all.Opened, it.b.Opened...)
-		all.Sent = append(all.Sent, it.b.Sent...)
-		all.Finished = append(all.Finished, it.b.Finished...)
-		all.Ended = append(all.Ended, it.b.Ended...)
-		all.Events = append(all.Events, it.b.Events...)
+// merge makes one store batch of journaled ones, marked as applying the journal up to
+// the last. A statement sent and finished within it is inserted once, finished.
+func merge(items []pending, gateway string) *store.Batch {
+	all := &store.Batch{Applied: &store.Applied{GatewayID: gateway, LSN: items[len(items)-1].lsn}}
+	type key struct {
+		session string
+		seq     int64
 	}
-	err := r.commitOne(&all)
-	if err == nil {
-		for _, it := range items {
-			if it.done != nil {
-				it.done <- nil
+	sent := make(map[key]int)
+	for _, it := range items {
+		b := it.b
+		all.Opened = append(all.Opened, b.Opened...)
+		for _, st := range b.Sent {
+			sent[key{st.SessionID, st.Seq}] = len(all.Sent)
+			all.Sent = append(all.Sent, st)
+		}
+		for _, st := range b.Finished {
+			if i, ok := sent[key{st.SessionID, st.Seq}]; ok {
+				all.Sent[i] = st
+				continue
 			}
+			all.Finished = append(all.Finished, st)
 		}
-		return
+		all.Ended = append(all.Ended, b.Ended...)
+		all.Events = append(all.Events, b.Events...)
 	}
-	if len(items) == 1 {
-		r.fail(items[0], err)
-		return
-	}
-	for _, it := range items {
-		for _, e := range it.b.Events {
-			e.Seq, e.Prev, e.Hash = 0, nil, nil
-		}
-		if err := r.commitOne(it.b); err != nil {
-			r.fail(it, err)
-		} else if it.done != nil {
-			it.done <- nil
-		}
-	}
+	return all
 }
 
-func (r *recorder) commitOne(b *store.Batch) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+func (r *recorder) commitOne(ctx context.Context, b *store.Batch) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	start := time.Now()
 	err := r.st.Commit(ctx, b, r.seal)
@@ -186,15 +399,6 @@ func (r *recorder) commitOne(b *store.Batch) error {
 	return err
 }
 
-func (r *recorder) fail(it recItem, err error) {
-	if it.done != nil {
-		it.done <- err
-		return
-	}
-	r.log.Error("record lost: the store refused it", "err", err,
-		"sessions_ended", len(it.b.Ended), "statements", len(it.b.Finished), "events", len(it.b.Events))
-}
-
 // event builds an audit event; data is marshalled once, and its text is what the chain
 // hashes.
 func event(kind, actor, connection, session string, data map[string]any) *store.Event {
@@ -202,7 +406,51 @@ func event(kind, actor, connection, session string, data map[string]any) *store.
 	if err != nil {
 		b, _ = audit.Event{Data: map[string]any{"marshal_error": err.Error()}}.DataJSON()
 	}
-	return &store.Event{Time: time.Now().UTC().Truncate(time.Microsecond), Kind: kind, Actor: actor, Connection: connection, Session: session, Data: string(b)}
+	return eventText(kind, actor, connection, session, string(b))
+}
+
+// validUTF8 replaces each byte of s that is not UTF-8 with U+FFFD, as a round trip of
+// DataJSON through ParseData does (encoding/json would write the escape \ufffd instead).
+func validUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// eventText builds an audit event whose data is given as its canonical text
+// (audit.Event.DataJSON's).
+func eventText(kind, actor, connection, session, data string) *store.Event {
+	return &store.Event{Time: time.Now().UTC().Truncate(time.Microsecond), Kind: kind, Actor: actor, Connection: connection, Session: session, Data: data}
+}
+
+// statementData is a statement event's data, written as DataJSON writes the map
+// {"class", "decision", "error" (when there is one), "policy_version", "rule", "seq",
+// "sql"} but without reflection: one is written per statement.
+func statementData(st *store.Statement) string {
+	b := make([]byte, 0, 128+len(st.SQL)+len(st.Error))
+	b = append(b, `{"class":`...)
+	b = jsonw.String(b, validUTF8(st.Class))
+	b = append(b, `,"decision":`...)
+	b = jsonw.String(b, validUTF8(st.Decision))
+	if st.Error != "" {
+		b = append(b, `,"error":`...)
+		b = jsonw.String(b, validUTF8(st.Error))
+	}
+	b = append(b, `,"policy_version":`...)
+	b = jsonw.String(b, validUTF8(st.PolicyVersion))
+	b = append(b, `,"rule":`...)
+	b = jsonw.String(b, validUTF8(st.Rule))
+	b = append(b, `,"seq":`...)
+	b = strconv.AppendInt(b, st.Seq, 10)
+	b = append(b, `,"sql":`...)
+	b = jsonw.String(b, validUTF8(truncate(st.SQL, 1000)))
+	b = append(b, '}')
+	return string(b)
 }
 
 // audit records a security event on its own; it is durable once the next commit is.
@@ -218,6 +466,7 @@ type sessionRecorder struct {
 	g      *Gateway
 	id     string
 	who    identity.Identity
+	actor  string // who.String(): its events' actor
 	conn   string
 	gate   *sessionGate   // how each statement was decided; nil without statement policy
 	masker *sessionMasker // masks parameters and statement texts for the record; may be nil
@@ -228,7 +477,7 @@ type sessionRecorder struct {
 
 // openRecord records a session's start, durably, before its first statement.
 func (g *Gateway) openRecord(who identity.Identity, tunnelID, remote string, c string, grant *postgres.Grant, info postgres.SessionInfo) (*sessionRecorder, error) {
-	sr := &sessionRecorder{g: g, id: newID("s"), who: who, conn: c, rows: g.cfg.Recording.RowsPerStatement}
+	sr := &sessionRecorder{g: g, id: newID("s"), who: who, actor: who.String(), conn: c, rows: g.cfg.Recording.RowsPerStatement}
 	sr.gate, _ = grant.Gate.(*sessionGate)
 	sr.masker, _ = grant.Masker.(*sessionMasker)
 	se := &store.Session{ID: sr.id, GatewayID: g.gatewayID, TunnelID: tunnelID, Subject: who.Subject, Email: who.Email,
@@ -267,21 +516,23 @@ func (sr *sessionRecorder) Statement(in postgres.StatementInfo) (postgres.Outcom
 		}
 	}
 	metrics.statements.WithLabelValues(st.Class, st.Decision).Inc()
-	data := map[string]any{"seq": st.Seq, "class": st.Class, "decision": st.Decision, "rule": st.Rule,
-		"policy_version": st.PolicyVersion, "sql": truncate(st.SQL, 1000)}
-	if st.Error != "" {
-		data["error"] = st.Error
-	}
-	b := &store.Batch{Sent: []*store.Statement{st}, Events: []*store.Event{event("statement", sr.who.String(), sr.conn, sr.id, data)}}
+	b := &store.Batch{Sent: []*store.Statement{st}, Events: []*store.Event{eventText("statement", sr.actor, sr.conn, sr.id, statementData(st))}}
 	if in.Refusal != nil {
 		sr.g.rec.post(b)
 		return nil, nil
 	}
 	if err := sr.g.rec.write(b); err != nil {
 		metrics.recordFailures.Inc()
+		// The refusal is recorded when the store takes records again (if the journal
+		// takes it now).
+		st.State, st.Error = store.StateRefused, "could not record it: "+err.Error()
+		b.Events[0] = eventText("statement", sr.actor, sr.conn, sr.id, statementData(st))
+		sr.g.rec.post(b)
 		return nil, err
 	}
-	return &outcome{sr: sr, st: st, sent: time.Now()}, nil
+	// The batch is the ingester's now: the outcome fills a copy of its own.
+	mine := *st
+	return &outcome{sr: sr, st: &mine, sent: time.Now()}, nil
 }
 
 // text masks a statement text or message for the record, with the session's detectors.
@@ -326,7 +577,7 @@ func (sr *sessionRecorder) End(reason string) {
 	sr.ended.Do(func() {
 		sr.g.rec.post(&store.Batch{
 			Ended:  []store.SessionEnd{{ID: sr.id, At: time.Now(), Reason: reason}},
-			Events: []*store.Event{event("session.end", sr.who.String(), sr.conn, sr.id, map[string]any{"reason": reason, "statements": sr.seq})},
+			Events: []*store.Event{event("session.end", sr.actor, sr.conn, sr.id, map[string]any{"reason": reason, "statements": sr.seq})},
 		})
 	})
 }
@@ -428,7 +679,7 @@ func (o *outcome) Done() {
 		}
 		if len(cols) > 0 {
 			// A read of a column a rule masks: alert rules may watch for these.
-			b.Events = append(b.Events, event("mask.column", o.sr.who.String(), o.sr.conn, o.sr.id,
+			b.Events = append(b.Events, event("mask.column", o.sr.actor, o.sr.conn, o.sr.id,
 				map[string]any{"seq": st.Seq, "columns": cols, "masking": st.Masking}))
 		}
 	}
@@ -440,12 +691,11 @@ func affected(tags []string) (int64, bool) {
 	var n int64
 	ok := false
 	for _, t := range tags {
-		f := strings.Fields(t)
-		if len(f) < 2 {
+		i := strings.LastIndexByte(t, ' ')
+		if i < 0 {
 			continue
 		}
-		var v int64
-		if _, err := fmt.Sscan(f[len(f)-1], &v); err == nil {
+		if v, err := strconv.ParseInt(t[i+1:], 10, 64); err == nil {
 			n += v
 			ok = true
 		}

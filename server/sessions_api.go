@@ -50,6 +50,7 @@ func (g *Gateway) handleSessions(w http.ResponseWriter, r *http.Request, id iden
 		}
 		f.Limit = n
 	}
+	g.caughtUp(r.Context())
 	list, err := g.store.ListSessions(r.Context(), f)
 	if err != nil {
 		g.log.Error("sessions list", "err", err)
@@ -83,6 +84,7 @@ func (g *Gateway) handleSession(w http.ResponseWriter, r *http.Request, id ident
 	if !g.reader(w, id, "session "+sid) {
 		return
 	}
+	g.caughtUp(r.Context())
 	s, sts, err := g.store.GetSession(r.Context(), sid)
 	if errors.Is(err, store.ErrNotFound) {
 		writeError(w, http.StatusNotFound, api.CodeNotFound, fmt.Sprintf("no session %q; hoop sessions list shows them", sid))

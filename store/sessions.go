@@ -1,11 +1,14 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 )
@@ -64,19 +67,21 @@ type Statement struct {
 const (
 	qInsertSession = `INSERT INTO sessions (id, gateway_id, tunnel_id, subject, email, groups_json, connection, access, db_user, application, source_addr, started_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	qInsertStatement = `INSERT INTO statements (session_id, seq, started_at, sql, params_json, class, decision, rule, policy_version, review_id, state, error)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	qFinishStatement = `UPDATE statements SET state = ?, duration_us = ?, row_count = ?, command_tag = ?, error = ?,
-			masking_json = ?, columns_json = ?, rows_json = ? WHERE session_id = ? AND seq = ?`
-	qEndSession  = `UPDATE sessions SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL`
-	qInsertEvent = `INSERT INTO audit_events (seq, time, kind, actor, connection, session_id, data, prev, hash)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qInsertStatements = `INSERT OR ROLLBACK INTO statement_log (session_id, statements, data) VALUES (?, ?, ?)`
+	qEndSession       = `UPDATE sessions SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL`
+	qInsertEvents     = `INSERT OR ROLLBACK INTO audit_log (first_seq, last_seq, last_hash, data) VALUES (?, ?, ?, ?)`
+	qApplied          = `INSERT INTO journal_applied (gateway_id, lsn) VALUES (?, ?)
+			ON CONFLICT (gateway_id) DO UPDATE SET lsn = excluded.lsn`
 )
 
-// qHead reads the head of the audit chain.
-const qHead = `SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1`
+// qHead reads the head of the audit chain: the last block's, or the last row's of the
+// table older gateways wrote.
+const (
+	qHead       = `SELECT last_seq, last_hash FROM audit_log ORDER BY first_seq DESC LIMIT 1`
+	qLegacyHead = `SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1`
+)
 
-var commitQueries = []string{qInsertSession, qInsertStatement, qFinishStatement, qEndSession, qInsertEvent, qHead}
+var commitQueries = []string{qInsertSession, qInsertStatements, qEndSession, qInsertEvents, qApplied, qHead, qLegacyHead}
 
 // SessionEnd closes a session record.
 type SessionEnd struct {
@@ -90,9 +95,17 @@ type SessionEnd struct {
 type Batch struct {
 	Opened   []*Session   // sessions that started
 	Ended    []SessionEnd // sessions that ended
-	Sent     []*Statement // statements about to be forwarded or refused: inserted
-	Finished []*Statement // statements whose outcome is known: their outcome columns updated
+	Sent     []*Statement // statements about to be forwarded or refused, or done already
+	Finished []*Statement // statements whose outcome is known, sent in an earlier batch: this record replaces that one
 	Events   []*Event     // audit events, appended to the chain in order
+	Applied  *Applied     // when set, recorded with the rest: the journal's record the batch ends with
+}
+
+// Applied says that a gateway's journal is in the store up to a record: its log sequence
+// number (see internal/journal). On restart, the gateway replays its records after it.
+type Applied struct {
+	GatewayID string
+	LSN       uint64
 }
 
 // Empty reports whether the batch writes nothing.
@@ -122,25 +135,8 @@ func (s *Store) Commit(ctx context.Context, b *Batch, seal Sealer) error {
 			return fmt.Errorf("store: session %s: %w", se.ID, err)
 		}
 	}
-	for _, st := range b.Sent {
-		params, err := json.Marshal(nonNil(st.Params))
-		if err != nil {
-			return fmt.Errorf("store: statement %s/%d: %w", st.SessionID, st.Seq, err)
-		}
-		if err := s.exec(ctx, tx, qInsertStatement,
-			st.SessionID, st.Seq, st.StartedAt.UnixMicro(), st.SQL, string(params), st.Class, st.Decision, st.Rule, st.PolicyVersion, st.ReviewID, st.State, nullString(st.Error)); err != nil {
-			return fmt.Errorf("store: statement %s/%d: %w", st.SessionID, st.Seq, err)
-		}
-	}
-	for _, st := range b.Finished {
-		masking, _ := json.Marshal(st.Masking)
-		columns, _ := json.Marshal(st.Columns)
-		rows, _ := json.Marshal(st.Rows)
-		if err := s.exec(ctx, tx, qFinishStatement,
-			st.State, st.Duration.Microseconds(), st.RowCount, st.CommandTag, nullString(st.Error),
-			string(masking), string(columns), string(rows), st.SessionID, st.Seq); err != nil {
-			return fmt.Errorf("store: statement %s/%d outcome: %w", st.SessionID, st.Seq, err)
-		}
+	if err := s.appendStatements(ctx, tx, b.Sent, b.Finished); err != nil {
+		return err
 	}
 	for _, e := range b.Ended {
 		if err := s.exec(ctx, tx, qEndSession,
@@ -151,6 +147,11 @@ func (s *Store) Commit(ctx context.Context, b *Batch, seal Sealer) error {
 	if len(b.Events) > 0 {
 		if err := s.appendEvents(ctx, tx, b.Events, seal); err != nil {
 			return err
+		}
+	}
+	if a := b.Applied; a != nil {
+		if err := s.exec(ctx, tx, qApplied, a.GatewayID, int64(a.LSN)); err != nil {
+			return fmt.Errorf("store: journal mark %s %d: %w", a.GatewayID, a.LSN, err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
@@ -166,13 +167,61 @@ func nonNil[T any](s []T) []T {
 	return s
 }
 
-func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
+// appendStatements writes sent, then finished, to statement_log: a block per session,
+// its statements in the order given.
+func (s *Store) appendStatements(ctx context.Context, tx *sql.Tx, sent, finished []*Statement) error {
+	if len(sent)+len(finished) == 0 {
+		return nil
+	}
+	type block struct {
+		session string
+		n       int64 // statements new to the session: the sent ones
+		data    []byte
+	}
+	var blocks []*block
+	by := make(map[string]*block)
+	for i, st := range slices.Concat(sent, finished) {
+		bl := by[st.SessionID]
+		if bl == nil {
+			bl = &block{session: st.SessionID}
+			by[st.SessionID] = bl
+			blocks = append(blocks, bl)
+		}
+		if i < len(sent) {
+			bl.n++
+		}
+		bl.data = appendStatementEntry(bl.data, st)
+	}
+	for _, bl := range blocks {
+		if err := s.exec(ctx, tx, qInsertStatements, bl.session, bl.n, string(bl.data)); err != nil {
+			return fmt.Errorf("store: statements of session %s: %w", bl.session, err)
+		}
+	}
+	return nil
+}
+
+// AppliedLSN returns how far a gateway's journal is in the store (Batch.Applied), 0 for
+// none.
+func (s *Store) AppliedLSN(ctx context.Context, gatewayID string) (uint64, error) {
+	var lsn int64
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT lsn FROM journal_applied WHERE gateway_id = ?`), gatewayID).Scan(&lsn)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("store: journal mark of %s: %w", gatewayID, err)
+	}
+	return uint64(lsn), nil
+}
 
 // CloseInterrupted ends what a gateway left open when it stopped without closing them (a
 // crash, SIGKILL): its sessions and tunnels get the reason, and statements it forwarded
 // but never saw answered become StateInterrupted. It returns the sessions it closed.
 func (s *Store) CloseInterrupted(ctx context.Context, gatewayID string, at time.Time, reason string) ([]string, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
+	if err := s.prepare(ctx); err != nil {
+		return nil, err
+	}
+	tx, err := s.wdb.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("close interrupted sessions: %w", err)
 	}
@@ -195,8 +244,23 @@ func (s *Store) CloseInterrupted(ctx context.Context, gatewayID string, at time.
 		return nil, fmt.Errorf("close interrupted sessions: %w", err)
 	}
 	for _, id := range ids {
+		msg := "the gateway stopped before the database answered (" + reason + ")"
 		if _, err := tx.ExecContext(ctx, s.q(`UPDATE statements SET state = ?, error = ? WHERE session_id = ? AND state = ?`),
-			StateInterrupted, "the gateway stopped before the database answered ("+reason+")", id, StateSent); err != nil {
+			StateInterrupted, msg, id, StateSent); err != nil {
+			return nil, fmt.Errorf("close interrupted sessions: %w", err)
+		}
+		last, err := s.loggedStatements(ctx, tx, id)
+		if err != nil {
+			return nil, fmt.Errorf("close interrupted sessions: %w", err)
+		}
+		var cut []*Statement
+		for _, st := range last {
+			if st.State == StateSent {
+				st.State, st.Error = StateInterrupted, msg
+				cut = append(cut, st)
+			}
+		}
+		if err := s.appendStatements(ctx, tx, nil, cut); err != nil {
 			return nil, fmt.Errorf("close interrupted sessions: %w", err)
 		}
 		if _, err := tx.ExecContext(ctx, s.q(`UPDATE sessions SET ended_at = ?, end_reason = ? WHERE id = ?`), at.UnixMicro(), reason, id); err != nil {
@@ -222,7 +286,8 @@ type SessionFilter struct {
 
 const sessionColumns = `s.id, s.gateway_id, s.tunnel_id, s.subject, s.email, s.groups_json, s.connection, s.access, s.db_user,
 	s.application, s.source_addr, s.started_at, s.ended_at, s.end_reason,
-	(SELECT count(*) FROM statements st WHERE st.session_id = s.id)`
+	(SELECT count(*) FROM statements st WHERE st.session_id = s.id) +
+	COALESCE((SELECT sum(l.statements) FROM statement_log l WHERE l.session_id = s.id), 0)`
 
 // ListSessions returns sessions, newest first.
 func (s *Store) ListSessions(ctx context.Context, f SessionFilter) ([]*Session, error) {
@@ -343,5 +408,50 @@ func (s *Store) GetSession(ctx context.Context, id string) (*Session, []*Stateme
 	if err := rows.Err(); err != nil {
 		return nil, nil, fmt.Errorf("session %s: statements: %w", id, err)
 	}
+	rows.Close()
+	logged, err := s.loggedStatements(ctx, s.db, id)
+	if err != nil {
+		return nil, nil, fmt.Errorf("session %s: %w", id, err)
+	}
+	if len(logged) > 0 {
+		by := make(map[int64]*Statement, len(sts)+len(logged))
+		for _, st := range sts {
+			by[st.Seq] = st
+		}
+		for _, st := range logged {
+			by[st.Seq] = st
+		}
+		sts = slices.SortedFunc(maps.Values(by), func(a, b *Statement) int { return cmp.Compare(a.Seq, b.Seq) })
+	}
 	return se, sts, nil
+}
+
+// querier is a *sql.DB or a *sql.Tx.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// loggedStatements reads a session's statement_log: each statement as its last entry
+// has it, in no order.
+func (s *Store) loggedStatements(ctx context.Context, q querier, session string) (map[int64]*Statement, error) {
+	rows, err := q.QueryContext(ctx, s.q(`SELECT rid, data FROM statement_log WHERE session_id = ? ORDER BY rid`), session)
+	if err != nil {
+		return nil, fmt.Errorf("statement log: %w", err)
+	}
+	defer rows.Close()
+	out := make(map[int64]*Statement)
+	for rows.Next() {
+		var rid int64
+		var data string
+		if err := rows.Scan(&rid, &data); err != nil {
+			return nil, fmt.Errorf("statement log: %w", err)
+		}
+		if err := decodeStatements(data, func(e *stmtEntry) { out[e.Seq] = e.statement(session) }); err != nil {
+			return nil, fmt.Errorf("statement log block %d: %w", rid, err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("statement log: %w", err)
+	}
+	return out, nil
 }

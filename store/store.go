@@ -2,6 +2,9 @@
 // session's statements and result rows, and the audit trail. SQLite (modernc.org/sqlite,
 // pure Go) is the default; PostgreSQL (pgx) when several gateways share one store. Both
 // run the same SQL, the schema is versioned, and it is migrated at start-up.
+//
+// Statements and audit events are kept in blocks, a row per commit (see log.go): the
+// gateway journals each record first (internal/journal) and commits them here in batches.
 package store
 
 import (
@@ -64,6 +67,9 @@ func Open(ctx context.Context, url, base string) (*Store, error) {
 		// crash (it is in the WAL file the OS holds), not a power cut before the next
 		// checkpoint.
 		dsn = "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
+		if err := createSQLite(path); err != nil {
+			return nil, fmt.Errorf("store %s: %w", path, err)
+		}
 	}
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
@@ -78,7 +84,12 @@ func Open(ctx context.Context, url, base string) (*Store, error) {
 		return nil, fmt.Errorf("store %s: %w", path, err)
 	}
 	if path != ":memory:" {
-		if s.wdb, err = sql.Open("sqlite", dsn); err != nil {
+		// The writer does without foreign key checks: Commit writes a session before its
+		// statements, and a multi-row INSERT that may abort on one needs a statement
+		// journal, which costs more than the rows. Its INSERTs roll the whole
+		// transaction back on a conflict instead (INSERT OR ROLLBACK), for the same reason.
+		wdsn := strings.Replace(dsn, "_pragma=foreign_keys(1)", "_pragma=foreign_keys(0)", 1)
+		if s.wdb, err = sql.Open("sqlite", wdsn); err != nil {
 			db.Close()
 			return nil, fmt.Errorf("store %s: %w", path, err)
 		}
@@ -87,6 +98,26 @@ func Open(ctx context.Context, url, base string) (*Store, error) {
 		s.wdb.SetConnMaxLifetime(0)
 	}
 	return s, nil
+}
+
+// pageSize is the page size of a new SQLite store. The logs' blocks (log.go) are tens to
+// hundreds of kilobytes, and SQLite writes a page at a time, twice (WAL, then checkpoint):
+// bigger pages mean fewer writes.
+const pageSize = 16384
+
+// createSQLite makes a new, empty SQLite database at path with pageSize pages, before it
+// is opened in WAL mode, which fixes the page size. An existing file is left as it is.
+func createSQLite(path string) error {
+	if _, err := os.Stat(path); err == nil || !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	db, err := sql.Open("sqlite", fmt.Sprintf("file:%s?_pragma=page_size(%d)", path, pageSize))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	_, err = db.Exec(`CREATE TABLE schema_version (version INTEGER NOT NULL)`)
+	return err
 }
 
 func openPostgres(ctx context.Context, url string) (*Store, error) {
@@ -125,6 +156,9 @@ func redact(url string) string {
 	}
 	return url
 }
+
+// InMemory reports whether the store lives in the process's memory ("sqlite::memory:").
+func (s *Store) InMemory() bool { return s.name == ":memory:" }
 
 // Close closes the store.
 func (s *Store) Close() error {
@@ -214,7 +248,7 @@ func (s *Store) q(query string) string {
 		}
 		b.WriteByte(query[i])
 	}
-	return strings.NewReplacer(" BLOB", " BYTEA", "INTEGER PRIMARY KEY", "BIGINT PRIMARY KEY", ") WITHOUT ROWID", ")").Replace(b.String())
+	return strings.NewReplacer(" BLOB", " BYTEA", "rid INTEGER PRIMARY KEY", "rid BIGSERIAL PRIMARY KEY", "INTEGER PRIMARY KEY", "BIGINT PRIMARY KEY", "INSERT OR ROLLBACK INTO", "INSERT INTO", ") WITHOUT ROWID", ")").Replace(b.String())
 }
 
 // migrations are applied in order; the index+1 is the schema version. Never edit one that
@@ -296,6 +330,26 @@ var migrations = []string{
 		data       TEXT NOT NULL
 	);
 	CREATE INDEX reviews_state ON reviews(state, created_at);`,
+
+	`CREATE TABLE journal_applied (
+		gateway_id TEXT PRIMARY KEY,
+		lsn        BIGINT NOT NULL
+	);`,
+
+	// The logs of blocks that replace the statements and audit_events tables (see log.go).
+	`CREATE TABLE statement_log (
+		rid INTEGER PRIMARY KEY,
+		session_id TEXT NOT NULL,
+		statements BIGINT NOT NULL,
+		data       TEXT NOT NULL
+	);
+	CREATE INDEX statement_log_session ON statement_log(session_id, rid);
+	CREATE TABLE audit_log (
+		first_seq INTEGER PRIMARY KEY,
+		last_seq  BIGINT NOT NULL,
+		last_hash BLOB NOT NULL,
+		data      TEXT NOT NULL
+	);`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {
