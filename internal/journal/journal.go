@@ -74,7 +74,8 @@ type Options struct {
 // concurrent use.
 type Journal struct {
 	mu      sync.Mutex
-	dir     string // "" keeps nothing
+	dir     string   // "" keeps nothing
+	lock    *os.File // dir's lock file, held while open
 	segSize int64
 	closed  bool
 	cut     int64
@@ -148,6 +149,17 @@ func openJournal(dir string, opts Options, mapped bool) (*Journal, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	opened := false
+	defer func() {
+		if !opened && lock != nil {
+			lock.Close()
+		}
+	}()
+	j.lock = lock
 	firsts, err := listSegments(dir)
 	if err != nil {
 		return nil, err
@@ -189,6 +201,7 @@ func openJournal(dir string, opts Options, mapped bool) (*Journal, error) {
 	if j.f == nil {
 		j.fFirst = j.next
 	}
+	opened = true
 	return j, nil
 }
 
@@ -680,6 +693,10 @@ func (j *Journal) Close() error {
 		j.f = nil
 	}
 	j.buf, j.marks = nil, nil
+	if j.lock != nil {
+		j.lock.Close()
+		j.lock = nil
+	}
 	return err
 }
 

@@ -76,6 +76,10 @@ func crash(t testing.TB, j *Journal) {
 		j.f.Close()
 		j.f = nil
 	}
+	if j.lock != nil { // the process's end lets its lock go
+		j.lock.Close()
+		j.lock = nil
+	}
 	j.closed = true
 }
 
@@ -1078,4 +1082,25 @@ func BenchmarkAppendParallel(b *testing.B) {
 			}
 		})
 	})
+}
+
+// TestLocked: a journal dir is one process's at a time; a second Open fails with a
+// message that says why, and works once the first is closed.
+func TestLocked(t *testing.T) {
+	dir := t.TempDir()
+	j, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(dir, Options{}); err == nil || !strings.Contains(err.Error(), "in use by another process") {
+		t.Fatalf("a second Open: %v, want it refused", err)
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	j, err = Open(dir, Options{})
+	if err != nil {
+		t.Fatalf("Open after Close: %v", err)
+	}
+	j.Close()
 }
