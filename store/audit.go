@@ -46,7 +46,10 @@ func (s *Store) appendEvents(ctx context.Context, tx *sql.Tx, events []*Event, s
 		prev = make([]byte, 32)
 	}
 	first := seq + 1
-	var data []byte
+	buf := getBuffer()
+	defer putBuffer(buf)
+	data := (*buf)[:0]
+	defer func() { *buf = data }()
 	for _, e := range events {
 		seq++
 		e.Seq = seq

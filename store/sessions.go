@@ -10,6 +10,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -176,7 +177,7 @@ func (s *Store) appendStatements(ctx context.Context, tx *sql.Tx, sent, finished
 	type block struct {
 		session string
 		n       int64 // statements new to the session: the sent ones
-		data    []byte
+		sts     []*Statement
 	}
 	var blocks []*block
 	by := make(map[string]*block)
@@ -190,14 +191,34 @@ func (s *Store) appendStatements(ctx context.Context, tx *sql.Tx, sent, finished
 		if i < len(sent) {
 			bl.n++
 		}
-		bl.data = appendStatementEntry(bl.data, st)
+		bl.sts = append(bl.sts, st)
 	}
+	buf := getBuffer()
+	defer putBuffer(buf)
 	for _, bl := range blocks {
-		if err := s.exec(ctx, tx, qInsertStatements, bl.session, bl.n, string(bl.data)); err != nil {
+		data := (*buf)[:0]
+		for _, st := range bl.sts {
+			data = appendStatementEntry(data, st)
+		}
+		*buf = data
+		if err := s.exec(ctx, tx, qInsertStatements, bl.session, bl.n, string(data)); err != nil {
 			return fmt.Errorf("store: statements of session %s: %w", bl.session, err)
 		}
 	}
 	return nil
+}
+
+// buffers are the scratch space blocks are written in before they go to the database: a
+// block is tens to hundreds of kilobytes, and growing a new one each time cost more than
+// writing it.
+var buffers = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
+
+func getBuffer() *[]byte { return buffers.Get().(*[]byte) }
+
+func putBuffer(b *[]byte) {
+	if cap(*b) <= 8<<20 {
+		buffers.Put(b)
+	}
 }
 
 // AppliedLSN returns how far a gateway's journal is in the store (Batch.Applied), 0 for
