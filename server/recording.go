@@ -358,7 +358,7 @@ func (r *recorder) run() {
 }
 
 // merge makes one store batch of journaled ones, marked as applying the journal up to
-// the last. A statement sent and finished within it is inserted once, finished.
+// the last. A statement sent and finished within it is written once, with its outcome.
 func merge(items []pending, gateway string) *store.Batch {
 	all := &store.Batch{Applied: &store.Applied{GatewayID: gateway, LSN: items[len(items)-1].lsn}}
 	type key struct {
@@ -375,7 +375,9 @@ func merge(items []pending, gateway string) *store.Batch {
 		}
 		for _, st := range b.Finished {
 			if i, ok := sent[key{st.SessionID, st.Seq}]; ok {
-				all.Sent[i] = st
+				done := *all.Sent[i]
+				done.ApplyOutcome(st)
+				all.Sent[i] = &done
 				continue
 			}
 			all.Finished = append(all.Finished, st)
@@ -660,10 +662,9 @@ func (o *outcome) Done() {
 		return
 	}
 	o.done = true
-	st := *o.st
-	st.State = store.StateDone
-	st.Duration = time.Since(o.sent)
-	st.CommandTag = strings.Join(o.tags, "; ")
+	// The outcome alone: the statement's record has the rest.
+	st := store.Statement{SessionID: o.st.SessionID, Seq: o.st.Seq, State: store.StateDone, Duration: time.Since(o.sent),
+		RowCount: o.st.RowCount, CommandTag: strings.Join(o.tags, "; "), Error: o.st.Error, Columns: o.st.Columns, Rows: o.st.Rows}
 	if n, ok := affected(o.tags); ok && st.RowCount == 0 {
 		st.RowCount = n
 	}

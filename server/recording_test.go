@@ -237,3 +237,24 @@ func TestRecorderRefusesWhileStoreFails(t *testing.T) {
 		t.Fatalf("a write after the store mended: %v", err)
 	}
 }
+
+// TestMerge: a statement sent and answered within one commit is written once, whole; an
+// answer to a statement of an earlier commit stays an outcome.
+func TestMerge(t *testing.T) {
+	sent := &store.Statement{SessionID: "s", Seq: 1, SQL: "select 1", Class: "read", State: store.StateSent}
+	done := &store.Statement{SessionID: "s", Seq: 1, State: store.StateDone, RowCount: 1, CommandTag: "SELECT 1", Columns: []string{"x"}}
+	late := &store.Statement{SessionID: "s", Seq: 0, State: store.StateDone, CommandTag: "SELECT 0"}
+	all := merge([]pending{{lsn: 7, b: &store.Batch{Sent: []*store.Statement{sent}}}, {lsn: 8, b: &store.Batch{Finished: []*store.Statement{done, late}}}}, "gw")
+	if len(all.Sent) != 1 || all.Sent[0].SQL != "select 1" || all.Sent[0].State != store.StateDone || all.Sent[0].CommandTag != "SELECT 1" || all.Sent[0].Class != "read" {
+		t.Errorf("sent: %+v", all.Sent)
+	}
+	if sent.State != store.StateSent {
+		t.Error("merge changed the journaled statement")
+	}
+	if len(all.Finished) != 1 || all.Finished[0] != late {
+		t.Errorf("finished: %+v", all.Finished)
+	}
+	if all.Applied == nil || all.Applied.LSN != 8 || all.Applied.GatewayID != "gw" {
+		t.Errorf("applied: %+v", all.Applied)
+	}
+}

@@ -22,14 +22,16 @@ import (
 // cost it most of the gateway's time under load (see internal/journal for the
 // write-ahead that comes first).
 //
-// A statement_log entry is the whole statement as it stands; a later entry for the same
-// seq (its outcome, or "interrupted" after a crash) replaces an earlier one. An audit_log
+// A statement_log entry is a whole statement, or the outcome of one written before
+// ("outcome": true, with the outcome's fields: its answer, or "interrupted" after a
+// crash), which is applied to it. An audit_log
 // entry is one sealed event, its data kept as the text the chain hashed. Rows of the
 // statements and audit_events tables, which older gateways wrote, are read as well.
 
 // stmtEntry is a statement_log entry as JSON decodes it.
 type stmtEntry struct {
 	Seq           int64          `json:"seq"`
+	Outcome       bool           `json:"outcome"` // an outcome for the statement of this seq
 	Started       int64          `json:"started"` // µs since the Unix epoch
 	SQL           string         `json:"sql"`
 	Params        []*string      `json:"params"`
@@ -68,6 +70,26 @@ func appendStatementEntry(b []byte, st *Statement) []byte {
 			b = jsonw.String(b, f.v)
 		}
 	}
+	return appendOutcomeFields(b, st)
+}
+
+// appendOutcomeEntry appends st's outcome as a statement_log entry.
+func appendOutcomeEntry(b []byte, st *Statement) []byte {
+	b = append(b, `{"seq":`...)
+	b = strconv.AppendInt(b, st.Seq, 10)
+	b = append(b, `,"outcome":true,"state":`...)
+	b = jsonw.String(b, st.State)
+	for _, f := range [...]struct{ name, v string }{{`,"command_tag":`, st.CommandTag}, {`,"error":`, st.Error}} {
+		if f.v != "" {
+			b = append(b, f.name...)
+			b = jsonw.String(b, f.v)
+		}
+	}
+	return appendOutcomeFields(b, st)
+}
+
+// appendOutcomeFields appends the outcome's numbers and lists, and ends the entry.
+func appendOutcomeFields(b []byte, st *Statement) []byte {
 	if st.Duration != 0 {
 		b = append(b, `,"duration_us":`...)
 		b = strconv.AppendInt(b, st.Duration.Microseconds(), 10)
@@ -150,6 +172,16 @@ func decodeStatements(data string, fn func(*stmtEntry)) error {
 		}
 		fn(&e)
 	}
+}
+
+// apply adds e to a session's statements by seq: a statement, or an outcome for one.
+func (e *stmtEntry) apply(session string, sts map[int64]*Statement) {
+	st := e.statement(session)
+	if prev := sts[e.Seq]; e.Outcome && prev != nil {
+		prev.ApplyOutcome(st)
+		return
+	}
+	sts[e.Seq] = st
 }
 
 func (e *stmtEntry) statement(session string) *Statement {

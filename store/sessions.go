@@ -84,6 +84,16 @@ const (
 
 var commitQueries = []string{qInsertSession, qInsertStatements, qEndSession, qInsertEvents, qApplied, qHead, qLegacyHead}
 
+// ApplyOutcome sets st's outcome fields from o's: State, Duration, RowCount, CommandTag,
+// Masking, Columns, Rows, and Error when o has one.
+func (st *Statement) ApplyOutcome(o *Statement) {
+	st.State, st.Duration, st.RowCount, st.CommandTag = o.State, o.Duration, o.RowCount, o.CommandTag
+	st.Masking, st.Columns, st.Rows = o.Masking, o.Columns, o.Rows
+	if o.Error != "" {
+		st.Error = o.Error
+	}
+}
+
 // SessionEnd closes a session record.
 type SessionEnd struct {
 	ID     string
@@ -97,7 +107,7 @@ type Batch struct {
 	Opened   []*Session   // sessions that started
 	Ended    []SessionEnd // sessions that ended
 	Sent     []*Statement // statements about to be forwarded or refused, or done already
-	Finished []*Statement // statements whose outcome is known, sent in an earlier batch: this record replaces that one
+	Finished []*Statement // outcomes of statements sent in an earlier batch: SessionID, Seq and the outcome fields (ApplyOutcome)
 	Events   []*Event     // audit events, appended to the chain in order
 	Applied  *Applied     // when set, recorded with the rest: the journal's record the batch ends with
 }
@@ -168,8 +178,8 @@ func nonNil[T any](s []T) []T {
 	return s
 }
 
-// appendStatements writes sent, then finished, to statement_log: a block per session,
-// its statements in the order given.
+// appendStatements writes sent, then the outcomes finished, to statement_log: a block
+// per session, its entries in the order given.
 func (s *Store) appendStatements(ctx context.Context, tx *sql.Tx, sent, finished []*Statement) error {
 	if len(sent)+len(finished) == 0 {
 		return nil
@@ -197,8 +207,12 @@ func (s *Store) appendStatements(ctx context.Context, tx *sql.Tx, sent, finished
 	defer putBuffer(buf)
 	for _, bl := range blocks {
 		data := (*buf)[:0]
-		for _, st := range bl.sts {
-			data = appendStatementEntry(data, st)
+		for i, st := range bl.sts {
+			if i < int(bl.n) {
+				data = appendStatementEntry(data, st)
+			} else {
+				data = appendOutcomeEntry(data, st)
+			}
 		}
 		*buf = data
 		if err := s.exec(ctx, tx, qInsertStatements, bl.session, bl.n, string(data)); err != nil {
@@ -270,17 +284,17 @@ func (s *Store) CloseInterrupted(ctx context.Context, gatewayID string, at time.
 			StateInterrupted, msg, id, StateSent); err != nil {
 			return nil, fmt.Errorf("close interrupted sessions: %w", err)
 		}
-		last, err := s.loggedStatements(ctx, tx, id)
-		if err != nil {
+		last := make(map[int64]*Statement)
+		if err := s.loggedStatements(ctx, tx, id, last); err != nil {
 			return nil, fmt.Errorf("close interrupted sessions: %w", err)
 		}
 		var cut []*Statement
 		for _, st := range last {
 			if st.State == StateSent {
-				st.State, st.Error = StateInterrupted, msg
-				cut = append(cut, st)
+				cut = append(cut, &Statement{SessionID: id, Seq: st.Seq, State: StateInterrupted, Error: msg})
 			}
 		}
+		slices.SortFunc(cut, func(a, b *Statement) int { return cmp.Compare(a.Seq, b.Seq) })
 		if err := s.appendStatements(ctx, tx, nil, cut); err != nil {
 			return nil, fmt.Errorf("close interrupted sessions: %w", err)
 		}
@@ -430,20 +444,14 @@ func (s *Store) GetSession(ctx context.Context, id string) (*Session, []*Stateme
 		return nil, nil, fmt.Errorf("session %s: statements: %w", id, err)
 	}
 	rows.Close()
-	logged, err := s.loggedStatements(ctx, s.db, id)
-	if err != nil {
+	by := make(map[int64]*Statement, len(sts))
+	for _, st := range sts {
+		by[st.Seq] = st
+	}
+	if err := s.loggedStatements(ctx, s.db, id, by); err != nil {
 		return nil, nil, fmt.Errorf("session %s: %w", id, err)
 	}
-	if len(logged) > 0 {
-		by := make(map[int64]*Statement, len(sts)+len(logged))
-		for _, st := range sts {
-			by[st.Seq] = st
-		}
-		for _, st := range logged {
-			by[st.Seq] = st
-		}
-		sts = slices.SortedFunc(maps.Values(by), func(a, b *Statement) int { return cmp.Compare(a.Seq, b.Seq) })
-	}
+	sts = slices.SortedFunc(maps.Values(by), func(a, b *Statement) int { return cmp.Compare(a.Seq, b.Seq) })
 	return se, sts, nil
 }
 
@@ -452,27 +460,25 @@ type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
-// loggedStatements reads a session's statement_log: each statement as its last entry
-// has it, in no order.
-func (s *Store) loggedStatements(ctx context.Context, q querier, session string) (map[int64]*Statement, error) {
+// loggedStatements applies a session's statement_log to sts, its statements by seq.
+func (s *Store) loggedStatements(ctx context.Context, q querier, session string, out map[int64]*Statement) error {
 	rows, err := q.QueryContext(ctx, s.q(`SELECT rid, data FROM statement_log WHERE session_id = ? ORDER BY rid`), session)
 	if err != nil {
-		return nil, fmt.Errorf("statement log: %w", err)
+		return fmt.Errorf("statement log: %w", err)
 	}
 	defer rows.Close()
-	out := make(map[int64]*Statement)
 	for rows.Next() {
 		var rid int64
 		var data string
 		if err := rows.Scan(&rid, &data); err != nil {
-			return nil, fmt.Errorf("statement log: %w", err)
+			return fmt.Errorf("statement log: %w", err)
 		}
-		if err := decodeStatements(data, func(e *stmtEntry) { out[e.Seq] = e.statement(session) }); err != nil {
-			return nil, fmt.Errorf("statement log block %d: %w", rid, err)
+		if err := decodeStatements(data, func(e *stmtEntry) { e.apply(session, out) }); err != nil {
+			return fmt.Errorf("statement log block %d: %w", rid, err)
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("statement log: %w", err)
+		return fmt.Errorf("statement log: %w", err)
 	}
-	return out, nil
+	return nil
 }
