@@ -432,21 +432,22 @@ func eventText(kind, actor, connection, session, data string) *store.Event {
 
 // statementData is a statement event's data, written as DataJSON writes the map
 // {"class", "decision", "error" (when there is one), "policy_version", "rule", "seq",
-// "sql"} but without reflection: one is written per statement.
+// "sql"} but without reflection: one is written per statement. Class, decision, rule and
+// policy version are the gateway's own UTF-8; the text and error may not be.
 func statementData(st *store.Statement) string {
 	b := make([]byte, 0, 128+len(st.SQL)+len(st.Error))
 	b = append(b, `{"class":`...)
-	b = jsonw.String(b, validUTF8(st.Class))
+	b = jsonw.String(b, st.Class)
 	b = append(b, `,"decision":`...)
-	b = jsonw.String(b, validUTF8(st.Decision))
+	b = jsonw.String(b, st.Decision)
 	if st.Error != "" {
 		b = append(b, `,"error":`...)
 		b = jsonw.String(b, validUTF8(st.Error))
 	}
 	b = append(b, `,"policy_version":`...)
-	b = jsonw.String(b, validUTF8(st.PolicyVersion))
+	b = jsonw.String(b, st.PolicyVersion)
 	b = append(b, `,"rule":`...)
-	b = jsonw.String(b, validUTF8(st.Rule))
+	b = jsonw.String(b, st.Rule)
 	b = append(b, `,"seq":`...)
 	b = strconv.AppendInt(b, st.Seq, 10)
 	b = append(b, `,"sql":`...)
@@ -498,8 +499,11 @@ func (g *Gateway) openRecord(who identity.Identity, tunnelID, remote string, c s
 // Statement implements postgres.Recorder.
 func (sr *sessionRecorder) Statement(in postgres.StatementInfo) (postgres.Outcome, error) {
 	sr.seq++
-	st := &store.Statement{SessionID: sr.id, Seq: sr.seq, StartedAt: time.Now(), SQL: sr.text(in.SQL), Params: sr.params(in.Params),
-		State: store.StateSent, ReviewID: in.ReviewID}
+	now := time.Now()
+	// The record's parts in one allocation: one is made per statement.
+	rec := &sentRecord{st: store.Statement{SessionID: sr.id, Seq: sr.seq, StartedAt: now, SQL: sr.text(in.SQL), Params: sr.params(in.Params),
+		State: store.StateSent, ReviewID: in.ReviewID}}
+	st := &rec.st
 	d := decided{decision: "allow"}
 	if sr.gate != nil {
 		d = sr.gate.last
@@ -518,7 +522,11 @@ func (sr *sessionRecorder) Statement(in postgres.StatementInfo) (postgres.Outcom
 		}
 	}
 	metrics.statements.WithLabelValues(st.Class, st.Decision).Inc()
-	b := &store.Batch{Sent: []*store.Statement{st}, Events: []*store.Event{eventText("statement", sr.actor, sr.conn, sr.id, statementData(st))}}
+	rec.ev = store.Event{Time: now.UTC().Truncate(time.Microsecond), Kind: "statement", Actor: sr.actor, Connection: sr.conn, Session: sr.id,
+		Data: statementData(st)}
+	rec.sent[0], rec.events[0] = st, &rec.ev
+	b := &rec.b
+	b.Sent, b.Events = rec.sent[:], rec.events[:]
 	if in.Refusal != nil {
 		sr.g.rec.post(b)
 		return nil, nil
@@ -532,9 +540,17 @@ func (sr *sessionRecorder) Statement(in postgres.StatementInfo) (postgres.Outcom
 		sr.g.rec.post(b)
 		return nil, err
 	}
-	// The batch is the ingester's now: the outcome fills a copy of its own.
-	mine := *st
-	return &outcome{sr: sr, st: &mine, sent: time.Now()}, nil
+	// The batch is the ingester's now: the outcome fills a record of its own.
+	return &outcome{sr: sr, ans: store.Statement{SessionID: sr.id, Seq: st.Seq}, sent: now}, nil
+}
+
+// sentRecord is a statement's write-ahead record: the batch and what it points to.
+type sentRecord struct {
+	b      store.Batch
+	st     store.Statement
+	ev     store.Event
+	sent   [1]*store.Statement
+	events [1]*store.Event
 }
 
 // text masks a statement text or message for the record, with the session's detectors.
@@ -587,7 +603,7 @@ func (sr *sessionRecorder) End(reason string) {
 // outcome collects one statement's answer; it implements postgres.Outcome.
 type outcome struct {
 	sr      *sessionRecorder
-	st      *store.Statement
+	ans     store.Statement // the outcome's fields, and the statement's session and seq
 	sent    time.Time
 	formats []int16
 	tags    []string
@@ -601,19 +617,19 @@ func (o *outcome) Columns(fields []pgproto3.FieldDescription) {
 		cols[i] = string(f.Name)
 		o.formats = append(o.formats, f.Format)
 	}
-	if o.st.Columns == nil {
-		o.st.Columns = cols
+	if o.ans.Columns == nil {
+		o.ans.Columns = cols
 	}
 }
 
 func (o *outcome) Row(body []byte) {
-	o.st.RowCount++
-	if len(o.st.Rows) >= o.sr.rows {
+	o.ans.RowCount++
+	if len(o.ans.Rows) >= o.sr.rows {
 		return
 	}
 	row, ok := decodeRow(body, o.formats)
 	if ok {
-		o.st.Rows = append(o.st.Rows, row)
+		o.ans.Rows = append(o.ans.Rows, row)
 	}
 }
 
@@ -652,8 +668,8 @@ func (o *outcome) Complete(tag string) {
 }
 
 func (o *outcome) Error(code, message string) {
-	if o.st.Error == "" {
-		o.st.Error = fmt.Sprintf("%s (SQLSTATE %s)", message, code)
+	if o.ans.Error == "" {
+		o.ans.Error = fmt.Sprintf("%s (SQLSTATE %s)", message, code)
 	}
 }
 
@@ -663,12 +679,12 @@ func (o *outcome) Done() {
 	}
 	o.done = true
 	// The outcome alone: the statement's record has the rest.
-	st := store.Statement{SessionID: o.st.SessionID, Seq: o.st.Seq, State: store.StateDone, Duration: time.Since(o.sent),
-		RowCount: o.st.RowCount, CommandTag: strings.Join(o.tags, "; "), Error: o.st.Error, Columns: o.st.Columns, Rows: o.st.Rows}
+	st := &o.ans
+	st.State, st.Duration, st.CommandTag = store.StateDone, time.Since(o.sent), strings.Join(o.tags, "; ")
 	if n, ok := affected(o.tags); ok && st.RowCount == 0 {
 		st.RowCount = n
 	}
-	b := &store.Batch{Finished: []*store.Statement{&st}}
+	b := &store.Batch{Finished: []*store.Statement{st}}
 	if o.sr.masker != nil {
 		st.Masking = o.sr.masker.takeStatement()
 		var cols []string
