@@ -5,7 +5,9 @@
 # through pgbouncer (when installed), in one run; prints each TPS, the ratios, and the CPU
 # time the proxy in each path spent per transaction.
 #
-#   BENCH_SECONDS=15 BENCH_CLIENTS=8 BENCH_SCALE=10 BENCH_MODES="simple prepared" scripts/bench.sh
+# Then what recording costs, in BENCH_PAIRS back-to-back pairs of hoop and hoop-norec.
+#
+#   BENCH_SECONDS=15 BENCH_CLIENTS=8 BENCH_SCALE=10 BENCH_MODES="simple prepared" BENCH_PAIRS=3 scripts/bench.sh
 seconds=${BENCH_SECONDS:-10}
 clients=${BENCH_CLIENTS:-8}
 scale=${BENCH_SCALE:-10}
@@ -114,6 +116,27 @@ for mode in ${BENCH_MODES:-simple prepared}; do
 		bb = (b == "-") ? "-" : sprintf("%.0f", b)
 		printf "%-9s %8.0f %8.0f %10.0f %10.0f %10s %8.2f %8s %9.2f %8.2f %10s %10s %10s\n", m, d, t, r, n, bb, t / d, rb, t / r, r / n, tc, nc, bc
 	}'
+done
+
+# What recording costs, in pairs: hoop, then hoop-norec right after, BENCH_PAIRS times per
+# mode. A shared machine's load changes from one run to the next; in a pair, it hits both
+# sides about alike, and the median of the pairs' ratios is the figure.
+pairs=${BENCH_PAIRS:-3}
+say "recording: $pairs pairs of hoop and hoop-norec per mode, pgbench -S -c $clients -T $seconds"
+printf '%-9s %s\n' mode "rec/norec of each pair (hoop TPS / hoop-norec TPS), then the median"
+for mode in ${BENCH_MODES:-simple prepared}; do
+	line="" ratios=""
+	for _ in $(seq "$pairs"); do
+		# shellcheck disable=SC2086
+		read -r t _ <<<"$(run hoop "$mode" "$tunnel" $hoop_pids)"
+		# shellcheck disable=SC2086
+		read -r r _ <<<"$(run hoop-norec "$mode" "$norec" $norec_pids)"
+		q=$(awk -v t="$t" -v r="$r" 'BEGIN { printf "%.2f", t / r }')
+		line+=$(printf ' %s (%.0f/%.0f)' "$q" "$t" "$r")
+		ratios+="$q "
+	done
+	median=$(tr ' ' '\n' <<<"$ratios" | grep . | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+	printf '%-9s%s  median %s\n' "$mode" "$line" "$median"
 done
 
 # A bulk read: 1,000,000 rows of about 100 bytes of clean text, direct, through the tunnel,

@@ -58,8 +58,9 @@ type recorder struct {
 
 // pending is a journaled batch the store lacks.
 type pending struct {
-	lsn uint64
-	b   *store.Batch
+	lsn     uint64
+	b       *store.Batch
+	answers *store.Statement // for an outcome (b.Finished[0]): the statement it answers, as sent
 }
 
 const (
@@ -150,18 +151,22 @@ func (r *recorder) recover(ctx context.Context) error {
 // write journals b and returns once the journal holds it: b is the durable record of what
 // is about to happen. It fails when the journal can't take b, or while the store refuses
 // records.
-func (r *recorder) write(b *store.Batch) error { return r.add(b, true) }
+func (r *recorder) write(b *store.Batch) error { return r.add(b, true, nil) }
 
 // post journals b for the next write or the ingester's next commit, without waiting:
 // outcomes, ends and events that don't hold anything up. They are kept while the store
 // refuses records; it gets them once it takes records again.
-func (r *recorder) post(b *store.Batch) {
-	if err := r.add(b, false); err != nil {
+func (r *recorder) post(b *store.Batch) { r.postAnswer(b, nil) }
+
+// postAnswer is post for an outcome, b.Finished[0], of the statement sent as sent: the
+// ingester finds it by that pointer rather than by session and seq.
+func (r *recorder) postAnswer(b *store.Batch, sent *store.Statement) {
+	if err := r.add(b, false, sent); err != nil {
 		r.log.Error("record lost", "err", err, "sessions_ended", len(b.Ended), "statements", len(b.Sent)+len(b.Finished), "events", len(b.Events))
 	}
 }
 
-func (r *recorder) add(b *store.Batch, sync bool) error {
+func (r *recorder) add(b *store.Batch, sync bool, answers *store.Statement) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if sync {
@@ -193,7 +198,7 @@ func (r *recorder) add(b *store.Batch, sync bool) error {
 	if err != nil {
 		return err
 	}
-	r.pending = append(r.pending, pending{lsn: lsn, b: b})
+	r.pending = append(r.pending, pending{lsn: lsn, b: b, answers: answers})
 	if len(r.pending) == 1 {
 		select {
 		case r.wake <- struct{}{}:
@@ -365,16 +370,32 @@ func merge(items []pending, gateway string) *store.Batch {
 		session string
 		seq     int64
 	}
-	sent := make(map[key]int)
+	sent := make(map[*store.Statement]int, len(items)) // by pointer: cheaper than by key
+	var byKey map[key]int                              // made when an outcome comes without its pointer (replayed)
 	for _, it := range items {
 		b := it.b
 		all.Opened = append(all.Opened, b.Opened...)
 		for _, st := range b.Sent {
-			sent[key{st.SessionID, st.Seq}] = len(all.Sent)
+			sent[st] = len(all.Sent)
+			if byKey != nil {
+				byKey[key{st.SessionID, st.Seq}] = len(all.Sent)
+			}
 			all.Sent = append(all.Sent, st)
 		}
-		for _, st := range b.Finished {
-			if i, ok := sent[key{st.SessionID, st.Seq}]; ok {
+		for j, st := range b.Finished {
+			i, ok := -1, false
+			if j == 0 && it.answers != nil {
+				i, ok = sent[it.answers]
+			} else {
+				if byKey == nil {
+					byKey = make(map[key]int, len(all.Sent))
+					for i, st := range all.Sent {
+						byKey[key{st.SessionID, st.Seq}] = i
+					}
+				}
+				i, ok = byKey[key{st.SessionID, st.Seq}]
+			}
+			if ok {
 				done := *all.Sent[i]
 				done.ApplyOutcome(st)
 				all.Sent[i] = &done
@@ -541,7 +562,7 @@ func (sr *sessionRecorder) Statement(in postgres.StatementInfo) (postgres.Outcom
 		return nil, err
 	}
 	// The batch is the ingester's now: the outcome fills a record of its own.
-	return &outcome{sr: sr, ans: store.Statement{SessionID: sr.id, Seq: st.Seq}, sent: now}, nil
+	return &outcome{sr: sr, ans: store.Statement{SessionID: sr.id, Seq: st.Seq}, of: st, sent: now}, nil
 }
 
 // sentRecord is a statement's write-ahead record: the batch and what it points to.
@@ -603,7 +624,8 @@ func (sr *sessionRecorder) End(reason string) {
 // outcome collects one statement's answer; it implements postgres.Outcome.
 type outcome struct {
 	sr      *sessionRecorder
-	ans     store.Statement // the outcome's fields, and the statement's session and seq
+	ans     store.Statement  // the outcome's fields, and the statement's session and seq
+	of      *store.Statement // the statement as its record has it
 	sent    time.Time
 	formats []int16
 	tags    []string
@@ -700,7 +722,7 @@ func (o *outcome) Done() {
 				map[string]any{"seq": st.Seq, "columns": cols, "masking": st.Masking}))
 		}
 	}
-	o.sr.g.rec.post(b)
+	o.sr.g.rec.postAnswer(b, o.of)
 }
 
 // affected sums the row counts of command tags such as "UPDATE 3" or "INSERT 0 2".

@@ -50,10 +50,10 @@ func BenchmarkRecorder(b *testing.B) {
 					b.Error(err)
 					return
 				}
-				done := *s
 				v := "1234"
-				done.State, done.RowCount, done.CommandTag, done.Columns, done.Rows = store.StateDone, 1, "SELECT 1", []string{"abalance"}, [][]*string{{&v}}
-				rec.post(&store.Batch{Finished: []*store.Statement{&done}})
+				done := &store.Statement{SessionID: s.SessionID, Seq: s.Seq, State: store.StateDone, RowCount: 1, CommandTag: "SELECT 1",
+					Columns: []string{"abalance"}, Rows: [][]*string{{&v}}}
+				rec.postAnswer(&store.Batch{Finished: []*store.Statement{done}}, s)
 			}
 		}()
 	}
@@ -244,7 +244,15 @@ func TestMerge(t *testing.T) {
 	sent := &store.Statement{SessionID: "s", Seq: 1, SQL: "select 1", Class: "read", State: store.StateSent}
 	done := &store.Statement{SessionID: "s", Seq: 1, State: store.StateDone, RowCount: 1, CommandTag: "SELECT 1", Columns: []string{"x"}}
 	late := &store.Statement{SessionID: "s", Seq: 0, State: store.StateDone, CommandTag: "SELECT 0"}
-	all := merge([]pending{{lsn: 7, b: &store.Batch{Sent: []*store.Statement{sent}}}, {lsn: 8, b: &store.Batch{Finished: []*store.Statement{done, late}}}}, "gw")
+	for _, answers := range []*store.Statement{sent, nil} { // live, and replayed from the journal
+		testMerge(t, sent, done, late, answers)
+	}
+}
+
+func testMerge(t *testing.T, sent, done, late, answers *store.Statement) {
+	all := merge([]pending{{lsn: 7, b: &store.Batch{Sent: []*store.Statement{sent}}},
+		{lsn: 8, b: &store.Batch{Finished: []*store.Statement{done}}, answers: answers},
+		{lsn: 8, b: &store.Batch{Finished: []*store.Statement{late}}}}, "gw")
 	if len(all.Sent) != 1 || all.Sent[0].SQL != "select 1" || all.Sent[0].State != store.StateDone || all.Sent[0].CommandTag != "SELECT 1" || all.Sent[0].Class != "read" {
 		t.Errorf("sent: %+v", all.Sent)
 	}

@@ -26,7 +26,8 @@ var safe = func() (t [utf8.RuneSelf]bool) {
 func String(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
-	for i := 0; i < len(s); {
+	i := plain(s)
+	for i < len(s) {
 		if c := s[i]; c < utf8.RuneSelf {
 			if safe[c] {
 				i++
@@ -72,6 +73,37 @@ func String(dst []byte, s string) []byte {
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
+}
+
+// plain returns the length of s's longest prefix of bytes String writes as they are,
+// looking at eight bytes at a time first: statement texts are mostly such bytes.
+func plain(s string) int {
+	const (
+		ones  = 0x0101010101010101
+		highs = 0x8080808080808080
+	)
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		// A high bit set in bad marks a byte that is not plain: not ASCII, below 0x20, or
+		// one of " \ < > & (a byte equal to c is a zero byte of w^(c*ones)). A borrow can
+		// mark a byte above one so marked too: that only moves where the byte loop starts.
+		bad := w&highs | (w-0x20*ones)&^w&highs |
+			zeros(w^('"'*ones)) | zeros(w^('\\'*ones)) | zeros(w^('<'*ones)) | zeros(w^('>'*ones)) | zeros(w^('&'*ones))
+		if bad != 0 {
+			break
+		}
+	}
+	for i < len(s) && s[i] < utf8.RuneSelf && safe[s[i]] {
+		i++
+	}
+	return i
+}
+
+// zeros has the high bit set in each zero byte of v (and perhaps in bytes above one).
+func zeros(v uint64) uint64 {
+	return (v - 0x0101010101010101) &^ v & 0x8080808080808080
 }
 
 // Time appends t as time.Time's MarshalJSON writes it: RFC 3339 with nanoseconds, quoted.

@@ -2,6 +2,7 @@ package jsonw
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 )
@@ -42,5 +43,31 @@ func TestTimeAndHex(t *testing.T) {
 	}
 	if got := Hex(nil, []byte{0, 0xab, 0x10}); string(got) != `"00ab10"` {
 		t.Errorf("Hex = %s", got)
+	}
+}
+
+// TestPlain: the eight-bytes-at-a-time scan stops before the first byte String escapes,
+// wherever it is in the word.
+func TestPlain(t *testing.T) {
+	for _, special := range []string{"\"", "\\", "<", ">", "&", "\x00", "\x1f", "\x7f", "é", "\xff", " "} {
+		for n := range 20 {
+			s := strings.Repeat("a", n) + special + strings.Repeat("b", 9)
+			want := n
+			if special == " " || special == "\x7f" {
+				want = len(s) // plain
+			}
+			if got := plain(s); got != want {
+				t.Errorf("plain(%q) = %d, want %d", s, got, want)
+			}
+		}
+	}
+}
+
+func BenchmarkString(b *testing.B) {
+	s := "SELECT abalance FROM pgbench_accounts WHERE aid = $1; -- c1c9fc1f7c31b5de3877ce753cf0f1155f09b75328d4ef449e8579806d24554f"
+	buf := make([]byte, 0, 256)
+	b.SetBytes(int64(len(s)))
+	for b.Loop() {
+		buf = String(buf[:0], s)
 	}
 }
