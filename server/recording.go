@@ -497,6 +497,9 @@ type sessionRecorder struct {
 	rows   int            // result rows kept per statement
 	seq    int64          // the client side's statement counter
 	ended  sync.Once      //
+
+	lastRules           *ruleSet // sqlText's last statement text, masked under these rules
+	lastSQL, lastMasked string
 }
 
 // openRecord records a session's start, durably, before its first statement.
@@ -522,7 +525,7 @@ func (sr *sessionRecorder) Statement(in postgres.StatementInfo) (postgres.Outcom
 	sr.seq++
 	now := time.Now()
 	// The record's parts in one allocation: one is made per statement.
-	rec := &sentRecord{st: store.Statement{SessionID: sr.id, Seq: sr.seq, StartedAt: now, SQL: sr.text(in.SQL), Params: sr.params(in.Params),
+	rec := &sentRecord{st: store.Statement{SessionID: sr.id, Seq: sr.seq, StartedAt: now, SQL: sr.sqlText(in.SQL), Params: sr.params(in.Params),
 		State: store.StateSent, ReviewID: in.ReviewID}}
 	st := &rec.st
 	d := decided{decision: "allow"}
@@ -576,6 +579,22 @@ type sentRecord struct {
 
 // text masks a statement text or message for the record, with the session's detectors.
 func (sr *sessionRecorder) text(s string) string { return maskText(sr.masker, s) }
+
+// sqlText is text for a statement's text, which a prepared statement brings again at each
+// Execute: the last one's masked text is kept, for the rules it was masked with.
+func (sr *sessionRecorder) sqlText(sql string) string {
+	if sr.masker == nil {
+		return sql
+	}
+	sr.masker.rules() // the rules in force after a reload
+	set := sr.masker.set.Load()
+	if set == sr.lastRules && sql == sr.lastSQL {
+		return sr.lastMasked
+	}
+	m := maskText(sr.masker, sql)
+	sr.lastRules, sr.lastSQL, sr.lastMasked = set, sql, m
+	return m
+}
 
 func maskText(masker *sessionMasker, s string) string {
 	if masker == nil || s == "" {
