@@ -45,7 +45,6 @@ type recorder struct {
 	commits atomic.Int64 // transactions committed, for measurements
 
 	mu       sync.Mutex
-	buf      []byte        // the journal encoding of the batch being written
 	pending  []pending     // journaled, not in the store yet, in LSN order
 	applied  uint64        // the newest LSN in the store
 	failure  error         // why the store refuses records, while it does; nil when it takes them
@@ -55,6 +54,9 @@ type recorder struct {
 	wake     chan struct{}
 	stopped  chan struct{}
 }
+
+// encodeBuffers hold batches' journal encodings while they are appended.
+var encodeBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 // pending is a journaled batch the store lacks.
 type pending struct {
@@ -167,6 +169,14 @@ func (r *recorder) postAnswer(b *store.Batch, sent *store.Statement) {
 }
 
 func (r *recorder) add(b *store.Batch, sync bool, answers *store.Statement) error {
+	// Encoded before the lock: the sessions' writers take turns for the append alone.
+	buf := encodeBuffers.Get().(*[]byte)
+	*buf = store.AppendBatch((*buf)[:0], b)
+	defer func() {
+		if cap(*buf) <= 1<<20 {
+			encodeBuffers.Put(buf)
+		}
+	}()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if sync {
@@ -190,11 +200,7 @@ func (r *recorder) add(b *store.Batch, sync bool, answers *store.Statement) erro
 	if r.closed {
 		return errRecorderClosed
 	}
-	r.buf = store.AppendBatch(r.buf[:0], b)
-	lsn, err := r.j.Append(r.buf, sync)
-	if cap(r.buf) > 1<<20 {
-		r.buf = nil
-	}
+	lsn, err := r.j.Append(*buf, sync)
 	if err != nil {
 		return err
 	}
@@ -456,7 +462,7 @@ func eventText(kind, actor, connection, session, data string) *store.Event {
 // "sql"} but without reflection: one is written per statement. Class, decision, rule and
 // policy version are the gateway's own UTF-8; the text and error may not be.
 func statementData(st *store.Statement) string {
-	b := make([]byte, 0, 128+len(st.SQL)+len(st.Error))
+	b := make([]byte, 0, 96+len(st.Class)+len(st.Decision)+len(st.Error)+len(st.PolicyVersion)+len(st.Rule)+min(len(st.SQL), 1004))
 	b = append(b, `{"class":`...)
 	b = jsonw.String(b, st.Class)
 	b = append(b, `,"decision":`...)
