@@ -164,9 +164,9 @@ func TestAlertMatching(t *testing.T) {
 		{"where float64", Rule{Kind: "statement", Where: map[string]string{"ms": "0.5"}}, Event{Kind: "statement", Data: map[string]any{"ms": 0.5}}, true},
 		{"where bool", Rule{Kind: "statement", Where: map[string]string{"held": "true"}}, Event{Kind: "statement", Data: map[string]any{"held": true}}, true},
 		{"where object", Rule{Kind: "statement", Where: map[string]string{"o": "map[]"}}, Event{Kind: "statement", Data: map[string]any{"o": map[string]any{}}}, false},
-		{"where raw", Rule{Kind: "statement", Where: map[string]string{"decision": "deny", "seq": "3"}}, Event{Kind: "statement", RawData: []byte(`{"decision":"deny","seq":3}`)}, true},
-		{"where raw other", Rule{Kind: "statement", Where: map[string]string{"decision": "deny"}}, Event{Kind: "statement", RawData: []byte(`{"decision":"allow"}`)}, false},
-		{"where raw broken", Rule{Kind: "statement", Where: map[string]string{"decision": "deny"}}, Event{Kind: "statement", RawData: []byte(`{"decision":"deny"`)}, false},
+		{"where raw", Rule{Kind: "statement", Where: map[string]string{"decision": "deny", "seq": "3"}}, Event{Kind: "statement", RawData: `{"decision":"deny","seq":3}`}, true},
+		{"where raw other", Rule{Kind: "statement", Where: map[string]string{"decision": "deny"}}, Event{Kind: "statement", RawData: `{"decision":"allow"}`}, false},
+		{"where raw broken", Rule{Kind: "statement", Where: map[string]string{"decision": "deny"}}, Event{Kind: "statement", RawData: `{"decision":"deny"`}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

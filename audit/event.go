@@ -60,7 +60,7 @@ type Event struct {
 	Connection string         `json:"connection,omitempty"` // "db-prod"
 	Session    string         `json:"session,omitempty"`    // "s-7f3a"
 	Data       map[string]any `json:"data"`                 // {"decision": "deny", "rule": "no-writes"}: JSON-able details
-	RawData    []byte         `json:"-"`                    // Data's canonical text, when that is what the event came with (see DataJSON)
+	RawData    string         `json:"-"`                    // Data's canonical text, when that is what the event came with (see DataJSON)
 	Prev       []byte         `json:"prev"`                 // the previous event's Hash (hex in JSON); 32 zero bytes for the first
 	Hash       []byte         `json:"hash"`                 // HMAC-SHA256 of the canonical encoding (hex in JSON)
 }
@@ -79,8 +79,8 @@ type Event struct {
 // An event made from a store's row may carry RawData, the text the store kept, and no
 // Data: DataJSON returns RawData as it is, and Fields decodes it.
 func (e Event) DataJSON() ([]byte, error) {
-	if e.RawData != nil && e.Data == nil {
-		return e.RawData, nil
+	if e.RawData != "" && e.Data == nil {
+		return []byte(e.RawData), nil
 	}
 	if len(e.Data) == 0 {
 		return []byte("{}"), nil
@@ -227,9 +227,12 @@ func (e Event) MarshalJSON() ([]byte, error) { return e.AppendJSON(nil) }
 // per event, and this is their hot path. Data is written as DataJSON returns it (compact,
 // from json.Marshal or the store's copy of that text).
 func (e Event) AppendJSON(dst []byte) ([]byte, error) {
-	data, err := e.DataJSON()
-	if err != nil {
-		return dst, err
+	var data []byte
+	if e.RawData == "" || e.Data != nil {
+		var err error
+		if data, err = e.DataJSON(); err != nil {
+			return dst, err
+		}
 	}
 	dst = append(dst, `{"seq":`...)
 	dst = strconv.AppendInt(dst, e.Seq, 10)
@@ -244,10 +247,14 @@ func (e Event) AppendJSON(dst []byte) ([]byte, error) {
 		}
 	}
 	dst = append(dst, `,"data":`...)
-	if len(data) == 0 {
-		data = []byte("null")
+	switch {
+	case data != nil:
+		dst = append(dst, data...)
+	case e.RawData != "":
+		dst = append(dst, e.RawData...)
+	default:
+		dst = append(dst, "null"...)
 	}
-	dst = append(dst, data...)
 	dst = append(dst, `,"prev":`...)
 	dst = jsonw.Hex(dst, e.Prev)
 	dst = append(dst, `,"hash":`...)
@@ -258,10 +265,10 @@ func (e Event) AppendJSON(dst []byte) ([]byte, error) {
 // Fields returns Data, decoding RawData when the event came with that alone (nil when it
 // does not decode).
 func (e Event) Fields() map[string]any {
-	if e.Data != nil || e.RawData == nil {
+	if e.Data != nil || e.RawData == "" {
 		return e.Data
 	}
-	m, _ := ParseData(e.RawData)
+	m, _ := ParseData([]byte(e.RawData))
 	return m
 }
 

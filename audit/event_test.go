@@ -15,7 +15,7 @@ func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
 		{Seq: 1, Time: at, Kind: KindGatewayStart, Prev: make([]byte, 32), Hash: []byte{1, 2, 3}},
 		{Seq: 42, Time: at, Kind: KindStatement, Actor: "ana@example.com", Connection: "db-prod", Session: "s-7f3a",
 			Data: map[string]any{"sql": `select '<b>' & "x"` + "\n\u2028\xff", "seq": 3, "ok": true, "cols": []string{"a"}}, Prev: []byte{0xab}, Hash: []byte{0xcd}},
-		{Seq: 7, Time: at.In(time.FixedZone("x", 3600)), Kind: KindSessionEnd, Actor: "é", RawData: []byte(`{"reason":"client closed","statements":2}`)},
+		{Seq: 7, Time: at.In(time.FixedZone("x", 3600)), Kind: KindSessionEnd, Actor: "é", RawData: `{"reason":"client closed","statements":2}`},
 	} {
 		data, err := e.DataJSON()
 		if err != nil {

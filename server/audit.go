@@ -107,11 +107,6 @@ func toAudit(e *store.Event) (audit.Event, error) {
 
 // published receives the events of each commit, once durable.
 func (g *Gateway) published(events []*store.Event) {
-	for _, e := range events {
-		if e.Kind == "statement" && strings.Contains(e.Data, `"decision":"deny"`) {
-			metrics.denials.WithLabelValues("statement").Inc()
-		}
-	}
 	if g.sinks == nil && g.alerts == nil {
 		return
 	}
@@ -119,7 +114,7 @@ func (g *Gateway) published(events []*store.Event) {
 		// Data goes on as the text the chain sealed; the alert rules decode it if they
 		// look into it.
 		ae := audit.Event{Seq: e.Seq, Time: e.Time, Kind: e.Kind, Actor: e.Actor, Connection: e.Connection,
-			Session: e.Session, RawData: []byte(e.Data), Prev: e.Prev, Hash: e.Hash}
+			Session: e.Session, RawData: e.Data, Prev: e.Prev, Hash: e.Hash}
 		if g.sinks != nil {
 			g.sinks.Publish(ae)
 		}

@@ -552,6 +552,9 @@ func (sr *sessionRecorder) Statement(in postgres.StatementInfo) (postgres.Outcom
 		}
 	}
 	metrics.statements.WithLabelValues(st.Class, st.Decision).Inc()
+	if st.Decision == "deny" {
+		metrics.denials.WithLabelValues("statement").Inc()
+	}
 	rec.ev = store.Event{Time: now.UTC().Truncate(time.Microsecond), Kind: "statement", Actor: sr.actor, Connection: sr.conn, Session: sr.id,
 		Data: statementData(st)}
 	rec.sent[0], rec.events[0] = st, &rec.ev
