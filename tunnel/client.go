@@ -78,9 +78,7 @@ func Dial(ctx context.Context, gatewayURL, token, connection string, cfg *Config
 		s.shutdown(ErrSessionClosed)
 		return nil, fmt.Errorf("tunnel dial %s: control stream: %w", u, err)
 	}
-	s.ctrlMu.Lock()
-	s.ctrl = ctrl
-	s.ctrlMu.Unlock()
+	s.setCtrl(ctrl)
 	go s.readControl(ctrl, s.handle)
 	return s, nil
 }

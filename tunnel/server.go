@@ -103,9 +103,7 @@ func (s *ServerSession) handshake(conn net.Conn) {
 			s.shutdown(fmt.Errorf("tunnel: control stream: %w", err))
 			return
 		}
-		s.ctrlMu.Lock()
-		s.ctrl = conn
-		s.ctrlMu.Unlock()
+		s.setCtrl(conn)
 		go s.readControl(conn, s.deliver)
 		return
 	}

@@ -19,8 +19,9 @@ type core struct {
 	log *log.Logger
 	mux *yamux.Session
 
-	ctrlMu sync.Mutex // serialises control writes and guards ctrl
-	ctrl   net.Conn   // nil until the control stream is established
+	ctrlMu  sync.Mutex    // serialises control writes and guards ctrl
+	ctrl    net.Conn      // nil until the control stream is established
+	ctrlSet chan struct{} // closed once ctrl is set (setCtrl)
 
 	in chan ControlMessage // messages from the peer, for the user
 
@@ -48,12 +49,21 @@ func newCore(ws *websocket.Conn, cfg *Config, client bool) (*core, error) {
 		return nil, fmt.Errorf("yamux session: %w", err)
 	}
 	return &core{
-		cfg:  cfg,
-		log:  cfg.logger(),
-		mux:  mux,
-		in:   make(chan ControlMessage, cfg.ControlBacklog),
-		done: make(chan struct{}),
+		cfg:     cfg,
+		log:     cfg.logger(),
+		mux:     mux,
+		in:      make(chan ControlMessage, cfg.ControlBacklog),
+		ctrlSet: make(chan struct{}),
+		done:    make(chan struct{}),
 	}, nil
+}
+
+// setCtrl makes conn the control stream, once.
+func (c *core) setCtrl(conn net.Conn) {
+	c.ctrlMu.Lock()
+	c.ctrl = conn
+	c.ctrlMu.Unlock()
+	close(c.ctrlSet)
 }
 
 // setErr records why the session ends, unless a reason is already known.
@@ -88,6 +98,15 @@ func (c *core) shutdown(err error) {
 
 // send writes one control message, bounded by the connection write timeout.
 func (c *core) send(m ControlMessage) error {
+	// The gateway may send as soon as it has the session, before the control stream the
+	// client opens first has been read: it waits for it as it would for a write.
+	select {
+	case <-c.ctrlSet:
+	case <-c.done:
+		return c.errOrClosed()
+	case <-time.After(c.cfg.ConnectionWriteTimeout):
+		return errors.New("no control stream")
+	}
 	c.ctrlMu.Lock()
 	defer c.ctrlMu.Unlock()
 	if c.ctrl == nil {
