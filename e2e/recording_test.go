@@ -626,3 +626,53 @@ func TestAuditTrail(t *testing.T) {
 		}
 	}
 }
+
+// TestRecordingOnPostgresStore: the same recording, journal and audit chain with the store
+// in PostgreSQL, as gateways that share one store run.
+func TestRecordingOnPostgresStore(t *testing.T) {
+	pg := sharedPG(t)
+	ctx := context.Background()
+	name := fmt.Sprintf("hoopstore_%d", time.Now().UnixNano())
+	if err := pg.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatal(err)
+	}
+	gw := startGateway(t, gatewayOptions{env: map[string]string{"HOOP_STORE": pg.SuperDSN(name)}})
+	addr, _ := gw.connect(t, gw.login(t, "dana"), "db-prod")
+	conn := connectPgx(t, addr)
+	for i := range 3 {
+		if _, err := conn.Exec(ctx, "select $1::int", i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := conn.Exec(ctx, "select 1/0", pgx.QueryExecModeSimpleProtocol); err == nil {
+		t.Fatal("1/0 succeeded")
+	}
+	conn.Close(ctx)
+	if err := gw.G.SyncRecords(ctx); err != nil {
+		t.Fatal(err)
+	}
+	list := sessionsOf(t, gw.Store, "dana")
+	if len(list) != 1 {
+		t.Fatalf("sessions: %d, want 1", len(list))
+	}
+	_, sts, err := gw.Store.GetSession(ctx, list[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done, failed := 0, 0
+	for _, st := range sts {
+		switch {
+		case st.State == store.StateDone && st.Error == "":
+			done++
+		case st.State == store.StateDone && strings.Contains(st.Error, "22012"):
+			failed++
+		}
+	}
+	if done < 3 || failed != 1 {
+		t.Errorf("statements in the PostgreSQL store: %d done, %d failed; want 3 and 1: %+v", done, failed, sts)
+	}
+	report, err := gw.G.VerifyAudit(ctx)
+	if err != nil || !report.OK {
+		t.Fatalf("audit chain in PostgreSQL: %+v, %v", report, err)
+	}
+}

@@ -121,3 +121,22 @@ func TestLegacyRows(t *testing.T) {
 		}
 	})
 }
+
+// TestAppliedLSN: a commit records how far its gateway's journal is applied, per gateway.
+func TestAppliedLSN(t *testing.T) {
+	each(t, func(t *testing.T, url string) {
+		ctx := t.Context()
+		s := open(t, url)
+		for _, lsn := range []uint64{5, 9} {
+			if err := s.Commit(ctx, &Batch{Applied: &Applied{GatewayID: "gw-a", LSN: lsn}}, nil); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := s.AppliedLSN(ctx, "gw-a"); err != nil || got != lsn {
+				t.Fatalf("AppliedLSN after %d: %d, %v", lsn, got, err)
+			}
+		}
+		if got, err := s.AppliedLSN(ctx, "gw-b"); err != nil || got != 0 {
+			t.Fatalf("another gateway's mark: %d, %v; want 0", got, err)
+		}
+	})
+}
