@@ -222,13 +222,7 @@ func (g *Gateway) ReloadPolicy() error {
 // not: they were opened without a masker, and cannot start masking midway. Sessions that
 // were masked follow the new rules on their own (sessionMasker.rules).
 func (g *Gateway) endNewlyMasked(old, p *policy.Policy) {
-	g.mu.Lock()
-	live := make([]*liveTunnel, 0, len(g.tunnels))
-	for _, t := range g.tunnels {
-		live = append(live, t)
-	}
-	g.mu.Unlock()
-	for _, t := range live {
+	for _, t := range g.liveTunnels() {
 		id := g.policyIdentity(t.identity())
 		before, _ := g.maskRules(old, id, t.connection)
 		after, err := g.maskRules(p, id, t.connection)

@@ -174,12 +174,17 @@ func TestRecorderReplaysJournal(t *testing.T) {
 // eventsOf iterates a store's events as audit.Verify reads them.
 func eventsOf(ctx context.Context, st *store.Store) func() (audit.Event, bool, error) {
 	var all []audit.Event
-	err := st.Events(ctx, 0, func(e *store.Event) bool {
-		data, _ := audit.ParseData([]byte(e.Data))
-		all = append(all, audit.Event{Seq: e.Seq, Time: e.Time, Kind: e.Kind, Actor: e.Actor, Connection: e.Connection,
-			Session: e.Session, Data: data, Prev: e.Prev, Hash: e.Hash})
+	var err error
+	if ierr := st.Events(ctx, 0, func(e *store.Event) bool {
+		var ae audit.Event
+		if ae, err = toAudit(e); err != nil {
+			return false
+		}
+		all = append(all, ae)
 		return true
-	})
+	}); ierr != nil {
+		err = ierr
+	}
 	return func() (audit.Event, bool, error) {
 		if err != nil || len(all) == 0 {
 			return audit.Event{}, false, err

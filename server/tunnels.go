@@ -243,15 +243,20 @@ func (c countingConn) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// CloseTunnels ends every live tunnel with a reason the clients show.
-func (g *Gateway) CloseTunnels(reason string) {
+// liveTunnels returns the tunnels open now, to act on without holding g.mu.
+func (g *Gateway) liveTunnels() []*liveTunnel {
 	g.mu.Lock()
+	defer g.mu.Unlock()
 	live := make([]*liveTunnel, 0, len(g.tunnels))
 	for _, t := range g.tunnels {
 		live = append(live, t)
 	}
-	g.mu.Unlock()
-	for _, t := range live {
+	return live
+}
+
+// CloseTunnels ends every live tunnel with a reason the clients show.
+func (g *Gateway) CloseTunnels(reason string) {
+	for _, t := range g.liveTunnels() {
 		t.end(reason)
 	}
 }

@@ -51,15 +51,7 @@ func reviewPath(id string, d decision) string {
 // the JSON answer into out; it returns the gateway's URL. Its errors are client.Get's: a
 // non-2xx answer is a *client.APIError, which exitCode maps (403 to ExitDenied).
 func (f *factory) post(ctx context.Context, path string, in, out any) (string, error) {
-	gw, err := f.gateway()
-	if err != nil {
-		return "", err
-	}
-	tok, _, err := f.token(ctx, gw)
-	if err != nil {
-		return "", err
-	}
-	return gw, client.Call(ctx, f.http, http.MethodPost, gw, path, tok, in, out)
+	return f.call(ctx, http.MethodPost, path, in, out)
 }
 
 // answerError is the *client.APIError of a non-2xx answer, as client.Call makes it.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -51,6 +52,12 @@ func newOutputCmd(use, short string, run func(ctx context.Context, f *factory, o
 
 // get calls the gateway's API as the logged-in identity; it returns the gateway's URL.
 func (f *factory) get(ctx context.Context, path string, out any) (string, error) {
+	return f.call(ctx, http.MethodGet, path, nil, out)
+}
+
+// call calls method {gateway}{path} as the logged-in identity with in as its JSON body
+// (none when nil), and decodes the answer into out; it returns the gateway's URL.
+func (f *factory) call(ctx context.Context, method, path string, in, out any) (string, error) {
 	gw, err := f.gateway()
 	if err != nil {
 		return "", err
@@ -59,7 +66,7 @@ func (f *factory) get(ctx context.Context, path string, out any) (string, error)
 	if err != nil {
 		return "", err
 	}
-	return gw, client.Get(ctx, f.http, gw, path, tok, out)
+	return gw, client.Call(ctx, f.http, method, gw, path, tok, in, out)
 }
 
 func newWhoamiCmd(f *factory) *cobra.Command {
