@@ -21,6 +21,9 @@ type sessionGate struct {
 	connection string
 	log        *slog.Logger
 	prepared   map[string]policy.Class // "get_user" → read
+	// masker masks what the gate logs of a statement by the rules that mask the session's
+	// record; nil when none do.
+	masker *sessionMasker
 
 	// For the record: the last decision, and the decision of each extended-protocol
 	// statement ("" the unnamed one), which its Executes run under.
@@ -87,7 +90,7 @@ func (sg *sessionGate) decide(sql string) (policy.Class, error) {
 	stmts, err := sg.g.classifier.Classify(sql)
 	if err != nil {
 		sg.last = decided{class: string(policy.Admin), decision: policy.Deny.String(), version: sg.g.Policy().Version()}
-		sg.log.Error("statement analysis failed: refused", "err", err)
+		sg.log.Error("statement analysis failed: refused", "err", maskText(sg.masker, err.Error()))
 		return "", fmt.Errorf("the gateway could not analyse the statement, so it is refused: %w", err)
 	}
 	items := make([]policy.Statement, len(stmts))
@@ -103,7 +106,7 @@ func (sg *sessionGate) decide(sql string) (policy.Class, error) {
 	}
 	p := sg.g.Policy()
 	ev := p.Evaluate(sg.id, sg.connection, items)
-	sg.logDecision(p, stmts, items, ev)
+	sg.logDecision(p, sql, stmts, items, ev)
 	sg.last = decided{class: string(topClass(items)), decision: ev.Decision.String(), rule: ev.Rule, version: p.Version()}
 	if ev.Decision == policy.Deny {
 		return "", &postgres.DeniedError{Reason: ev.Reason}
@@ -139,8 +142,10 @@ func topClass(items []policy.Statement) policy.Class {
 	return top
 }
 
-// logDecision logs one query's decision with the policy version that made it.
-func (sg *sessionGate) logDecision(p *policy.Policy, stmts []classify.Statement, items []policy.Statement, ev policy.Evaluation) {
+// logDecision logs one query's decision with the policy version that made it. The text is
+// masked as the session's record masks it, before it is cut short, so that a cut never
+// leaves part of a value the detectors would have found whole.
+func (sg *sessionGate) logDecision(p *policy.Policy, sql string, stmts []classify.Statement, items []policy.Statement, ev policy.Evaluation) {
 	if len(stmts) == 0 {
 		return
 	}
@@ -160,9 +165,9 @@ func (sg *sessionGate) logDecision(p *policy.Policy, stmts []classify.Statement,
 		"rule", ev.Rule,
 		"classes", strings.Join(classes, ","),
 		"policy_version", short(p.Version()),
-		"sql", truncate(stmts[0].Text, 200),
+		"sql", truncate(strings.TrimSpace(sg.masker.statement(sql)), 200),
 		"statements", len(stmts),
-		"reason", ev.Reason)
+		"reason", maskText(sg.masker, ev.Reason))
 }
 
 func truncate(s string, n int) string {

@@ -126,7 +126,7 @@ func New(opts Options) (*Gateway, error) {
 	if g.hashKey, err = loadHashKey(cfg.DataDir, cfg.Masking.HashKey); err != nil {
 		return nil, err
 	}
-	g.reviews = newReviews(g)
+	g.reviews = newReviews(g, cfg.Reviews.MaxPending, cfg.Reviews.MaxPerMinute)
 	key := make([]byte, 32)
 	if _, err := rand.Read(key); err != nil {
 		return nil, err
@@ -432,7 +432,9 @@ func (g *Gateway) grant(id identity.Identity, c *config.Connection, tunnelID, re
 		grant.Masker = g.newMasker(p, rules, g.policyIdentity(id), c.Name, log, &catalog{cfg: up.Copy(), tables: make(map[uint32]*tableInfo)})
 	}
 	sm, _ := grant.Masker.(*sessionMasker)
+	gate.masker = sm
 	holder.params = func(ps []postgres.Param) []*string { return maskParams(sm, ps) }
+	holder.text = func(s string) string { return maskText(sm, s) }
 	return grant, nil
 }
 

@@ -503,9 +503,6 @@ type sessionRecorder struct {
 	rows   int            // result rows kept per statement
 	seq    int64          // the client side's statement counter
 	ended  sync.Once      //
-
-	lastRules           *ruleSet // sqlText's last statement text, masked under these rules
-	lastSQL, lastMasked string
 }
 
 // openRecord records a session's start, durably, before its first statement.
@@ -589,22 +586,13 @@ type sentRecord struct {
 // text masks a statement text or message for the record, with the session's detectors.
 func (sr *sessionRecorder) text(s string) string { return maskText(sr.masker, s) }
 
-// sqlText is text for a statement's text, which a prepared statement brings again at each
-// Execute: the last one's masked text is kept, for the rules it was masked with.
-func (sr *sessionRecorder) sqlText(sql string) string {
-	if sr.masker == nil {
-		return sql
-	}
-	sr.masker.rules() // the rules in force after a reload
-	set := sr.masker.set.Load()
-	if set == sr.lastRules && sql == sr.lastSQL {
-		return sr.lastMasked
-	}
-	m := maskText(sr.masker, sql)
-	sr.lastRules, sr.lastSQL, sr.lastMasked = set, sql, m
-	return m
-}
+// sqlText is text for a statement's text.
+func (sr *sessionRecorder) sqlText(sql string) string { return sr.masker.statement(sql) }
 
+// maskText masks s with the session's detectors: what every text the gateway keeps of a
+// session goes through, statement texts, parameters and messages alike, in the recording,
+// the log, the audit trail, reviews and notifications. A nil masker (no rule masks the
+// session) returns s.
 func maskText(masker *sessionMasker, s string) string {
 	if masker == nil || s == "" {
 		return s

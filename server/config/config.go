@@ -249,7 +249,18 @@ func (a Alert) Rule() audit.Rule {
 // Reviews configures approvals.
 type Reviews struct {
 	Notify []NotifyTarget // where approvers are told that a review opened
+	// MaxPending is the most reviews one identity may have pending at once: 10 (default).
+	// A statement held beyond it is refused, so one user cannot flood the approvers.
+	MaxPending int
+	// MaxPerMinute is the most reviews one identity may open in any minute: 30 (default).
+	MaxPerMinute int
 }
+
+// Defaults for Reviews' limits, also used for a Config built in code that leaves them 0.
+const (
+	DefaultMaxPendingReviews   = 10
+	DefaultMaxReviewsPerMinute = 30
+)
 
 // NotifyConfigs returns the notification targets as notify.New takes them.
 func (r Reviews) NotifyConfigs() []notify.Config {
@@ -323,6 +334,7 @@ func DefaultConfig() *Config {
 			Scopes:      []string{"openid", "email", "profile", "offline_access"},
 		}},
 		Recording: Recording{RowsPerStatement: 1000},
+		Reviews:   Reviews{MaxPending: DefaultMaxPendingReviews, MaxPerMinute: DefaultMaxReviewsPerMinute},
 	}
 }
 

@@ -62,6 +62,7 @@ func TestExample(t *testing.T) {
 		PolicyFiles: []string{filepath.Join(abs, "policy.yaml")}, // next to the config file
 		Recording:   Recording{RowsPerStatement: 1000},
 		Audit:       Audit{Sinks: []Sink{{Type: "file", Path: filepath.Join(abs, "hoop-data", "audit.jsonl"), Line: 52}}},
+		Reviews:     Reviews{MaxPending: DefaultMaxPendingReviews, MaxPerMinute: DefaultMaxReviewsPerMinute},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load(%s) (-want +got):\n%s", path, diff)
@@ -385,6 +386,9 @@ func TestLoadErrors(t *testing.T) {
 		{"email password in the clear to loopback", base + "reviews:\n  notify:\n    - type: email\n      address: 127.0.0.1:25\n      from: hoop@example.com\n      to: [a@example.com]\n      username: hoop\n      password: hunter2\n      tls: none\n", ""},
 		{"email with a field of webhook", base + "reviews:\n  notify:\n    - type: email\n      address: smtp.example.com:587\n      from: hoop@example.com\n      to: [a@example.com]\n      url: https://x\n",
 			"gateway.yaml:17: reviews.notify[0].url: not used by an email target"},
+		{"review limit 0", base + "reviews:\n  max_pending: 0\n  max_perMinute: many\n",
+			"gateway.yaml:12: reviews.max_pending: want an integer 1-100000\n" +
+				"gateway.yaml:13: reviews.max_perMinute: want an integer 1-100000"},
 		{"several errors", strings.Replace(base, "user: app", "user: app\n    port: abc\n    sslmode: nope", 1) + "extra: 1\n",
 			"gateway.yaml:10: connections[0].port: want an integer 1-65535\n" +
 				"gateway.yaml:11: connections[0].sslmode: unknown sslmode 'nope' (want disable, allow, prefer, require, verify-ca or verify-full)\n" +
@@ -551,6 +555,32 @@ func TestAudit(t *testing.T) {
 	}
 }
 
+// TestReviewLimits: the reviews a person may open are bounded by default, and the
+// config may change the bounds.
+func TestReviewLimits(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "gateway.yaml")
+	for _, tt := range []struct {
+		text                string
+		pending, perMinute int
+	}{
+		{"", DefaultMaxPendingReviews, DefaultMaxReviewsPerMinute},
+		{"reviews:\n  max_pending: 3\n", 3, DefaultMaxReviewsPerMinute},
+		{"reviews:\n  max_pending: 3\n  max_perMinute: 100\n", 3, 100},
+	} {
+		if err := os.WriteFile(path, []byte(base+tt.text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		got, err := Load(path, envOf(nil))
+		if err != nil {
+			t.Fatalf("%q: %v", tt.text, err)
+		}
+		if got.Reviews.MaxPending != tt.pending || got.Reviews.MaxPerMinute != tt.perMinute {
+			t.Errorf("%q: got max_pending %d, max_perMinute %d, want %d and %d", tt.text, got.Reviews.MaxPending, got.Reviews.MaxPerMinute, tt.pending, tt.perMinute)
+		}
+	}
+}
+
 // TestReviews: the reviews section as a whole, values from the environment, and the
 // notify package takes what it gives. Printed with any verb, the config hides the
 // password, the header values and the Slack URL's path.
@@ -596,7 +626,7 @@ func TestReviews(t *testing.T) {
 			Username: "hoop", Password: "smtpsecret", TLS: "starttls", Line: 18},
 		{Type: "email", Address: "127.0.0.1:25", From: "Hoop <hoop@example.com>", To: []string{"a@example.com", "b@example.com"},
 			TLS: "none", Line: 24},
-	}}
+	}, MaxPending: DefaultMaxPendingReviews, MaxPerMinute: DefaultMaxReviewsPerMinute}
 	if diff := cmp.Diff(want, got.Reviews); diff != "" {
 		t.Errorf("Reviews (-want +got):\n%s", diff)
 	}

@@ -139,6 +139,8 @@ func parse(name, abs string, data []byte, env func(string) (string, bool)) (*Con
 				"notify": func(v *yaml.Node, path string) {
 					d.Items(v, path, func(_ int, item *yaml.Node, p string) { d.notifyTarget(c, item, p) })
 				},
+				"max_pending":    d.setInt(&c.Reviews.MaxPending, 1, 100_000),
+				"max_per_minute": d.setInt(&c.Reviews.MaxPerMinute, 1, 100_000),
 			})
 		},
 	})

@@ -125,6 +125,14 @@ type DeniedError struct {
 
 func (e *DeniedError) Error() string { return e.Reason }
 
+// ReviewLimitError refuses a statement that needs a review when its identity has opened
+// as many as the gateway allows: SQLSTATE 53400 (configuration_limit_exceeded).
+type ReviewLimitError struct {
+	Reason string // "…; no review was opened: alice@example.com has 10 reviews pending, …"
+}
+
+func (e *ReviewLimitError) Error() string { return e.Reason }
+
 // Request is one client connection that arrived through a tunnel.
 type Request struct {
 	Identity   identity.Identity
@@ -203,6 +211,7 @@ const (
 	codeSystemError           = "58000"
 	codeReviewPending         = "HR001" // hoop's own: the statement waits for a review
 	codeInvalidParameter      = "22023"
+	codeLimitExceeded         = "53400" // configuration_limit_exceeded
 )
 
 // startupParams are the client's startup parameters passed on to PostgreSQL. Anything else
@@ -537,6 +546,7 @@ func (c *clientConn) writeError(refusal error) error {
 	var denied *DeniedError
 	var rec *RecordError
 	var pending *ReviewPendingError
+	var limited *ReviewLimitError
 	switch {
 	case errors.As(refusal, &denied):
 		code = codeInsufficientPrivilege
@@ -544,6 +554,8 @@ func (c *clientConn) writeError(refusal error) error {
 		code = codeSystemError
 	case errors.As(refusal, &pending):
 		code = codeReviewPending
+	case errors.As(refusal, &limited):
+		code = codeLimitExceeded
 	}
 	b, err := (&pgproto3.ErrorResponse{Severity: "ERROR", SeverityUnlocalized: "ERROR", Code: code, Message: msg}).Encode(nil)
 	if err != nil {
