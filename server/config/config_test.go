@@ -386,9 +386,9 @@ func TestLoadErrors(t *testing.T) {
 		{"email password in the clear to loopback", base + "reviews:\n  notify:\n    - type: email\n      address: 127.0.0.1:25\n      from: hoop@example.com\n      to: [a@example.com]\n      username: hoop\n      password: hunter2\n      tls: none\n", ""},
 		{"email with a field of webhook", base + "reviews:\n  notify:\n    - type: email\n      address: smtp.example.com:587\n      from: hoop@example.com\n      to: [a@example.com]\n      url: https://x\n",
 			"gateway.yaml:17: reviews.notify[0].url: not used by an email target"},
-		{"review limit 0", base + "reviews:\n  max_pending: 0\n  max_perMinute: many\n",
+		{"review limit 0", base + "reviews:\n  max_pending: 0\n  max_per_minute: many\n",
 			"gateway.yaml:12: reviews.max_pending: want an integer 1-100000\n" +
-				"gateway.yaml:13: reviews.max_perMinute: want an integer 1-100000"},
+				"gateway.yaml:13: reviews.max_per_minute: want an integer 1-100000"},
 		{"several errors", strings.Replace(base, "user: app", "user: app\n    port: abc\n    sslmode: nope", 1) + "extra: 1\n",
 			"gateway.yaml:10: connections[0].port: want an integer 1-65535\n" +
 				"gateway.yaml:11: connections[0].sslmode: unknown sslmode 'nope' (want disable, allow, prefer, require, verify-ca or verify-full)\n" +
@@ -566,7 +566,7 @@ func TestReviewLimits(t *testing.T) {
 	}{
 		{"", DefaultMaxPendingReviews, DefaultMaxReviewsPerMinute},
 		{"reviews:\n  max_pending: 3\n", 3, DefaultMaxReviewsPerMinute},
-		{"reviews:\n  max_pending: 3\n  max_perMinute: 100\n", 3, 100},
+		{"reviews:\n  max_pending: 3\n  max_per_minute: 100\n", 3, 100},
 	} {
 		if err := os.WriteFile(path, []byte(base+tt.text), 0o600); err != nil {
 			t.Fatal(err)
@@ -576,7 +576,7 @@ func TestReviewLimits(t *testing.T) {
 			t.Fatalf("%q: %v", tt.text, err)
 		}
 		if got.Reviews.MaxPending != tt.pending || got.Reviews.MaxPerMinute != tt.perMinute {
-			t.Errorf("%q: got max_pending %d, max_perMinute %d, want %d and %d", tt.text, got.Reviews.MaxPending, got.Reviews.MaxPerMinute, tt.pending, tt.perMinute)
+			t.Errorf("%q: got max_pending %d, max_per_minute %d, want %d and %d", tt.text, got.Reviews.MaxPending, got.Reviews.MaxPerMinute, tt.pending, tt.perMinute)
 		}
 	}
 }
