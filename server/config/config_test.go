@@ -561,7 +561,7 @@ func TestReviewLimits(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "gateway.yaml")
 	for _, tt := range []struct {
-		text                string
+		text               string
 		pending, perMinute int
 	}{
 		{"", DefaultMaxPendingReviews, DefaultMaxReviewsPerMinute},
