@@ -26,7 +26,7 @@ import (
 // SSN compared with a masked column (ssn), values as bind parameters, a secret the
 // database prints in an error (a failed cast) and one in a statement that does not parse;
 // some run, some are held and denied (the denial's reason holds a card too), one is held
-// and approved. The gateway's log, the audit trail's file sink (audit.jsonl), the store
+// and approved; a just-in-time request's reason holds a card and an SSN. The gateway's log, the audit trail's file sink (audit.jsonl), the store
 // (events, the session's record, the reviews) and the captured review notifications (a
 // Slack-style and a generic webhook) must hold none of the secrets, and must hold their
 // masked forms (the last four digits the partial mode keeps): they are masked by the rules
@@ -122,6 +122,18 @@ func TestSecretsInLogsAndAuditSinks(t *testing.T) {
 	}
 	conn.Close(ctx)
 
+	// A just-in-time request whose reason, the requester's free text, holds a card number.
+	carl := gw.login(t, "carl")
+	var asked api.Review
+	if code := apiCall(t, gw, carl, "POST", "/api/v1/access", api.AccessRequest{Connection: "db-prod", Duration: "1h",
+		Reason: "INC-9: the customer with card " + card + " and SSN " + ssn}, &asked); code != 201 {
+		t.Fatalf("access request: %d", code)
+	}
+	if strings.Contains(asked.Reason, card) || !strings.Contains(asked.Reason, "6467") {
+		t.Errorf("the access review's reason: %q, want the card masked", asked.Reason)
+	}
+	apiCall(t, gw, dana, "POST", "/api/v1/reviews/"+asked.ID+"/deny", api.ReviewAnswer{Reason: "not for " + ssn}, nil)
+
 	waitFor(t, "alice's session to end", func() bool {
 		list := sessionsOf(t, gw.Store, "alice")
 		return len(list) == 1 && !list[0].EndedAt.IsZero()
@@ -129,7 +141,9 @@ func TestSecretsInLogsAndAuditSinks(t *testing.T) {
 	if err := gw.G.SyncRecords(ctx); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the notifications of both reviews", func() bool { return strings.Count(hooked(), "/hook ") == 2 && strings.Count(hooked(), "/slack ") == 2 })
+	waitFor(t, "the notifications of the three reviews", func() bool {
+		return strings.Count(hooked(), "/hook ") == 3 && strings.Count(hooked(), "/slack ") == 3
+	})
 
 	// The store: every event, the session's record, the reviews.
 	var events strings.Builder
@@ -156,7 +170,7 @@ func TestSecretsInLogsAndAuditSinks(t *testing.T) {
 		}
 	}
 	reviews, err := gw.Store.Reviews(ctx, "", 100)
-	if err != nil || len(reviews) != 2 {
+	if err != nil || len(reviews) != 3 {
 		t.Fatalf("reviews in the store: %d, %v", len(reviews), err)
 	}
 	var stored strings.Builder
