@@ -112,10 +112,12 @@ func (p *Policy) defaultDenial(id Identity, connection string, class Class, kind
 		}
 		fmt.Fprintf(&b, "denied by rules %s: %s", strings.Join(names, ", "), strings.Join(what, ", "))
 	}
-	for _, g := range p.activeGrants(id, connection) {
+	grants := p.activeGrants(id, connection)
+	for _, g := range grants {
 		fmt.Fprintf(&b, "; the just-in-time grant under %s allows %s", g.JIT, classList(g.Classes))
 	}
-	if len(matched) > 0 || len(id.Grants) > 0 {
+	// With nothing matched, the class is beside the point: nothing at all is granted.
+	if len(matched) > 0 || len(grants) > 0 {
 		fmt.Fprintf(&b, "; this statement is %s", class)
 		if kind != "" {
 			fmt.Fprintf(&b, " (%s)", kind)
@@ -132,7 +134,7 @@ func (p *Policy) defaultDenial(id Identity, connection string, class Class, kind
 	case jit != nil:
 		fmt.Fprintf(&b, "; JIT rule %s lets you ask for %s access for up to %s: hoop connect %s --duration %s --reason \"…\"",
 			jit.Name, classList(jit.Access), shortDuration(jit.MaxDuration), connection, shortDuration(min(time.Hour, jit.MaxDuration)))
-	case len(matched) > 0 || len(id.Grants) > 0:
+	case len(matched) > 0 || len(grants) > 0:
 		fmt.Fprintf(&b, "; ask a policy admin for a rule that grants %s on %s", class, connection)
 	default:
 		b.WriteString("; ask a policy admin for access")
