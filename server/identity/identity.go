@@ -30,8 +30,10 @@
 // also issue tokens to machine clients (client_credentials); Verifiers accepts those of
 // the configured machines, each as the identity configured for it.
 //
-//	token ─▶ its iss, read unverified, picks the issuer whose keys verify it
-//	         ├─ the people's ─▶ verify ─▶ for the people's audience: sub, email, the groups claim
+//	token ─▶ not a JWT (an opaque access or refresh token) ─▶ refused
+//	      ─▶ its iss, read unverified, picks the issuer whose keys verify it
+//	         (every path: signature, expiry, iat and the lifetime cap, exact audience, azp)
+//	         ├─ the people's ─▶ verify ─▶ for the people's audience: an ID token only; sub, email, the groups claim
 //	         │                          └▶ for a machine audience: client_id (azp, sub) ─▶ a configured machine's identity, its groups
 //	         ├─ a workload's ─▶ verify ─▶ the first mapping whose When holds ─▶ "ci:acme/app@main", its groups
 //	         └─ any other    ─▶ refused: untrusted issuer
