@@ -95,7 +95,7 @@ func (sg *sessionGate) decide(sql string) (policy.Class, error) {
 	}
 	items := make([]policy.Statement, len(stmts))
 	for i, st := range stmts {
-		items[i] = policy.Statement{Text: st.Text, Class: st.Class, Always: st.Always}
+		items[i] = policy.Statement{Text: st.Text, Class: st.Class, Always: st.Always, Kind: st.Kind, Why: st.Reason}
 		if st.Executes != "" {
 			class, ok := sg.prepared[st.Executes]
 			if !ok {

@@ -112,6 +112,8 @@ func New(opts Options) (*Gateway, error) {
 		verifier: identity.NewVerifiers(identity.Config{
 			Issuer:      cfg.Auth.OIDC.Issuer,
 			Audience:    audience(cfg),
+			ClientID:    cfg.Auth.OIDC.ClientID,
+			MaxLifetime: cfg.Auth.MaxTokenLifetime,
 			GroupsClaim: cfg.Auth.OIDC.GroupsClaim,
 			Machines:    cfg.Auth.MachineClients(),
 		}, cfg.Auth.Workloads()),

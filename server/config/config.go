@@ -59,7 +59,18 @@ type Auth struct {
 	OIDC     OIDC       // the identity provider people log in at
 	Workload []Workload // CI systems and workloads whose own tokens the gateway trusts
 	Machines []Machine  // machine clients of the people's issuer (client_credentials)
+	// MaxTokenLifetime is the longest a token may be meant to live (its exp − iat),
+	// from any issuer: a token without iat, or that lives longer, is refused. 24h
+	// (DefaultMaxTokenLifetime) unless auth.max_token_lifetime says otherwise.
+	MaxTokenLifetime time.Duration
 }
+
+// Bounds of auth.max_token_lifetime, and its default.
+const (
+	DefaultMaxTokenLifetime = 24 * time.Hour
+	minTokenLifetime        = time.Minute
+	maxTokenLifetime        = 30 * 24 * time.Hour // past a month a token is a long-lived credential
+)
 
 // Machine is a client of auth.oidc's issuer that gets tokens for itself with the
 // client_credentials grant, such as a CI job given HOOP_CLIENT_ID and HOOP_CLIENT_SECRET.
@@ -332,7 +343,7 @@ func DefaultConfig() *Config {
 			ClientID:    "hoop-cli",
 			GroupsClaim: "groups",
 			Scopes:      []string{"openid", "email", "profile", "offline_access"},
-		}},
+		}, MaxTokenLifetime: DefaultMaxTokenLifetime},
 		Recording: Recording{RowsPerStatement: 1000},
 		Reviews:   Reviews{MaxPending: DefaultMaxPendingReviews, MaxPerMinute: DefaultMaxReviewsPerMinute},
 	}

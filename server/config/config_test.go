@@ -53,7 +53,7 @@ func TestExample(t *testing.T) {
 			GroupsClaim: "groups",
 			Scopes:      []string{"openid", "email", "profile", "groups", "offline_access"},
 			Audience:    "hoop-cli",
-		}},
+		}, MaxTokenLifetime: 24 * time.Hour},
 		Connections: []Connection{{
 			Name: "db-prod", Type: "postgres", Host: "127.0.0.1", Port: 5432, Database: "app", SSLMode: "prefer",
 			Roles: map[string]Credential{"read": {User: "app_ro"}, "write": {User: "app_rw"}},
@@ -327,6 +327,14 @@ func TestLoadErrors(t *testing.T) {
 			"gateway.yaml:15: audit.alerts[0].threshold: want an integer 1-100000"},
 		{"alert window", base + "audit:\n  alerts:\n    - name: a\n      kind: statement\n      window: soon\n",
 			"gateway.yaml:15: audit.alerts[0].window: bad duration \"soon\": want a positive duration such as 1m or 1h"},
+		{"max token lifetime not a duration", strings.Replace(base, "auth:\n", "auth:\n  max_token_lifetime: a day\n", 1),
+			"gateway.yaml:3: auth.max_token_lifetime: bad duration \"a day\": want a duration from 1m0s to 720h0m0s, such as 8h (the default is 24h0m0s)"},
+		{"max token lifetime zero", strings.Replace(base, "auth:\n", "auth:\n  max_token_lifetime: 0s\n", 1),
+			"gateway.yaml:3: auth.max_token_lifetime: bad duration \"0s\": want a duration from 1m0s to 720h0m0s, such as 8h (the default is 24h0m0s)"},
+		{"max token lifetime a year", strings.Replace(base, "auth:\n", "auth:\n  max_token_lifetime: 8760h\n", 1),
+			"gateway.yaml:3: auth.max_token_lifetime: bad duration \"8760h\": want a duration from 1m0s to 720h0m0s, such as 8h (the default is 24h0m0s)"},
+		{"max token lifetime typo", strings.Replace(base, "auth:\n", "auth:\n  max_token_lifetme: 8h\n", 1),
+			"gateway.yaml:3: auth.max_token_lifetme: unknown field (did you mean max_token_lifetime?)"},
 		{"alert window negative", base + "audit:\n  alerts:\n    - name: a\n      kind: statement\n      window: -1m\n",
 			"gateway.yaml:15: audit.alerts[0].window: bad duration \"-1m\": want a positive duration such as 1m or 1h"},
 		{"alert where not a mapping", base + "audit:\n  alerts:\n    - name: a\n      kind: statement\n      where: decision=deny\n",
@@ -928,5 +936,31 @@ func TestMachines(t *testing.T) {
 	}
 	if got.Auth.Machines[1].Line != 10 {
 		t.Errorf("Line: got %d, want 10", got.Auth.Machines[1].Line)
+	}
+}
+
+// TestMaxTokenLifetime: auth.max_token_lifetime caps what the gateway accepts, 24h when
+// not set; the identity package refuses longer tokens with it.
+func TestMaxTokenLifetime(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "gateway.yaml")
+	for _, tt := range []struct {
+		extra string
+		want  time.Duration
+	}{
+		{"", 24 * time.Hour},
+		{"  max_token_lifetime: 8h\n", 8 * time.Hour},
+		{"  max_token_lifetime: ${LIFE:-90m}\n", 90 * time.Minute},
+	} {
+		if err := os.WriteFile(path, []byte(strings.Replace(base, "auth:\n", "auth:\n"+tt.extra, 1)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		got, err := Load(path, envOf(nil))
+		if err != nil {
+			t.Fatalf("Load with %q: %v", tt.extra, err)
+		}
+		if got.Auth.MaxTokenLifetime != tt.want {
+			t.Errorf("Load with %q: MaxTokenLifetime %s, want %s", tt.extra, got.Auth.MaxTokenLifetime, tt.want)
+		}
 	}
 }

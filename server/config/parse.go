@@ -86,6 +86,19 @@ func parse(name, abs string, data []byte, env func(string) (string, bool)) (*Con
 						}
 					})
 				},
+				"max_token_lifetime": func(v *yaml.Node, path string) {
+					s, ok := d.Str(v, path)
+					if !ok || s == "" {
+						return
+					}
+					life, err := time.ParseDuration(s)
+					if err != nil || life < minTokenLifetime || life > maxTokenLifetime {
+						d.Add(yamlfile.Resolve(v), path, fmt.Sprintf("bad duration %q: want a duration from %s to %s, such as 8h (the default is %s)",
+							s, minTokenLifetime, maxTokenLifetime, DefaultMaxTokenLifetime))
+						return
+					}
+					c.Auth.MaxTokenLifetime = life
+				},
 			})
 		},
 		"connections": func(v *yaml.Node, path string) {
