@@ -460,7 +460,6 @@ func (d *decoder) connection(c *Config, n *yaml.Node, path string) {
 		"database":    d.set(&conn.Database),
 		"sslmode":     d.set(&conn.SSLMode),
 		"sslrootcert": d.set(&conn.SSLRootCert),
-		"max_sessions": d.setInt(&conn.MaxSessions, 1, 100_000),
 		"user":        d.set(&conn.User),
 		"password":    d.set(&conn.Password),
 		"roles": func(v *yaml.Node, path string) {
@@ -483,6 +482,7 @@ func (d *decoder) connection(c *Config, n *yaml.Node, path string) {
 				"read": role("read"), "write": role("write"), "ddl": role("ddl"), "admin": role("admin"),
 			})
 		},
+		"max_sessions": d.setInt(&conn.MaxSessions, 1, 100_000),
 	})
 
 	// Checks that name a field use its line; the others the connection's first line.
