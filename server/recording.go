@@ -535,7 +535,11 @@ func (sr *sessionRecorder) Statement(in postgres.StatementInfo) (postgres.Outcom
 		State: store.StateSent, ReviewID: in.ReviewID}}
 	st := &rec.st
 	d := decided{decision: "allow"}
-	if sr.gate != nil {
+	switch {
+	case in.Unread:
+		// Refused before any decision: the gate's last is another statement's.
+		d = decided{class: "unknown", decision: "deny"}
+	case sr.gate != nil:
 		d = sr.gate.last
 		if in.Execute {
 			d = sr.gate.parsed[in.Prepared]
@@ -627,6 +631,8 @@ func maskParams(masker *sessionMasker, ps []postgres.Param) []*string {
 		}
 		var v string
 		switch {
+		case p.Omitted > 0:
+			v = fmt.Sprintf("[%d bytes: too large to record]", p.Omitted)
 		case !p.Binary:
 			v = maskText(masker, string(p.Value))
 		case masker != nil && !sameBytes(masker.scan(p.Value, false, false), p.Value):

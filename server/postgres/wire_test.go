@@ -34,7 +34,7 @@ func TestReaderNext(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := newReader(bufio.NewReader(bytes.NewReader(tt.in)), tt.max)
+			r := newReader(bufio.NewReader(bytes.NewReader(tt.in)), 64, tt.max)
 			typ, body, err := r.next()
 			if tt.wantErr != "" {
 				if err == nil || err.Error() != tt.wantErr {
@@ -86,7 +86,7 @@ func FuzzReader(f *testing.F) {
 	f.Add([]byte{0x16, 0x03, 0x01, 0x02, 0x00})
 	f.Fuzz(func(t *testing.T, in []byte) {
 		_, _ = readStartup(bufio.NewReader(bytes.NewReader(in)))
-		r := newReader(bufio.NewReader(bytes.NewReader(in)), 1024)
+		r := newReader(bufio.NewReader(bytes.NewReader(in)), 64, 1024)
 		for range len(in) + 1 {
 			_, body, err := r.next()
 			if err != nil {
