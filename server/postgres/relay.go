@@ -205,6 +205,9 @@ func (s *session) nextFromClient(r *reader) (byte, error) {
 		return typ, s.decide(typ, body)
 	}
 	switch {
+	case s.skipping && (typ == msgParse || typ == msgBind || typ == msgDescribe || typ == msgExecute || typ == msgClose):
+		// Skipped up to Sync after an error, as decide would: no need to hold it.
+		return typ, r.discard(n)
 	case (typ == msgQuery || typ == msgParse) && n > s.e.cfg.StatementBytes:
 		if err := r.discard(n); err != nil {
 			return 0, err
