@@ -185,9 +185,10 @@ func procStatus(t *testing.T, pid int, field string) int64 {
 	return 0
 }
 
-// startHoopd runs hoopd --dev as its own process with the shared example config against
-// the shared PostgreSQL, so that its memory is its own; it returns its URL and process.
-func startHoopd(t *testing.T) (string, *exec.Cmd) {
+// startHoopd runs hoopd --dev as its own process with the shared example config (and
+// extra appended), with env added to its environment, against the shared PostgreSQL, so that its memory is its own; it
+// returns its URL and process.
+func startHoopd(t *testing.T, extra string, env ...string) (string, *exec.Cmd) {
 	t.Helper()
 	pg := sharedPG(t)
 	hoopd, err := exec.LookPath("hoopd") // testscript.Main puts the test binary on PATH as hoopd
@@ -196,7 +197,7 @@ func startHoopd(t *testing.T) (string, *exec.Cmd) {
 	}
 	dir := t.TempDir()
 	ex := sharedExamples(t)
-	writeFile(t, filepath.Join(dir, "gateway.yaml"), readFile(t, filepath.Join(ex, "gateway.yaml")))
+	writeFile(t, filepath.Join(dir, "gateway.yaml"), readFile(t, filepath.Join(ex, "gateway.yaml"))+extra)
 	writeFile(t, filepath.Join(dir, "policy.yaml"), readFile(t, filepath.Join(ex, "policy.yaml")))
 	port, err := freePort()
 	if err != nil {
@@ -209,6 +210,7 @@ func startHoopd(t *testing.T) (string, *exec.Cmd) {
 		"DB_HOST="+pg.Host, "DB_PORT="+fmt.Sprint(pg.Port), "DB_NAME="+pg.App.DB,
 		"DB_RO_USER="+pg.App.ROUser, "DB_RO_PASSWORD="+pg.App.ROPassword,
 		"DB_RW_USER="+pg.App.RWUser, "DB_RW_PASSWORD="+pg.App.RWPassword)
+	cmd.Env = append(cmd.Env, env...)
 	logs := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
@@ -276,7 +278,7 @@ func TestStatementSizeBoundsMemory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("sends 320 MB through the gateway")
 	}
-	url, hoopd := startHoopd(t)
+	url, hoopd := startHoopd(t, "")
 	annAddr := connectTo(t, url, "ann")
 	aliceAddr := connectTo(t, url, "alice")
 	ctx := context.Background()
@@ -395,4 +397,51 @@ func sendLargeStatement(pc *pgconn.PgConn, text []byte, parse bool, halfSent cha
 		return fmt.Errorf("after the refusal: got %#v, want ReadyForQuery", m)
 	}
 	return nil
+}
+
+// TestLargeBindParametersWaitForBudget: large data sent the legitimate way, as bind
+// parameters, is forwarded whole even when the in-flight budget (limits.inflight_bytes,
+// here 128MiB) cannot hold all of it at once: eight concurrent 40 MB parameters wait their
+// turn and all reach the database; none is refused. The gateway's memory growth is
+// logged: besides the budget, each waiting session's tunnel stream holds up to its window.
+func TestLargeBindParametersWaitForBudget(t *testing.T) {
+	if testing.Short() {
+		t.Skip("sends 320 MB through the gateway")
+	}
+	url, hoopd := startHoopd(t, "\nlimits:\n  inflight_bytes: 128MiB\n")
+	annAddr := connectTo(t, url, "ann")
+	ctx := context.Background()
+	const senders, size = 8, 40 << 20
+	conns := make([]*pgx.Conn, senders)
+	for i := range conns {
+		conns[i] = connectPgx(t, annAddr)
+		if _, err := conns[i].Exec(ctx, "select length($1::text)", "warm"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	param := strings.Repeat("p", size)
+	before := procStatus(t, hoopd.Process.Pid, "VmRSS")
+	var wg sync.WaitGroup
+	errs := make(chan error, senders)
+	for _, conn := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var n int
+			if err := conn.QueryRow(ctx, "select length($1::text)", param).Scan(&n); err != nil {
+				errs <- err
+			} else if n != size {
+				errs <- fmt.Errorf("length of the parameter in the database: %d, want %d", n, size)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	peak := procStatus(t, hoopd.Process.Pid, "VmHWM")
+	growth := peak - before
+	t.Logf("hoopd resident memory: %d MiB before, peak %d MiB: grew by %d MiB for %d parameters of %d MiB",
+		before>>20, peak>>20, growth>>20, senders, size>>20)
 }
