@@ -401,7 +401,7 @@ func sendLargeStatement(pc *pgconn.PgConn, text []byte, parse bool, halfSent cha
 
 // TestLargeBindParametersWaitForBudget: large data sent the legitimate way, as bind
 // parameters, is forwarded whole even when the in-flight budget (limits.inflight_bytes,
-// here 128MiB) cannot hold all of it at once: eight concurrent 40 MB parameters wait their
+// here 128MiB) cannot hold all of it at once: six concurrent 40 MB parameters wait their
 // turn and all reach the database; none is refused. The gateway's memory growth is
 // logged: besides the budget, each waiting session's tunnel stream holds up to its window.
 func TestLargeBindParametersWaitForBudget(t *testing.T) {
@@ -411,7 +411,7 @@ func TestLargeBindParametersWaitForBudget(t *testing.T) {
 	url, hoopd := startHoopd(t, "\nlimits:\n  inflight_bytes: 128MiB\n")
 	annAddr := connectTo(t, url, "ann")
 	ctx := context.Background()
-	const senders, size = 8, 40 << 20
+	const senders, size = 6, 40 << 20
 	conns := make([]*pgx.Conn, senders)
 	for i := range conns {
 		conns[i] = connectPgx(t, annAddr)
