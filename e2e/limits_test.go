@@ -90,6 +90,11 @@ func TestSessionsPerIdentityLimited(t *testing.T) {
 	wantTooMany(t, "ann's fifth session", err, over)
 	_, err = tryPgx(t, tunnel2)
 	wantTooMany(t, "ann's fifth session, on her other tunnel", err, over)
+	// The PostgreSQL user name a client sends is not who it is.
+	cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	_, err = pgx.Connect(cctx, "postgres://alice@"+tunnel1+"/app?sslmode=disable")
+	cancel()
+	wantTooMany(t, "ann's fifth session, as PostgreSQL user alice", err, over)
 
 	// Another identity is not held back by ann's sessions.
 	aliceAddr, _ := gw.connect(t, gw.login(t, "alice"), "db-prod")
