@@ -160,6 +160,26 @@ func TestStatementSizeIsBounded(t *testing.T) {
 	})
 }
 
+// TestStatementLimitBelowReadBuffer: the statement limit holds for statements that fit
+// the read buffer too.
+func TestStatementLimitBelowReadBuffer(t *testing.T) {
+	pg := pgtest.Start(t, pgtest.WithApp())
+	ctx := context.Background()
+	e := New(&Config{StatementBytes: 1 << 10, BufferSize: 64 << 10})
+	conn, gate, _ := limitedConn(t, pg, e)
+	_, err := conn.Exec(ctx, "select '"+strings.Repeat("x", 2000)+"'", pgx.QueryExecModeSimpleProtocol)
+	wantPgError(t, "a 2 KB query with a 1 KiB limit", err, "54000", "this statement is 2.0 KiB; the gateway analyses statements up to 1.0 KiB")
+	_, err = conn.Exec(ctx, "select '"+strings.Repeat("x", 2000)+"' || $1::text", "y")
+	wantPgError(t, "a 2 KB parse with a 1 KiB limit", err, "54000", "the gateway analyses statements up to 1.0 KiB")
+	if n := gate.largest(); n > 1<<10 {
+		t.Errorf("the gate saw a text of %d bytes, over the limit", n)
+	}
+	var n int
+	if err := conn.QueryRow(ctx, "select 5").Scan(&n); err != nil || n != 5 {
+		t.Fatalf("after the refusals: %d, %v", n, err)
+	}
+}
+
 // TestLargeBindParameterIsForwarded: a bind parameter far over StatementBytes is data,
 // not a statement: it reaches the database whole, and its record keeps its size only.
 func TestLargeBindParameterIsForwarded(t *testing.T) {

@@ -197,6 +197,15 @@ func (s *session) nextFromClient(r *reader) (byte, error) {
 	if err != nil {
 		return 0, err
 	}
+	// A Parse is skipped unread after an error anyway (below, or by decide).
+	if (typ == msgQuery || typ == msgParse && !s.skipping) && n > s.e.cfg.StatementBytes {
+		if err := r.discard(n); err != nil {
+			return 0, err
+		}
+		return typ, s.refuseUnread(typ, n, &LimitError{Code: codeProgramLimitExceeded, Reason: fmt.Sprintf(
+			"this statement is %s; the gateway analyses statements up to %s (limits.statement_bytes). Send large data as bind parameters or with COPY",
+			sizeText(n), sizeText(s.e.cfg.StatementBytes))})
+	}
 	if n <= r.keep {
 		body, err := r.body(n)
 		if err != nil {
@@ -208,13 +217,6 @@ func (s *session) nextFromClient(r *reader) (byte, error) {
 	case s.skipping && (typ == msgParse || typ == msgBind || typ == msgDescribe || typ == msgExecute || typ == msgClose):
 		// Skipped up to Sync after an error, as decide would: no need to hold it.
 		return typ, r.discard(n)
-	case (typ == msgQuery || typ == msgParse) && n > s.e.cfg.StatementBytes:
-		if err := r.discard(n); err != nil {
-			return 0, err
-		}
-		return typ, s.refuseUnread(typ, n, &LimitError{Code: codeProgramLimitExceeded, Reason: fmt.Sprintf(
-			"this statement is %s; the gateway analyses statements up to %s (limits.statement_bytes). Send large data as bind parameters or with COPY",
-			sizeText(n), sizeText(s.e.cfg.StatementBytes))})
 	case typ == msgCopyData || typ == msgCopyFail:
 		// Forwarded as they are, never looked into: no need to hold them.
 		var hdr [5]byte
