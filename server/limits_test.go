@@ -1,7 +1,9 @@
 package server
 
 import (
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -63,5 +65,36 @@ func TestSessionLimits(t *testing.T) {
 	}
 	if len(l.byIdentity) != 0 || len(l.byConn) != 0 {
 		t.Fatalf("after every release: %v, %v; want nothing counted", l.byIdentity, l.byConn)
+	}
+}
+
+// dataRow builds a DataRow body of text values.
+func dataRow(values ...string) []byte {
+	b := binary.BigEndian.AppendUint16(nil, uint16(len(values)))
+	for _, v := range values {
+		b = binary.BigEndian.AppendUint32(b, uint32(len(v)))
+		b = append(b, v...)
+	}
+	return b
+}
+
+// TestRecordedRowsBounded: a large result value multiplies no memory in the record: it is
+// kept as its size, and rows stop being kept once their bytes reach the cap (the rows
+// are still counted).
+func TestRecordedRowsBounded(t *testing.T) {
+	o := &outcome{sr: &sessionRecorder{rows: 1000}, formats: []int16{0, 0}}
+	o.Row(dataRow("small", strings.Repeat("v", maxRecordedValue+1)))
+	if got := o.ans.Rows[0]; *got[0] != "small" || *got[1] != fmt.Sprintf("[%d bytes: too large to record]", maxRecordedValue+1) {
+		t.Fatalf("recorded row: %q, %q", *got[0], *got[1])
+	}
+	value := strings.Repeat("w", maxRecordedValue)
+	for range 200 {
+		o.Row(dataRow(value, value))
+	}
+	if o.ans.RowCount != 201 {
+		t.Errorf("rows counted: %d, want 201", o.ans.RowCount)
+	}
+	if n := len(o.ans.Rows); n >= 201 || o.kept > maxRecordedRowBytes+2*maxRecordedValue {
+		t.Errorf("rows kept: %d (%d bytes), want them to stop near %d bytes", n, o.kept, maxRecordedRowBytes)
 	}
 }
