@@ -84,6 +84,7 @@ type Gateway struct {
 	alerts       *audit.Alerts     // alert rules over the event stream; nil for none
 	conns        map[string]*config.Connection
 	upstream     map[string]map[policy.Class]*pgconn.Config // parsed once: connection → level → login
+	limits       *sessionLimits                             // database sessions open, by identity and connection
 
 	mu      sync.Mutex
 	tunnels map[string]*liveTunnel
@@ -105,6 +106,12 @@ func New(opts Options) (*Gateway, error) {
 		pgcfg = postgres.DefaultConfig()
 	}
 	pgcfg.Logger = opts.Logger
+	if pgcfg.StatementBytes == 0 {
+		pgcfg.StatementBytes = cfg.Limits.StatementBytes
+	}
+	if pgcfg.InflightBytes == 0 {
+		pgcfg.InflightBytes = int64(cfg.Limits.InflightBytes)
+	}
 	g := &Gateway{
 		cfg:   cfg,
 		store: opts.Store,
@@ -124,6 +131,7 @@ func New(opts Options) (*Gateway, error) {
 		tcfg:       opts.Tunnel,
 		conns:      make(map[string]*config.Connection),
 		tunnels:    make(map[string]*liveTunnel),
+		limits:     newSessionLimits(cfg),
 	}
 	if g.hashKey, err = loadHashKey(cfg.DataDir, cfg.Masking.HashKey); err != nil {
 		return nil, err

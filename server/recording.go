@@ -532,7 +532,11 @@ func (sr *sessionRecorder) Statement(in postgres.StatementInfo) (postgres.Outcom
 		State: store.StateSent, ReviewID: in.ReviewID}}
 	st := &rec.st
 	d := decided{decision: "allow"}
-	if sr.gate != nil {
+	switch {
+	case in.Unread:
+		// Refused before any decision: the gate's last is another statement's.
+		d = decided{class: "unknown", decision: "deny"}
+	case sr.gate != nil:
 		d = sr.gate.last
 		if in.Execute {
 			d = sr.gate.parsed[in.Prepared]
@@ -615,6 +619,8 @@ func maskParams(masker *sessionMasker, ps []postgres.Param) []*string {
 		}
 		var v string
 		switch {
+		case p.Omitted > 0:
+			v = fmt.Sprintf("[%d bytes: too large to record]", p.Omitted)
 		case !p.Binary:
 			v = maskText(masker, string(p.Value))
 		case masker != nil && !sameBytes(masker.scan(p.Value, false, false), p.Value):
@@ -645,6 +651,7 @@ type outcome struct {
 	sent    time.Time
 	formats []int16
 	tags    []string
+	kept    int // bytes of the rows kept
 	done    bool
 }
 
@@ -660,18 +667,32 @@ func (o *outcome) Columns(fields []pgproto3.FieldDescription) {
 	}
 }
 
+// What the record keeps of a statement's result rows is bounded in bytes as well as in
+// rows: a value over maxRecordedValue is kept as its size, and rows stop being kept once
+// maxRecordedRowBytes of them are.
+const (
+	maxRecordedValue    = 64 << 10
+	maxRecordedRowBytes = 4 << 20
+)
+
 func (o *outcome) Row(body []byte) {
 	o.ans.RowCount++
-	if len(o.ans.Rows) >= o.sr.rows {
+	if len(o.ans.Rows) >= o.sr.rows || o.kept >= maxRecordedRowBytes {
 		return
 	}
 	row, ok := decodeRow(body, o.formats)
 	if ok {
 		o.ans.Rows = append(o.ans.Rows, row)
+		for _, v := range row {
+			if v != nil {
+				o.kept += len(*v)
+			}
+		}
 	}
 }
 
-// decodeRow renders a DataRow's values as text: binary ones as \x hex.
+// decodeRow renders a DataRow's values as text: binary ones as \x hex, one over
+// maxRecordedValue as its size.
 func decodeRow(body []byte, formats []int16) ([]*string, bool) {
 	if len(body) < 2 {
 		return nil, false
@@ -691,9 +712,14 @@ func decodeRow(body []byte, formats []int16) ([]*string, bool) {
 		if len(body) < p+size {
 			return nil, false
 		}
-		v := string(body[p : p+size])
-		if i < len(formats) && formats[i] == 1 {
+		var v string
+		switch {
+		case size > maxRecordedValue:
+			v = fmt.Sprintf("[%d bytes: too large to record]", size)
+		case i < len(formats) && formats[i] == 1:
 			v = `\x` + hex.EncodeToString(body[p:p+size])
+		default:
+			v = string(body[p : p+size])
 		}
 		row[i] = &v
 		p += size

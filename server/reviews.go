@@ -158,7 +158,7 @@ func (h *sessionHolder) Hold(ctx context.Context, st postgres.HeldStatement, not
 	}
 	if err := rs.open(r); err != nil {
 		if le := (*reviewLimitError)(nil); errors.As(err, &le) {
-			return "", &postgres.ReviewLimitError{Reason: mask(st.Reason) + "; no review was opened: " + le.msg}
+			return "", postgres.TooManyReviews(mask(st.Reason) + "; no review was opened: " + le.msg)
 		}
 		return "", &postgres.DeniedError{Reason: st.Reason + "; the gateway could not open a review: " + err.Error()}
 	}

@@ -136,9 +136,9 @@ func TestReviewOpenLimits(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = holdDetached(t, g, alice, "delete from orders where id = 3")
-	var le *postgres.ReviewLimitError
+	var le *postgres.LimitError
 	if !errors.As(err, &le) || !strings.Contains(err.Error(), "no review was opened: alice@example.com has 2 reviews pending") {
-		t.Fatalf("a third pending review: got %v, want a *postgres.ReviewLimitError saying why", err)
+		t.Fatalf("a third pending review: got %v, want a *postgres.LimitError saying why", err)
 	}
 	if _, err := g.reviews.decide(first, dana, false, "no"); err != nil {
 		t.Fatal(err)

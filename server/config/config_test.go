@@ -63,6 +63,7 @@ func TestExample(t *testing.T) {
 		Recording:   Recording{RowsPerStatement: 1000},
 		Audit:       Audit{Sinks: []Sink{{Type: "file", Path: filepath.Join(abs, "hoop-data", "audit.jsonl"), Line: 52}}},
 		Reviews:     Reviews{MaxPending: DefaultMaxPendingReviews, MaxPerMinute: DefaultMaxReviewsPerMinute},
+		Limits:      DefaultLimits(), // the example sets none
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load(%s) (-want +got):\n%s", path, diff)
@@ -139,6 +140,57 @@ func TestExampleIssuerUnset(t *testing.T) {
 	var list ErrorList
 	if !errors.As(err, &list) || len(list) != 1 || list[0].Line != 19 || list[0].Field != "auth.oidc.issuer" {
 		t.Errorf("Load without HOOP_OIDC_ISSUER: got %#v, want one Error at line 19", err)
+	}
+}
+
+// TestLimits reads the limits section and a connection's own session limit.
+func TestLimits(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "gateway.yaml")
+	text := strings.Replace(base, "user: app", "user: app\n    max_sessions: 30", 1) +
+		"limits:\n  sessions_per_identity: 5\n  sessions_per_connection: ${CONN_LIMIT:-40}\n  statement_bytes: 512KiB\n  inflight_bytes: 1073741824\n"
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(path, envOf(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Limits{SessionsPerIdentity: 5, SessionsPerConnection: 40, StatementBytes: 512 << 10, InflightBytes: 1 << 30}
+	if diff := cmp.Diff(want, c.Limits); diff != "" {
+		t.Errorf("limits (-want +got):\n%s", diff)
+	}
+	db, _ := c.Connection("db")
+	if got := c.SessionLimit(db); got != 30 {
+		t.Errorf("SessionLimit(db): got %d, want its max_sessions 30", got)
+	}
+	if got := c.SessionLimit(&Connection{Name: "other"}); got != 40 {
+		t.Errorf("SessionLimit(other): got %d, want limits.sessions_per_connection 40", got)
+	}
+	if d := DefaultLimits(); d.SessionsPerIdentity >= 100 || d.SessionsPerConnection >= 100 {
+		// PostgreSQL's default max_connections is 100: the defaults leave room for others.
+		t.Errorf("default limits %+v: want them well below 100 sessions", d)
+	}
+}
+
+func TestBytes(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want int64
+		ok   bool
+	}{
+		{"1048576", 1 << 20, true}, {"1MiB", 1 << 20, true}, {"512 KiB", 512 << 10, true}, {"2GiB", 2 << 30, true},
+		{"10B", 10, true}, {"1MB", 0, false}, {"-1", 0, false}, {"MiB", 0, false}, {"9999999999GiB", 0, false}, {"", 0, false},
+	} {
+		got, err := ParseBytes(c.in)
+		if got != c.want || (err == nil) != c.ok {
+			t.Errorf("ParseBytes(%q): got %d, %v; want %d, ok %v", c.in, got, err, c.want, c.ok)
+		}
+		if c.ok {
+			if back, _ := ParseBytes(FormatBytes(got)); back != got {
+				t.Errorf("FormatBytes(%d) = %q reads back as %d", got, FormatBytes(got), back)
+			}
+		}
 	}
 }
 
@@ -256,6 +308,20 @@ func TestLoadErrors(t *testing.T) {
 			"gateway.yaml:11: store: want sqlite://PATH or postgres://URL"},
 		{"rows per statement", base + "recording:\n  rows_per_statement: -1\n",
 			"gateway.yaml:12: recording.rows_per_statement: want an integer 0-10000000"},
+		{"sessions per identity 0", base + "limits:\n  sessions_per_identity: 0\n",
+			"gateway.yaml:12: limits.sessions_per_identity: want an integer 1-100000"},
+		{"sessions per connection not a number", base + "limits:\n  sessions_per_connection: many\n",
+			"gateway.yaml:12: limits.sessions_per_connection: want an integer 1-100000"},
+		{"unknown limit", base + "limits:\n  sesions_per_identity: 5\n",
+			"gateway.yaml:12: limits.sesions_per_identity: unknown field (did you mean sessions_per_identity?)"},
+		{"statement bytes unit", base + "limits:\n  statement_bytes: 1MB\n",
+			"gateway.yaml:12: limits.statement_bytes: want a size from 1KiB to 64MiB, such as 1MiB or 1048576"},
+		{"statement bytes too big", base + "limits:\n  statement_bytes: 1GiB\n",
+			"gateway.yaml:12: limits.statement_bytes: want a size from 1KiB to 64MiB, such as 1MiB or 1048576"},
+		{"inflight below statement", base + "limits:\n  statement_bytes: 8MiB\n  inflight_bytes: 4MiB\n",
+			"gateway.yaml:13: limits.inflight_bytes: 4MiB is less than limits.statement_bytes (8MiB): no statement that large could be buffered"},
+		{"connection max sessions", strings.Replace(base, "user: app", "user: app\n    max_sessions: 0", 1),
+			"gateway.yaml:10: connections[0].max_sessions: want an integer 1-100000"},
 		{"sink type", base + "audit:\n  sinks:\n    - type: fille\n      path: a.jsonl\n",
 			"gateway.yaml:13: audit.sinks[0].type: unknown sink type 'fille' (did you mean file?)"},
 		{"sink without path", base + "audit:\n  sinks:\n    - type: file\n",

@@ -24,13 +24,15 @@ type StatementInfo struct {
 	Params   []Param // an Execute's bind parameters, as the client sent them
 	Refusal  error   // the gate's refusal, or nil
 	ReviewID string  // the review that approved it, or that refused it
+	Unread   bool    // refused unread, over a size limit: SQL only says so, and the gate never saw it
 }
 
 // Param is one bind parameter.
 type Param struct {
-	Value  []byte
-	Null   bool
-	Binary bool
+	Value   []byte
+	Null    bool
+	Binary  bool
+	Omitted int // the value's size when it is too large to record: Value is nil
 }
 
 // Outcome collects what the database sent back for one recorded statement, as the client

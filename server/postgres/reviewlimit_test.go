@@ -16,7 +16,7 @@ import (
 type limitedHolder struct{}
 
 func (limitedHolder) Hold(context.Context, HeldStatement, func(string)) (string, error) {
-	return "", &ReviewLimitError{Reason: "held by rule test; no review was opened: alice has 10 reviews pending"}
+	return "", TooManyReviews("held by rule test; no review was opened: alice has 10 reviews pending")
 }
 
 // TestReviewLimitRefusal: a statement held when its identity may open no more reviews is
