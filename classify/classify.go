@@ -52,6 +52,11 @@ var (
 // protobuf's decoder accepts (10,000 messages), which also bounds every walk over it.
 const TooDeep = "it is nested too deeply (more than 10000 levels of parse tree)"
 
+// ParserStackFull is what a Parser says, after ErrTooComplex, when PostgreSQL's grammar ran
+// out of its own stack (its "memory exhausted" error: 10,000 entries): a text nested that
+// deeply, in parentheses, NOT or subqueries, does not parse in PostgreSQL either.
+const ParserStackFull = "it is nested too deeply for PostgreSQL's grammar (more than 10000 levels)"
+
 // maxCachedLen is the longest text the cache keeps: a long text rarely repeats, and
 // keeping thousands of them would hold a lot of memory.
 const maxCachedLen = 32 << 10

@@ -40,14 +40,14 @@ const (
 // is an error that wraps classify.ErrTooComplex. It is safe for concurrent use.
 func Parse(sql string) (*pg_query.ParseResult, error) {
 	if len(sql) <= directLen {
-		return pg_query.Parse(sql)
+		return tooDeep(pg_query.Parse(sql))
 	}
 	if len(sql) > MaxLen {
 		return nil, fmt.Errorf("%w: the text is longer than %d bytes", classify.ErrTooComplex, MaxLen)
 	}
 	b, err := parseOnWorker(sql)
 	if err != nil {
-		return nil, err
+		return tooDeep(nil, err)
 	}
 	tree, err := unmarshal(b)
 	if err != nil {
@@ -57,6 +57,14 @@ func Parse(sql string) (*pg_query.ParseResult, error) {
 		return nil, fmt.Errorf("parse: decode the parse tree: %w", err)
 	}
 	return tree, nil
+}
+
+// tooDeep turns the grammar's "memory exhausted" into ErrTooComplex.
+func tooDeep(tree *pg_query.ParseResult, err error) (*pg_query.ParseResult, error) {
+	if err != nil && strings.HasPrefix(err.Error(), "memory exhausted") {
+		return nil, fmt.Errorf("%w: %s", classify.ErrTooComplex, classify.ParserStackFull)
+	}
+	return tree, err
 }
 
 // errNormalizeLong is Normalize's refusal of a text it cannot walk safely on the calling

@@ -48,8 +48,13 @@ func Parse(sql string) (tree *pg_query.ParseResult, err error) {
 		}
 	}()
 	tree, err = pgquery.Parse(sql)
-	if err != nil && strings.Contains(err.Error(), "exceeded maximum recursion depth") {
+	switch {
+	case err == nil:
+		return tree, nil
+	case strings.Contains(err.Error(), "exceeded maximum recursion depth"):
 		return nil, fmt.Errorf("%w: %s", classify.ErrTooComplex, classify.TooDeep)
+	case strings.HasPrefix(err.Error(), "memory exhausted"):
+		return nil, fmt.Errorf("%w: %s", classify.ErrTooComplex, classify.ParserStackFull)
 	}
-	return tree, err
+	return nil, err
 }

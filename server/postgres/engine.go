@@ -125,6 +125,15 @@ type DeniedError struct {
 
 func (e *DeniedError) Error() string { return e.Reason }
 
+// TooComplexError is a refusal of a statement the gateway cannot analyse safely (nested
+// too deeply, too long for its parser). The client sees it as statement_too_complex
+// (54001), as PostgreSQL's own "stack depth limit exceeded"; the session goes on.
+type TooComplexError struct {
+	Reason string // "the statement is too complex for the gateway to analyse: it is nested too deeply ..."
+}
+
+func (e *TooComplexError) Error() string { return e.Reason }
+
 // Request is one client connection that arrived through a tunnel.
 type Request struct {
 	Identity   identity.Identity
@@ -199,6 +208,7 @@ const (
 	codeConnectionRejected    = "08004"
 	codeConnectionFailure     = "08006"
 	codeInsufficientPrivilege = "42501"
+	codeStatementTooComplex   = "54001"
 	codeInternal              = "XX000"
 	codeSystemError           = "58000"
 	codeReviewPending         = "HR001" // hoop's own: the statement waits for a review
@@ -537,9 +547,12 @@ func (c *clientConn) writeError(refusal error) error {
 	var denied *DeniedError
 	var rec *RecordError
 	var pending *ReviewPendingError
+	var tooComplex *TooComplexError
 	switch {
 	case errors.As(refusal, &denied):
 		code = codeInsufficientPrivilege
+	case errors.As(refusal, &tooComplex):
+		code = codeStatementTooComplex
 	case errors.As(refusal, &rec):
 		code = codeSystemError
 	case errors.As(refusal, &pending):
