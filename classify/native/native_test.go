@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	pg_query "github.com/pganalyze/pg_query_go/v6"
+
 	"github.com/hoopgw/hoop/classify/native"
 )
 
@@ -28,5 +30,43 @@ func TestParse(t *testing.T) {
 	deep := "SELECT " + strings.Repeat("(", 100000) + "1" + strings.Repeat(")", 100000)
 	if _, err := native.Parse(deep); err == nil {
 		t.Errorf("parsing 100000 nested parentheses: got no error")
+	}
+}
+
+// BenchmarkParse measures Parse by text length: up to 2 KiB on the calling thread, longer
+// on a worker thread (a hand-off both ways), against the C parser called directly.
+//
+//	go test ./classify/native -run '^$' -bench Parse -benchmem
+func BenchmarkParse(b *testing.B) {
+	row := "SELECT id, name, email FROM users WHERE id IN (1, 2, 3) AND created_at > now() - interval '1 day';"
+	texts := []struct {
+		name string
+		sql  string
+	}{
+		{"pgbench-S", "SELECT abalance FROM pgbench_accounts WHERE aid = 74316;"},
+		{"1.9KiB", strings.Repeat(row, 1900/len(row))},
+		{"2.1KiB", strings.Repeat(row, 2200/len(row))},
+		{"16KiB", strings.Repeat(row, 16<<10/len(row))},
+		{"256KiB", strings.Repeat(row, 256<<10/len(row))},
+	}
+	for _, tx := range texts {
+		b.Run(tx.name+"/native.Parse", func(b *testing.B) {
+			b.SetBytes(int64(len(tx.sql)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := native.Parse(tx.sql); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(tx.name+"/pg_query.Parse", func(b *testing.B) {
+			b.SetBytes(int64(len(tx.sql)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := pg_query.Parse(tx.sql); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
