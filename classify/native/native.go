@@ -45,6 +45,9 @@ func Parse(sql string) (*pg_query.ParseResult, error) {
 	if len(sql) > MaxLen {
 		return nil, fmt.Errorf("%w: the text is longer than %d bytes", classify.ErrTooComplex, MaxLen)
 	}
+	if operatorChain(sql) > maxChain {
+		return nil, fmt.Errorf("%w: it is nested too deeply (a chain of more than %d operators)", classify.ErrTooComplex, maxChain)
+	}
 	b, err := parseOnWorker(sql)
 	if err != nil {
 		return tooDeep(nil, err)
