@@ -26,8 +26,12 @@ const (
 	// measured (about 180 bytes of C stack per byte of SQL) it needs 360 KB of stack, a
 	// sixth of the smallest default.
 	directLen = 2 << 10
-	// normalizeLen is the longest text Normalize accepts: its walk costs twice as much.
-	normalizeLen = 1 << 10
+	// directNormalizeLen is the longest text normalized on the calling thread: Normalize's
+	// walk costs twice as much stack as Parse.
+	directNormalizeLen = 1 << 10
+	// maxNormalizeLen is the longest text Normalize accepts: the classifier's cache keeps
+	// no longer texts (32 KiB), and a chain of operators is checked first anyway.
+	maxNormalizeLen = 64 << 10
 	// MaxLen is the longest text Parse accepts: about 180 MB of the workers' 512 MiB
 	// stacks at the worst cost measured. The gateway refuses longer statements before they
 	// reach the parser.
@@ -70,17 +74,22 @@ func tooDeep(tree *pg_query.ParseResult, err error) (*pg_query.ParseResult, erro
 	return tree, err
 }
 
-// errNormalizeLong is Normalize's refusal of a text it cannot walk safely on the calling
-// thread; the classifier then classifies the text without sharing its result by shape.
-var errNormalizeLong = errors.New("normalize: the text is too long to normalize")
+// errNormalizeLong is Normalize's refusal of a text longer than maxNormalizeLen, or with
+// too long a chain of operators; the classifier then classifies the text (and refuses it)
+// without sharing its result by shape.
+var errNormalizeLong = errors.New("normalize: the text is too long or too deep to normalize")
 
 // Normalize replaces the constants of sql with $1, $2, ...: texts that differ only in
 // their constants normalize alike. It runs PostgreSQL's own scanner and parser in C, and
-// is several times cheaper than Parse, which also builds and copies the whole tree. A text
-// longer than 1 KiB is an error (see directLen).
+// is several times cheaper than Parse, which also builds and copies the whole tree. Texts
+// longer than 1 KiB are normalized on a worker thread, as Parse does; longer than 64 KiB,
+// they are an error.
 func Normalize(sql string) (string, error) {
-	if len(sql) > normalizeLen {
+	if len(sql) <= directNormalizeLen {
+		return pg_query.Normalize(sql)
+	}
+	if len(sql) > maxNormalizeLen || operatorChain(sql) > maxChain {
 		return "", errNormalizeLong
 	}
-	return pg_query.Normalize(sql)
+	return normalizeOnWorker(sql)
 }

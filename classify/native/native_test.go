@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/hoopgw/hoop/classify/native"
 )
@@ -68,5 +69,39 @@ func BenchmarkParse(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestLongTexts: texts past the calling thread's safe length go to a worker thread and
+// give what the C parser gives when called directly (here, on a test's ample stack).
+func TestLongTexts(t *testing.T) {
+	sql := strings.Repeat("SELECT id, 'x' || name FROM users WHERE id IN (1, 2, 3) AND email LIKE '%@example.com';\n", 100)
+	got, err := native.Parse(sql)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := pg_query.Parse(sql)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !proto.Equal(got, want) {
+		t.Errorf("Parse of %d bytes differs from pg_query.Parse", len(sql))
+	}
+	gotN, err := native.Normalize(sql)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wantN, _ := pg_query.Normalize(sql); gotN != wantN {
+		t.Errorf("Normalize of %d bytes: got %.80q, want %.80q", len(sql), gotN, wantN)
+	}
+	if _, err := native.Parse("SELECT 1 +"); err == nil {
+		t.Errorf("a syntax error on a worker: got no error")
+	}
+	long := strings.Repeat(" ", 4096) + "SELEC 1"
+	if _, err := native.Parse(long); err == nil || err.Error() != `syntax error at or near "SELEC"` {
+		t.Errorf("a syntax error on a worker: got %v", err)
+	}
+	if _, err := native.Normalize(strings.Repeat("SELECT 1;", 64<<10/9+1)); err == nil {
+		t.Errorf("Normalize over 64 KiB: got no error")
 	}
 }

@@ -23,6 +23,7 @@
 
 // Declared by libpg_query (pg_query.h), linked in by github.com/pganalyze/pg_query_go/v6.
 extern hoop_parse_result pg_query_parse_protobuf(const char *input);
+extern hoop_normalize_result pg_query_normalize(const char *input);
 
 // The guard below the stack turns an overflow into a fault rather than a write into
 // whatever lies below the mapping.
@@ -48,11 +49,19 @@ static void *run(void *arg) {
 			pthread_cond_wait(&w->cond, &w->mu);
 		}
 		const char *input = w->input;
+		int job = w->job;
 		pthread_mutex_unlock(&w->mu);
-		hoop_parse_result r = pg_query_parse_protobuf(input);
+		hoop_parse_result r = {0};
+		hoop_normalize_result n = {0};
+		if (job == HOOP_NORMALIZE) {
+			n = pg_query_normalize(input);
+		} else {
+			r = pg_query_parse_protobuf(input);
+		}
 		release(w);
 		pthread_mutex_lock(&w->mu);
 		w->result = r;
+		w->normalized = n;
 		w->state = HOOP_DONE;
 		pthread_cond_broadcast(&w->cond);
 	}
@@ -98,17 +107,31 @@ hoop_worker *hoop_worker_start(size_t stack, int *err) {
 	return w;
 }
 
-hoop_parse_result hoop_worker_parse(hoop_worker *w, const char *input) {
-	pthread_mutex_lock(&w->mu);
+// run_job hands input to w's thread and waits for it; the caller holds w->mu.
+static void run_job(hoop_worker *w, int job, const char *input) {
+	w->job = job;
 	w->input = input;
 	w->state = HOOP_POSTED;
 	pthread_cond_broadcast(&w->cond);
 	while (w->state != HOOP_DONE) {
 		pthread_cond_wait(&w->cond, &w->mu);
 	}
-	hoop_parse_result r = w->result;
 	w->state = HOOP_IDLE;
 	w->input = NULL;
+}
+
+hoop_parse_result hoop_worker_parse(hoop_worker *w, const char *input) {
+	pthread_mutex_lock(&w->mu);
+	run_job(w, HOOP_PARSE, input);
+	hoop_parse_result r = w->result;
+	pthread_mutex_unlock(&w->mu);
+	return r;
+}
+
+hoop_normalize_result hoop_worker_normalize(hoop_worker *w, const char *input) {
+	pthread_mutex_lock(&w->mu);
+	run_job(w, HOOP_NORMALIZE, input);
+	hoop_normalize_result r = w->normalized;
 	pthread_mutex_unlock(&w->mu);
 	return r;
 }

@@ -26,14 +26,23 @@ typedef struct {
 	hoop_parse_error *error;
 } hoop_parse_result;
 
+// libpg_query's PgQueryNormalizeResult.
+typedef struct {
+	char *normalized_query;
+	hoop_parse_error *error;
+} hoop_normalize_result;
+
 enum { HOOP_IDLE, HOOP_POSTED, HOOP_DONE };
+enum { HOOP_PARSE, HOOP_NORMALIZE };
 
 typedef struct {
 	pthread_mutex_t mu;
 	pthread_cond_t cond;
 	int state; // HOOP_IDLE, HOOP_POSTED (input set), HOOP_DONE (result set)
+	int job; // HOOP_PARSE or HOOP_NORMALIZE
 	const char *input;
 	hoop_parse_result result;
+	hoop_normalize_result normalized;
 	void *base; // the mapping: guard, then stack
 	size_t size;
 	pthread_t thread;
@@ -47,6 +56,11 @@ hoop_worker *hoop_worker_start(size_t stack, int *err);
 // caller frees with pg_query_free_protobuf_parse_result. One caller at a time per worker.
 hoop_parse_result hoop_worker_parse(hoop_worker *w, const char *input);
 
+// hoop_worker_normalize normalizes input on w's thread; the caller frees the result with
+// pg_query_free_normalize_result.
+hoop_normalize_result hoop_worker_normalize(hoop_worker *w, const char *input);
+
 extern void pg_query_free_protobuf_parse_result(hoop_parse_result result);
+extern void pg_query_free_normalize_result(hoop_normalize_result result);
 
 #endif
