@@ -33,15 +33,16 @@ const (
 	// no longer texts (32 KiB), and a chain of operators is checked first anyway.
 	maxNormalizeLen = 64 << 10
 	// MaxLen is the longest text Parse accepts: about 180 MB of the workers' 512 MiB
-	// stacks at the worst cost measured. The gateway refuses longer statements before they
-	// reach the parser.
+	// stacks at the worst cost measured. The gateway's statement size limit normally
+	// refuses longer statements before they reach the classifier.
 	MaxLen = 1 << 20
 )
 
 // Parse parses sql, which may hold several statements, into PostgreSQL's raw parse tree. A
 // syntax error is returned as an error whose text is PostgreSQL's message ("syntax error
-// at or near ..."). A text longer than MaxLen, or one whose tree is too deep to decode,
-// is an error that wraps classify.ErrTooComplex. It is safe for concurrent use.
+// at or near ..."). A text longer than MaxLen, with a chain of more than 20,000 operators,
+// too deep for PostgreSQL's grammar or with a tree too deep to decode is an error that
+// wraps classify.ErrTooComplex. It is safe for concurrent use.
 func Parse(sql string) (*pg_query.ParseResult, error) {
 	if len(sql) <= directLen {
 		return tooDeep(pg_query.Parse(sql))
