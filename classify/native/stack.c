@@ -8,6 +8,7 @@
 #include "stack.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,7 +95,13 @@ hoop_worker *hoop_worker_start(size_t stack, int *err) {
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	*err = pthread_attr_setstack(&attr, (char *)w->base + HOOP_GUARD, stack);
 	if (*err == 0) {
+		// The thread starts, and stays, with every signal blocked, so that the process's
+		// signals (SIGHUP reloads the policy, SIGTERM stops) go to Go's own threads.
+		sigset_t all, old;
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
 		*err = pthread_create(&w->thread, &attr, run, w);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
 	}
 	pthread_attr_destroy(&attr);
 	if (*err != 0) {
