@@ -15,11 +15,11 @@ const maxChain = 20000
 
 // operatorChain returns the longest run of operators in sql that the grammar may nest:
 // symbolic operators, :: casts and the keywords that build left-deep trees (IS, COLLATE,
-// AT, UNION, INTERSECT, EXCEPT, JOIN), counted along the brackets that enclose them.
-// Commas, semicolons, AND, OR, WHEN, THEN and ELSE end a run, since what they separate
-// are siblings (AND and OR lists are flat), not a chain. It is a cost guard, not a parser:
-// it skips literals, quoted names and comments, and may count a few operators that do
-// not nest (a unary minus, a star), well within maxChain's margin.
+// AT, UNION, INTERSECT, EXCEPT, JOIN, OPERATOR(...)), counted along the brackets that
+// enclose them. Commas, semicolons, AND, OR, WHEN, THEN and ELSE end a run, since what
+// they separate are siblings (AND and OR lists are flat), not a chain. It is a cost guard,
+// not a parser: it skips literals, quoted names and comments, and may count a few
+// operators that do not nest (a unary minus, a star), well within maxChain's margin.
 func operatorChain(sql string) int {
 	var bases []int // the count where each enclosing bracket opened
 	base, cur, longest := 0, 0, 0
@@ -85,7 +85,7 @@ func operatorChain(sql string) int {
 			switch w := strings.ToUpper(sql[i:j]); w {
 			case "AND", "OR", "WHEN", "THEN", "ELSE":
 				cur = base
-			case "IS", "COLLATE", "AT", "UNION", "INTERSECT", "EXCEPT", "JOIN":
+			case "IS", "COLLATE", "AT", "UNION", "INTERSECT", "EXCEPT", "JOIN", "OPERATOR":
 				step()
 			}
 			i = j

@@ -25,6 +25,7 @@ func TestOperatorChain(t *testing.T) {
 		{"concat", "SELECT 'a'" + r("||'a'", 30), 30},
 		{"is null", "SELECT 1" + r(" IS NULL", 40), 40},
 		{"union", "SELECT 1" + r(" UNION SELECT 1", 40), 40},
+		{"operator()", "SELECT 1" + r(" OPERATOR(pg_catalog.+) 1", 40), 41}, // and the + inside the last
 		{"inside parentheses", "SELECT (((1" + r("+1", 60) + ")))", 60},
 		{"adds up across brackets", "SELECT 1+1+(1+1+(1+1))", 5},
 		{"unary minus", "SELECT " + r("- ", 30) + "1", 30},
