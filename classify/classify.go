@@ -41,7 +41,21 @@ var (
 	// ErrInternal is returned (wrapped) by Classify when the classifier itself failed, for
 	// example on a parse tree it could not walk. The caller must refuse the statement.
 	ErrInternal = errors.New("classify: internal error")
+	// ErrTooComplex is wrapped by a Parser's error, and returned (wrapped) by Classify, for
+	// a text the parser cannot analyse safely: nested deeper than its stack or the tree's
+	// decoder allow, or longer than it accepts. The caller must refuse the text; the error
+	// says which limit it passed.
+	ErrTooComplex = errors.New("the statement is too complex for the gateway to analyse")
 )
+
+// TooDeep is what a Parser says, after ErrTooComplex, of a tree nested deeper than
+// protobuf's decoder accepts (10,000 messages), which also bounds every walk over it.
+const TooDeep = "it is nested too deeply (more than 10000 levels of parse tree)"
+
+// ParserStackFull is what a Parser says, after ErrTooComplex, when PostgreSQL's grammar ran
+// out of its own stack (its "memory exhausted" error: 10,000 entries): a text nested that
+// deeply, in parentheses, NOT or subqueries, does not parse in PostgreSQL either.
+const ParserStackFull = "it is nested too deeply for PostgreSQL's grammar (more than 10000 levels)"
 
 // maxCachedLen is the longest text the cache keeps: a long text rarely repeats, and
 // keeping thousands of them would hold a lot of memory.
@@ -108,8 +122,9 @@ func singleText(sql string) string {
 
 // Classify splits sql into its statements and classifies each one. A text that does not
 // parse gives one admin Statement whose Reason starts with "does not parse: " (fail
-// closed); an empty text, or one with only comments, gives none. The error is for a
-// failure of the classifier itself (ErrInternal), on which the caller must refuse the text.
+// closed); an empty text, or one with only comments, gives none. The error is for a text
+// too complex to analyse (ErrTooComplex) or a failure of the classifier itself
+// (ErrInternal); on either the caller must refuse the text.
 // The returned slice belongs to the caller.
 func (c *Classifier) Classify(sql string) ([]Statement, error) {
 	cacheable := c.cache != nil && len(sql) <= maxCachedLen && strings.IndexByte(sql, 0) < 0
@@ -153,6 +168,9 @@ func (c *Classifier) classify(sql string) (sts []Statement, err error) {
 		return nil, fmt.Errorf("%w: no parser", ErrInternal)
 	}
 	tree, perr := c.parse(sql)
+	if errors.Is(perr, ErrTooComplex) {
+		return nil, perr
+	}
 	if perr != nil {
 		return []Statement{unparsed(sql, perr.Error())}, nil
 	}

@@ -61,6 +61,16 @@
 // and any node or field of the parse tree the walker does not know (one only found in
 // analysed trees, or one from a newer parser) are admin.
 //
+// # Too complex to analyse
+//
+// A text the parser cannot analyse safely is not a class but an error wrapping
+// ErrTooComplex, which the caller refuses whatever the policy: a tree deeper than the
+// parse tree's decoder accepts (10,000 messages, which also bounds every recursive walk
+// over it, this package's included), a text deeper than PostgreSQL's grammar accepts (its
+// "memory exhausted"), and what the Parser itself refuses before parsing (classify/native:
+// a text over 1 MiB, a chain of more than 20,000 operators). classify/native also keeps
+// libpg_query's C recursion from overflowing the stack: see its package documentation.
+//
 // # Always allowed
 //
 // Transaction control and harmless session settings have Always set and class read: a

@@ -2,7 +2,10 @@
 
 package classify_test
 
-import "github.com/hoopgw/hoop/classify/native"
+import (
+	"github.com/hoopgw/hoop/classify"
+	"github.com/hoopgw/hoop/classify/native"
+)
 
 func init() {
 	parsers = append([]parser{{"native", native.Parse}}, parsers...)
@@ -10,3 +13,6 @@ func init() {
 
 // fuzzParser is the parser FuzzClassify uses: the gateway's.
 var fuzzParser = parser{"native", native.Parse}
+
+// gatewayNormalizer is the normalizer the gateway shares results by shape with.
+var gatewayNormalizer classify.Normalizer = native.Normalize

@@ -88,6 +88,13 @@ func (sg *sessionGate) Query(sql string) error {
 // decide classifies and decides sql; it returns the highest class of its statements.
 func (sg *sessionGate) decide(sql string) (policy.Class, error) {
 	stmts, err := sg.g.classifier.Classify(sql)
+	if errors.Is(err, classify.ErrTooComplex) {
+		// Fail closed whatever the policy grants: what the gateway cannot read, it cannot
+		// decide. The user can act on it; it is not the gateway failing.
+		sg.last = decided{class: string(policy.Admin), decision: policy.Deny.String(), version: sg.g.Policy().Version()}
+		sg.log.Warn("statement too complex to analyse: refused", "err", err, "bytes", len(sql))
+		return "", postgres.TooComplex(err.Error() + "; it is refused: split it, or write long chains of operators and deep nesting another way (an IN list, an array, a join)")
+	}
 	if err != nil {
 		sg.last = decided{class: string(policy.Admin), decision: policy.Deny.String(), version: sg.g.Policy().Version()}
 		sg.log.Error("statement analysis failed: refused", "err", maskText(sg.masker, err.Error()))

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"io"
 	"log/slog"
 	"os"
@@ -151,5 +152,43 @@ func TestGateKeepsTheHigherClassOfATakenName(t *testing.T) {
 	}
 	if got := dba.prepared["p"]; got != policy.Write {
 		t.Fatalf("class recorded for p: got %s, want write (the statement PostgreSQL kept)", got)
+	}
+}
+
+// TestGateRefusesTooComplexStatements: the attack is a statement the gateway's parser
+// cannot analyse (SELECT 1+1+...+1 with 30,000 terms crashed the gateway). The gate
+// refuses it as a LimitError (SQLSTATE 54001) that says what to do, whatever the
+// identity's grant (a DBA's too: the gateway cannot decide what it cannot read), records
+// the refusal as a denied admin statement, and decides the next statement as usual.
+func TestGateRefusesTooComplexStatements(t *testing.T) {
+	var log strings.Builder
+	g := testGateway(t, &log)
+	for _, id := range []policy.Identity{
+		{Subject: "ann", Groups: []string{"analytics"}},
+		{Subject: "dana", Groups: []string{"dba"}},
+	} {
+		gate := g.newGate(id, "db-prod", g.log)
+		for _, sql := range []string{
+			"SELECT 1" + strings.Repeat("+1", 30000),
+			"SELECT " + strings.Repeat("(", 20000) + "1" + strings.Repeat(")", 20000),
+			"SELECT ARRAY" + strings.Repeat("[", 6000) + "1" + strings.Repeat("]", 6000),
+		} {
+			for _, decide := range []func(string) error{gate.Query, func(s string) error { return gate.Parse("", s) }} {
+				err := decide(sql)
+				var tc *postgres.LimitError
+				if !errors.As(err, &tc) || tc.Code != "54001" || !strings.Contains(err.Error(), "too complex for the gateway to analyse") || !strings.Contains(err.Error(), "it is refused: split it") {
+					t.Errorf("%s: %.30q...: got %v, want a LimitError", id.Subject, sql, err)
+				}
+				if gate.last.decision != policy.Deny.String() || gate.last.class != string(policy.Admin) {
+					t.Errorf("%s: recorded as %+v, want a denied admin statement", id.Subject, gate.last)
+				}
+			}
+		}
+		if err := gate.Query("select 1"); err != nil {
+			t.Errorf("%s: select 1 after the refusals: %v", id.Subject, err)
+		}
+	}
+	if !strings.Contains(log.String(), "statement too complex to analyse: refused") {
+		t.Errorf("the refusal is not logged:\n%s", log.String())
 	}
 }

@@ -58,7 +58,8 @@ type Limits struct {
 	// PostgreSQL's default max_connections (100). A connection's max_sessions overrides it.
 	SessionsPerConnection int
 	// StatementBytes is the largest statement text the gateway analyses and records:
-	// 1 MiB (default). A larger Query or Parse is refused unread (SQLSTATE 54000); large
+	// 1 MiB (default, and the most: the parser's own bound). A larger Query or Parse is
+	// refused unread (SQLSTATE 54000); large
 	// data goes as bind parameters or with COPY.
 	StatementBytes int
 	// InflightBytes bounds the client messages all sessions together may hold buffered in

@@ -226,6 +226,7 @@ const (
 	codeConnectionRejected    = "08004"
 	codeConnectionFailure     = "08006"
 	codeInsufficientPrivilege = "42501"
+	codeStatementTooComplex   = "54001"
 	codeInternal              = "XX000"
 	codeSystemError           = "58000"
 	codeReviewPending         = "HR001" // hoop's own: the statement waits for a review
@@ -252,6 +253,12 @@ func (e *LimitError) Error() string { return e.Reason }
 // has opened as many as the gateway allows (53400, configuration_limit_exceeded).
 func TooManyReviews(reason string) *LimitError {
 	return &LimitError{Code: codeLimitExceeded, Reason: reason}
+}
+
+// TooComplex returns the refusal of a statement the gateway cannot analyse safely (nested
+// too deeply for the parser): SQLSTATE 54001, statement_too_complex.
+func TooComplex(reason string) *LimitError {
+	return &LimitError{Code: codeStatementTooComplex, Reason: reason}
 }
 
 // TooManySessions returns the refusal of a session over a session limit.
