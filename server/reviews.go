@@ -69,7 +69,6 @@ type sessionHolder struct {
 	session    func() string                    // the session's record id, once it has one
 	params     func([]postgres.Param) []*string // masks parameters for the review
 	notify     func(level, text string)         // hoop connect's stderr
-	gate       *sessionGate                     // how the held statement was decided: its class
 }
 
 // Hold implements postgres.Holder.
@@ -106,9 +105,7 @@ func (h *sessionHolder) Hold(ctx context.Context, st postgres.HeldStatement, not
 	if h.session != nil {
 		r.r.Session = h.session()
 	}
-	if h.gate != nil {
-		r.r.Class = h.gate.last.class // the gate decided it just before: its class
-	}
+	r.r.Class = st.Class
 	rs := h.g.reviews
 	if err := rs.open(r); err != nil {
 		return "", &postgres.DeniedError{Reason: st.Reason + "; the gateway could not open a review: " + err.Error()}

@@ -17,9 +17,8 @@ import (
 // gateFunc refuses any SQL that mentions "forbidden".
 type gateFunc func(string) error
 
-func (f gateFunc) Query(sql string) error    { return f(sql) }
-func (f gateFunc) Parse(_, sql string) error { return f(sql) }
-func (f gateFunc) Close(string)              {}
+func (f gateFunc) Query(sql string, _ Names) (Decision, error) { return Decision{}, f(sql) }
+func (f gateFunc) Parse(sql string, _ Names) (Decision, error) { return Decision{}, f(sql) }
 
 var refuseForbidden = gateFunc(func(sql string) error {
 	if strings.Contains(sql, "forbidden") {

@@ -24,6 +24,9 @@ type StatementInfo struct {
 	Params   []Param // an Execute's bind parameters, as the client sent them
 	Refusal  error   // the gate's refusal, or nil
 	ReviewID string  // the review that approved it, or that refused it
+	// Decision is how the gate decided it: for an Execute, the statement it runs, when it
+	// was prepared (zero when there is no gate, or the statement is not known).
+	Decision Decision
 }
 
 // Param is one bind parameter.
