@@ -215,6 +215,83 @@ func TestApprovedStatementRunsOnce(t *testing.T) {
 			t.Fatalf("runs: %d, want 1", n)
 		}
 	})
+
+	// A cursor runs its query at each FETCH, so FETCH and MOVE are decided with the class
+	// of the cursor's DECLARE, which the gateway learns when the database confirms it.
+	t.Run("cursors", func(t *testing.T) {
+		if err := pg.ExecIn(ctx, pg.App.DB, fmt.Sprintf("CREATE SEQUENCE runs_once_seq; GRANT USAGE ON SEQUENCE runs_once_seq TO %s", pg.App.RWUser)); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { pg.ExecIn(context.Background(), pg.App.DB, "DROP SEQUENCE runs_once_seq") })
+		conn := connectPgx(t, addr)
+		exec := func(sql string) error {
+			_, err := conn.Exec(ctx, sql, pgx.QueryExecModeSimpleProtocol)
+			return err
+		}
+		must := func(sqls ...string) {
+			t.Helper()
+			for _, sql := range sqls {
+				if err := exec(sql); err != nil {
+					t.Fatalf("%s: %v", sql, err)
+				}
+			}
+		}
+		const adminDenied = "admin statements are not allowed"
+		// psql's FETCH_COUNT: a read cursor in a transaction.
+		must("BEGIN", "DECLARE c NO SCROLL CURSOR FOR SELECT id FROM runs_once ORDER BY id", "FETCH FORWARD 1 FROM c", "MOVE 1 IN c", "CLOSE c")
+		wantCode(t, "FETCH of a closed cursor", exec("FETCH 1 FROM c"), "42501", adminDenied)
+		must("DECLARE c2 CURSOR FOR SELECT 1", "COMMIT")
+		wantCode(t, "FETCH of a cursor its transaction ended", exec("FETCH 1 FROM c2"), "42501", adminDenied)
+		wantCode(t, "FETCH of a cursor never declared", exec("FETCH ALL FROM nowhere"), "42501", adminDenied)
+
+		// A cursor over a write: its FETCH is the write.
+		must("BEGIN")
+		done := background(func() error { return exec("DECLARE w CURSOR FOR SELECT nextval('runs_once_seq')") })
+		decide(t, true)
+		if err := <-done; err != nil {
+			t.Fatalf("approved DECLARE: %v", err)
+		}
+		done = background(func() error { return exec("FETCH 1 FROM w") })
+		if rv := decide(t, false); rv.Class != "write" {
+			t.Errorf("FETCH of a write cursor: reviewed as %q, want write", rv.Class)
+		}
+		wantCode(t, "FETCH of a write cursor, denied", <-done, "42501", "denied by dana@example.com")
+		must("ROLLBACK")
+		direct, err := pgx.Connect(ctx, pg.SuperDSN(pg.App.DB))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer direct.Close(ctx)
+		var called bool
+		if err := direct.QueryRow(ctx, "SELECT is_called FROM runs_once_seq").Scan(&called); err != nil || called {
+			t.Fatalf("the sequence after a denied FETCH: called %v, %v; want never called", called, err)
+		}
+
+		// WITH HOLD outlives its transaction; a CLOSE that never ran does not close it.
+		must("DECLARE h CURSOR WITH HOLD FOR SELECT id FROM runs_once ORDER BY id", "FETCH 1 FROM h")
+		wantCode(t, "SELECT 1/0; CLOSE h", exec("SELECT 1/0; CLOSE h"), "22012", "division by zero")
+		must("FETCH 1 FROM h")
+		// A protocol-level Execute of a cursor is not a FETCH, and is refused.
+		fe := conn.PgConn().Frontend()
+		fe.Send(&pgproto3.Execute{Portal: "h"})
+		fe.Send(&pgproto3.Sync{})
+		if err := fe.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		for i, want := range []string{"ErrorResponse:42501", "ReadyForQuery"} {
+			m, err := receive(fe)
+			if err != nil {
+				t.Fatalf("message %d: %v", i, err)
+			}
+			if got := describeMsg(m); got != want {
+				t.Fatalf("message %d: got %s (%+v), want %s", i, got, m, want)
+			}
+		}
+		// DISCARD ALL closes every cursor and drops every prepared statement.
+		must("PREPARE r AS SELECT 1", "DISCARD ALL")
+		wantCode(t, "FETCH after DISCARD ALL", exec("FETCH 1 FROM h"), "42501", adminDenied)
+		wantCode(t, "EXECUTE after DISCARD ALL", exec("EXECUTE r"), "42501", adminDenied)
+	})
 }
 
 // receive reads one backend message with a deadline.
