@@ -78,6 +78,7 @@ type change struct {
 	done   bool // settled
 	stmt   *stmtEntry
 	port   *portalEntry
+	bound  portalEntry // what port points to for a Bind: one allocation per Bind
 }
 
 func newNames() *names {
@@ -246,11 +247,24 @@ func (n *names) bindHeld(name string) (spent *heldUse) {
 
 // portal returns what Execute of portal name runs, if every change before it succeeds,
 // and whether it may be something else: a SQL cursor, or a portal the gateway did not see
-// made (whose query it cannot tell).
+// made (whose query it cannot tell). It is on every Execute's path: it allocates nothing.
 func (n *names) portal(name string) (p *portalEntry, unsure bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	cands := n.portalCandidates(name)
+	var buf [8]*portalEntry
+	cands := append(buf[:0], n.portals[name])
+	p = cands[0]
+	for _, c := range n.pending {
+		if !c.portal || !(c.name == name || c.all) {
+			continue
+		}
+		p = c.port
+		certain := c.cycle == n.cycle
+		if !certain && len(cands) == cap(buf) {
+			return p, true // too many states to follow: fail closed
+		}
+		cands = step(cands, c.port, certain)
+	}
 	known := false
 	for _, c := range cands {
 		switch {
@@ -259,12 +273,6 @@ func (n *names) portal(name string) (p *portalEntry, unsure bool) {
 			unsure = true
 		default:
 			known = true
-		}
-	}
-	p = n.portals[name]
-	for _, c := range n.pending {
-		if c.portal && (c.name == name || c.all) {
-			p = c.port
 		}
 	}
 	return p, unsure || !known

@@ -38,6 +38,7 @@ type session struct {
 	// a refusal in its place in the client's stream (see expectation).
 	mu     sync.Mutex
 	expect []expectation
+	base   []expectation // expect's backing array while small, reused once expect drains
 
 	// masker masks result values; nil when nothing is masked in this session. The engine
 	// tracks every statement's and portal's columns (res), so each DataRow is masked by
@@ -76,18 +77,19 @@ type expectation struct {
 	own     bool    // a Describe the engine added itself: its answers are not the client's
 	out     Outcome // Query and Execute: the recorded statement's outcome, or nil
 	sql     string  // Query and Execute, when results are masked: the SQL text, for COPY
-	// changes are what the message does to the session's names once PostgreSQL confirms
-	// it: Parse, Bind and Close one each; a Query's and an Execute's run statement by
-	// statement (query).
-	changes []*change
-	query   *queryRun
+	// one is what a Parse, Bind or Close does to the session's names once PostgreSQL
+	// confirms it; query what a Query's or an Execute's statements do, each once it has
+	// run. (Pointers: an expectation is made per message.)
+	one   *change
+	query *queryRun
 }
 
 // queryRun follows the statements of a simple Query (or the one of an Execute) as they
 // complete, to apply each one's changes to names when, and only if, it has run.
 type queryRun struct {
-	stmts []int // the statement of the text each of the expectation's changes belongs to
-	ran   int   // statements completed so far
+	changes []*change
+	stmts   []int // the statement of the text each change belongs to
+	ran     int   // statements completed so far
 }
 
 // markerParse is the body of Parse("" , "", no types): an empty unnamed statement.
@@ -124,8 +126,14 @@ func (s *session) relay(ctx context.Context) error {
 func (s *session) push(e expectation) {
 	s.mu.Lock()
 	s.expect = append(s.expect, e)
+	if c := cap(s.expect); c > cap(s.base) && c <= maxReusedExpect {
+		s.base = s.expect[:0] // a new array: the queue starts at its start
+	}
 	s.mu.Unlock()
 }
+
+// maxReusedExpect bounds the expectation queue kept for reuse between cycles.
+const maxReusedExpect = 64
 
 // peek returns the oldest expectation without removing it.
 func (s *session) peek() (expectation, bool) {
@@ -148,7 +156,7 @@ func (s *session) pop() (expectation, bool) {
 	s.expect[0] = expectation{}
 	s.expect = s.expect[1:]
 	if len(s.expect) == 0 {
-		s.expect = s.expect[:0:0] // let the backing array go once drained
+		s.expect = s.base[:0] // drained: start again at the start of the small array, or let a big one go
 	}
 	return e, true
 }
@@ -218,7 +226,7 @@ func (s *session) decide(typ byte, body []byte) error {
 		if s.masker != nil {
 			e.sql = sql
 		}
-		e.changes, e.query = s.effects(d, held)
+		e.query = s.effects(d, held)
 		s.push(e)
 		return s.forward(typ, body)
 
@@ -247,7 +255,7 @@ func (s *session) decide(typ byte, body []byte) error {
 		// The name is the new statement's once PostgreSQL answers ParseComplete; a Parse
 		// of a name in use fails, and the name keeps its statement and its decision.
 		c := s.names.propose(&change{name: m.Name, stmt: &stmtEntry{sql: m.Query, decision: d, held: held}})
-		s.push(expectation{kind: 'P', name: m.Name, changes: []*change{c}})
+		s.push(expectation{kind: 'P', name: m.Name, one: c})
 		if err := s.forward(typ, body); err != nil || s.masker == nil {
 			return err
 		}
@@ -285,7 +293,7 @@ func (s *session) decide(typ byte, body []byte) error {
 		}
 		// The name is dropped once PostgreSQL answers CloseComplete.
 		c := s.names.propose(&change{portal: body[0] == 'P', name: name})
-		s.push(expectation{kind: 'C', target: body[0], name: name, changes: []*change{c}})
+		s.push(expectation{kind: 'C', target: body[0], name: name, one: c})
 		return s.forward(typ, body)
 
 	case msgBind:
@@ -307,16 +315,16 @@ func (s *session) decide(typ byte, body []byte) error {
 			return s.forward(msgClose, markerClose)
 		}
 		st := s.names.stmt(m.PreparedStatement)
-		p := &portalEntry{stmtName: m.PreparedStatement, stmt: st}
+		c := &change{portal: true, name: m.DestinationPortal, bound: portalEntry{stmtName: m.PreparedStatement, stmt: st}}
+		c.port = &c.bound
 		if st != nil {
-			p.class = st.decision.Class
+			c.bound.class = st.decision.Class
 		}
 		if s.rec != nil {
-			p.params = params(m)
+			c.bound.params = params(m)
 		}
 		// The portal is made once PostgreSQL answers BindComplete.
-		c := s.names.propose(&change{portal: true, name: m.DestinationPortal, port: p})
-		s.push(expectation{kind: 'B', name: m.DestinationPortal, stmt: m.PreparedStatement, formats: m.ResultFormatCodes, changes: []*change{c}})
+		s.push(expectation{kind: 'B', name: m.DestinationPortal, stmt: m.PreparedStatement, formats: m.ResultFormatCodes, one: s.names.propose(c)})
 		return s.forward(typ, body)
 
 	case msgDescribe:
@@ -372,7 +380,7 @@ func (s *session) decide(typ byte, body []byte) error {
 			e.sql = info.SQL
 		}
 		if st != nil {
-			e.changes, e.query = s.effects(st.decision, st.held)
+			e.query = s.effects(st.decision, st.held)
 		}
 		s.push(e)
 		return s.forward(typ, body)
@@ -386,16 +394,15 @@ func (s *session) decide(typ byte, body []byte) error {
 }
 
 // effects proposes the changes a decided text's statements make once they run.
-func (s *session) effects(d Decision, held *heldUse) ([]*change, *queryRun) {
+func (s *session) effects(d Decision, held *heldUse) *queryRun {
 	if len(d.Effects) == 0 {
-		return nil, nil
+		return nil
 	}
-	cs := s.names.effectChanges(d, held)
-	q := &queryRun{stmts: make([]int, len(cs))}
+	q := &queryRun{changes: s.names.effectChanges(d, held), stmts: make([]int, len(d.Effects))}
 	for i, ef := range d.Effects {
 		q.stmts[i] = ef.Stmt
 	}
-	return cs, q
+	return q
 }
 
 // id is the review of an approval; "" for none.
@@ -590,7 +597,7 @@ func (s *session) response(typ byte, out *reply, cycleErr *bool) error {
 				out.refusal = e.refuse
 			}
 		}
-		s.confirm(e.changes)
+		s.names.settle(e.one, true)
 		return nil
 	case 'Z': // ReadyForQuery
 		for {
@@ -601,8 +608,11 @@ func (s *session) response(typ byte, out *reply, cycleErr *bool) error {
 			// Messages with no response were skipped by upstream after an error, or
 			// failed: what they would have changed did not happen. So for the statements
 			// of a Query after the one that failed.
-			for _, c := range e.changes {
-				s.names.settle(c, false)
+			s.names.settle(e.one, false)
+			if e.query != nil {
+				for _, c := range e.query.changes {
+					s.names.settle(c, false)
+				}
 			}
 			if e.out != nil {
 				e.out.Done()
@@ -650,7 +660,7 @@ func (s *session) track(typ byte, out *reply) error {
 		if !ok || e.kind != 'B' {
 			return errors.New("lost track of the protocol (an unexpected BindComplete)")
 		}
-		s.confirm(e.changes)
+		s.names.settle(e.one, true)
 		fields := res.stmts[e.stmt]
 		res.portals[e.name] = resultShape{fields: fields, formats: formatsFor(len(fields), e.formats)}
 	case 't': // ParameterDescription: the first answer to a Describe of a statement
@@ -744,7 +754,7 @@ func (s *session) track(typ byte, out *reply) error {
 		if !ok || e.kind != 'C' {
 			return errors.New("lost track of the protocol (an unexpected CloseComplete)")
 		}
-		s.confirm(e.changes)
+		s.names.settle(e.one, true)
 		if e.target == 'S' {
 			delete(res.stmts, e.name)
 		} else {
@@ -793,14 +803,6 @@ func (s *session) track(typ byte, out *reply) error {
 	return nil
 }
 
-// confirm applies changes PostgreSQL has confirmed (ParseComplete, BindComplete,
-// CloseComplete).
-func (s *session) confirm(changes []*change) {
-	for _, c := range changes {
-		s.names.settle(c, true)
-	}
-}
-
 // completed follows a CommandComplete: the next statement of the Query (or the Execute)
 // at the head has run, and what it changes is done.
 func (s *session) completed(head expectation, body []byte) {
@@ -811,7 +813,7 @@ func (s *session) completed(head expectation, body []byte) {
 	if q == nil || head.kind != 'Z' && head.kind != 'E' {
 		return
 	}
-	for i, c := range head.changes {
+	for i, c := range q.changes {
 		if q.stmts[i] == q.ran {
 			s.names.settle(c, true)
 		}
