@@ -214,6 +214,12 @@ func TestApprovedStatementRunsOnce(t *testing.T) {
 		if n := count(t, 2); n != 1 {
 			t.Fatalf("runs: %d, want 1", n)
 		}
+		// A DEALLOCATE run by a protocol-level Execute drops the name once it completes.
+		if _, err := pc.ExecParams(ctx, "DEALLOCATE upd2", nil, nil, nil, nil).Close(); err != nil {
+			t.Fatal(err)
+		}
+		_, err = conn.Exec(ctx, "EXECUTE upd2", pgx.QueryExecModeSimpleProtocol)
+		wantCode(t, "EXECUTE after a protocol-level DEALLOCATE", err, "42501", "admin statements are not allowed")
 	})
 
 	// A cursor runs its query at each FETCH, so FETCH and MOVE are decided with the class
