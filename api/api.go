@@ -45,6 +45,7 @@ const (
 	CodeForbidden       = "forbidden"
 	CodeNotFound        = "not_found"
 	CodeBadRequest      = "bad_request"
+	CodeTooManyRequests = "too_many_requests" // a limit per identity: reviews.max_pending, reviews.max_per_minute
 )
 
 // Session is one recorded database session: an entry of GET /api/v1/sessions.
@@ -111,7 +112,7 @@ type Review struct {
 	Groups       []string         `json:"groups"`              // the requester's: ["engineering"]
 	Connection   string           `json:"connection"`          // "db-prod"
 	Session      string           `json:"session,omitempty"`   // statement: the session that waits: "s-…"
-	SQL          string           `json:"sql,omitempty"`       // statement: the exact text held
+	SQL          string           `json:"sql,omitempty"`       // statement: the text held, masked as its session's recording masks it
 	Params       []*string        `json:"params,omitempty"`    // statement: its bind parameters, masked
 	Class        string           `json:"class,omitempty"`     // statement: "write"
 	Rule         string           `json:"rule,omitempty"`      // the policy rule that asked for the review

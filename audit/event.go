@@ -34,13 +34,14 @@ const (
 	KindRecordingsRead    = "recordings.read"    // someone listed or read recorded sessions
 	KindRecordingsRefused = "recordings.refused" // someone not allowed to read recordings tried
 	KindAuditVerify       = "audit.verify"       // someone verified the chain
+	KindSessionRefused    = "session.refused"    // a database session over a session limit
 )
 
 // Kinds returns the event kinds above, for a config check to catch a typo ("statment").
 func Kinds() []string {
 	return []string{KindLogin, KindTunnelOpen, KindTunnelClose, KindSessionStart, KindSessionEnd,
 		KindStatement, KindPolicyReload, KindMaskColumn, KindAlert, KindLoginFailed, KindTunnelRefused, KindGatewayStart,
-		KindRecordingsRead, KindRecordingsRefused, KindAuditVerify}
+		KindRecordingsRead, KindRecordingsRefused, KindAuditVerify, KindSessionRefused}
 }
 
 // Event is one entry of the audit trail. The store seals it into the chain (Chain.Seal)

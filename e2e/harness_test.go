@@ -88,6 +88,8 @@ type gatewayOptions struct {
 	config string            // gateway.yaml text; default: the shared example
 	policy string            // policy.yaml text; default: the shared example
 	tokens time.Duration     // ID token lifetime; default the provider's (1h)
+	// jwtAccessTokens makes the provider issue the CLI's access tokens as signed JWTs.
+	jwtAccessTokens bool
 	// machines are the embedded provider's client_credentials clients; the gateway
 	// trusts those that config's auth.machines names.
 	machines []devidp.Machine
@@ -138,7 +140,8 @@ func startGateway(t *testing.T, opts gatewayOptions) *gateway {
 	if err != nil {
 		t.Fatalf("load config: %v", err)
 	}
-	idp, err := devidp.New(devidp.Config{Issuer: url + "/oidc", Users: devidp.DefaultUsers(), IDTokenLifetime: opts.tokens, Machines: opts.machines})
+	idp, err := devidp.New(devidp.Config{Issuer: url + "/oidc", Users: devidp.DefaultUsers(), IDTokenLifetime: opts.tokens, Machines: opts.machines,
+		JWTAccessTokens: opts.jwtAccessTokens})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,6 +181,12 @@ func startGateway(t *testing.T, opts gatewayOptions) *gateway {
 // returns the ID token.
 func (gw *gateway) login(t *testing.T, user string) string {
 	t.Helper()
+	return gw.loginTokens(t, user).IDToken
+}
+
+// loginTokens is login returning every token the provider gave: ID, access, refresh.
+func (gw *gateway) loginTokens(t *testing.T, user string) *auth.Token {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	info, err := auth.FetchInfo(ctx, nil, gw.URL)
@@ -190,7 +199,7 @@ func (gw *gateway) login(t *testing.T, user string) string {
 	if err != nil {
 		t.Fatalf("login %s: %v", user, err)
 	}
-	return tok.IDToken
+	return tok
 }
 
 // connect runs hoop connect's engine (client.Connect) for token and returns the local

@@ -105,7 +105,7 @@ func TestRecordingContent(t *testing.T) {
 	if sel.Masking["email"] != 1 {
 		t.Errorf("masking recorded: %v, want email=1", sel.Masking)
 	}
-	if del.State != store.StateRefused || del.Decision != "deny" || del.Class != "write" || !strings.Contains(del.Error, "no rule grants write") {
+	if del.State != store.StateRefused || del.Decision != "deny" || del.Class != "write" || !strings.Contains(del.Error, "denied by rule analysts-read: it allows read on db-prod; this statement is write (DELETE)") {
 		t.Errorf("refused delete record: %+v", del)
 	}
 	if div.State != store.StateDone || !strings.Contains(div.Error, "division by zero (SQLSTATE 22012)") {

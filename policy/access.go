@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/hoopgw/hoop/internal/yamlfile"
 )
@@ -41,20 +42,31 @@ type Access struct {
 // Decide decides a statement of class class on connection by identity id. The precedence,
 // across every rule whose groups and connections match: deny > review > allow, and deny by
 // default; an active JIT grant counts as an allow. rule names the rule (or JIT rule) that
-// decided, empty for the default deny; reason is a sentence for the person:
+// decided, empty for the default deny; reason is a sentence for the person, which names
+// the rule that decided or, for the default deny, the rules that match (or that none
+// does), what they allow, and what the person may do about it:
 //
 //	denied by rule engineers-read-prod: ddl statements are not allowed on db-prod
-//	no rule grants write on db-prod to groups [analytics]
+//	denied by rule analysts-read: it allows read on db-prod; this statement is write; ask a policy admin for a rule that grants write on db-prod
+//	no rule in the policy matches ann@example.com (groups [sales]) on db-prod; ask a policy admin for access
 func (p *Policy) Decide(id Identity, connection string, class Class) (d Decision, rule, reason string) {
+	return p.decide(id, connection, class, "")
+}
+
+// decide is Decide for a statement that kind describes (its command tag, "DELETE", or why
+// it has its class, "DELETE inside a WITH"; "" when not known), which a denial names.
+func (p *Policy) decide(id Identity, connection string, class Class, kind string) (d Decision, rule, reason string) {
 	if class.rank() == 0 {
 		return Deny, "", fmt.Sprintf("statement class %q is unknown and denied", class)
 	}
 	var review, allow string
+	var matched []*Rule
 	for i := range p.Rules {
 		r := &p.Rules[i]
 		if !r.matches(id.Groups, connection) {
 			continue
 		}
+		matched = append(matched, r)
 		switch {
 		case slices.Contains(r.Deny, class):
 			return Deny, r.Name, fmt.Sprintf("denied by rule %s: %s statements are not allowed on %s", r.Name, class, connection)
@@ -73,7 +85,149 @@ func (p *Policy) Decide(id Identity, connection string, class Class) (d Decision
 	if j := p.granted(id, connection, class); j != "" {
 		return Allow, j, fmt.Sprintf("allowed by a just-in-time grant under %s: %s statements on %s", j, class, connection)
 	}
-	return Deny, "", fmt.Sprintf("no rule grants %s on %s %s", class, connection, toGroups(id.Groups))
+	return Deny, "", p.defaultDenial(id, connection, class, kind, matched)
+}
+
+// defaultDenial explains a default deny: the rules that match id on connection, none of
+// which allows, holds or denies class (or that no rule matches), the JIT grants id holds
+// there, and what to do: ask for just-in-time access when a JIT rule offers class to id
+// on connection, else ask a policy admin.
+//
+//	denied by rule analysts-read: it allows read on db-prod; this statement is write (DELETE); …
+//	denied by rules r1, r2: r1 allows read on db-prod, r2 allows read and holds write for review on db-prod; this statement is ddl; …
+//	no rule in the policy matches ann@example.com (groups [sales]) on db-prod; …
+func (p *Policy) defaultDenial(id Identity, connection string, class Class, kind string, matched []*Rule) string {
+	var b strings.Builder
+	switch len(matched) {
+	case 0:
+		fmt.Fprintf(&b, "no rule in the policy matches %s on %s", describeIdentity(id), connection)
+	case 1:
+		fmt.Fprintf(&b, "denied by rule %s: it %s on %s", matched[0].Name, matched[0].grants(), connection)
+	default:
+		names := make([]string, len(matched))
+		what := make([]string, len(matched))
+		for i, r := range matched {
+			names[i] = r.Name
+			what[i] = fmt.Sprintf("%s %s on %s", r.Name, r.grants(), connection)
+		}
+		fmt.Fprintf(&b, "denied by rules %s: %s", strings.Join(names, ", "), strings.Join(what, ", "))
+	}
+	grants := p.activeGrants(id, connection)
+	for _, g := range grants {
+		fmt.Fprintf(&b, "; the just-in-time grant under %s allows %s", g.JIT, classList(g.Classes))
+	}
+	// With nothing matched, the class is beside the point: nothing at all is granted.
+	if len(matched) > 0 || len(grants) > 0 {
+		fmt.Fprintf(&b, "; this statement is %s", class)
+		if kind != "" {
+			fmt.Fprintf(&b, " (%s)", kind)
+		}
+	}
+	var jit *JIT
+	for i, j := range p.JIT {
+		if intersects(id.Groups, j.Groups) && matchConnection(j.Connections, connection) && slices.Contains(j.Access, class) {
+			jit = &p.JIT[i]
+			break
+		}
+	}
+	switch {
+	case jit != nil:
+		fmt.Fprintf(&b, "; JIT rule %s lets you ask for %s access for up to %s: hoop connect %s --duration %s --reason \"…\"",
+			jit.Name, classList(jit.Access), shortDuration(jit.MaxDuration), connection, shortDuration(min(time.Hour, jit.MaxDuration)))
+	case len(matched) > 0 || len(grants) > 0:
+		fmt.Fprintf(&b, "; ask a policy admin for a rule that grants %s on %s", class, connection)
+	default:
+		b.WriteString("; ask a policy admin for access")
+	}
+	return b.String()
+}
+
+// grants says what r does with the classes it names: "allows read, holds write for review
+// and denies ddl and admin".
+func (r *Rule) grants() string {
+	var parts []string
+	if len(r.Allow) > 0 {
+		parts = append(parts, "allows "+classList(r.Allow))
+	}
+	if len(r.Review) > 0 {
+		parts = append(parts, "holds "+classList(r.Review)+" for review")
+	}
+	if len(r.Deny) > 0 {
+		parts = append(parts, "denies "+classList(r.Deny))
+	}
+	if len(parts) == 0 {
+		return "allows nothing"
+	}
+	if len(parts) == 1 && len(r.Deny) > 0 {
+		return "only denies " + classList(r.Deny)
+	}
+	return andList(parts)
+}
+
+// activeGrants returns id's grants on connection that still hold under their JIT rule.
+func (p *Policy) activeGrants(id Identity, connection string) []Grant {
+	var out []Grant
+	for _, g := range id.Grants {
+		if g.Connection != connection {
+			continue
+		}
+		if j := p.JITRule(g.JIT); j != nil && intersects(id.Groups, j.Groups) && matchConnection(j.Connections, connection) {
+			var classes []Class
+			for _, c := range g.Classes {
+				if slices.Contains(j.Access, c) {
+					classes = append(classes, c)
+				}
+			}
+			if len(classes) > 0 {
+				out = append(out, Grant{JIT: g.JIT, Connection: g.Connection, Classes: classes})
+			}
+		}
+	}
+	return out
+}
+
+// classList renders classes for a reason: "read", "read and write", "read, write and ddl".
+func classList(classes []Class) string {
+	s := make([]string, len(classes))
+	for i, c := range classes {
+		s[i] = string(c)
+	}
+	return andList(s)
+}
+
+// andList joins items as a sentence does: "a", "a and b", "a, b and c".
+func andList(items []string) string {
+	if len(items) <= 1 {
+		return strings.Join(items, "")
+	}
+	return strings.Join(items[:len(items)-1], ", ") + " and " + items[len(items)-1]
+}
+
+// shortDuration prints d as a person writes it: "4h", "30m", "1h30m".
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+// describeIdentity names id for a reason: "ann@example.com (groups [sales])".
+func describeIdentity(id Identity) string {
+	who := id.Email
+	if who == "" {
+		who = id.Subject
+	}
+	if who == "" {
+		who = "this identity"
+	}
+	if len(id.Groups) == 0 {
+		return who + " (in no group)"
+	}
+	return fmt.Sprintf("%s (groups %v)", who, id.Groups)
 }
 
 // MaxLevel returns the highest class id may run on connection, allowed or held for review,

@@ -1,6 +1,10 @@
 package policy
 
-import "fmt"
+import (
+	"cmp"
+	"fmt"
+	"strings"
+)
 
 // Statement is one statement to decide, as the SQL analysis classified it. The policy
 // package does not parse SQL: the caller (the gateway, or hoop policy explain and test)
@@ -9,13 +13,21 @@ type Statement struct {
 	Text   string // "delete from orders where id = 7"
 	Class  Class  // write; not looked at when Always is set
 	Always bool   // transaction control or a harmless setting (BEGIN, SET search_path): allowed by every policy
+	Kind   string // its command tag, named when it is denied: "DELETE"; may be empty
+	// Why is why it has its class, named instead of Kind when set: "DELETE inside a
+	// WITH". Only its head, up to the first colon, is named: the detail ("does not parse:
+	// syntax error at or near …") may quote the statement, which a reason must not.
+	Why string
 }
 
 // Verdict is the decision on one statement, or on several together.
 type Verdict struct {
 	Decision Decision `json:"decision"` // allow, review or deny
 	Rule     string   `json:"rule"`     // "engineers-read-prod"; empty for the default deny and for Always statements
-	Reason   string   `json:"reason"`   // "held by rule engineers-read-prod: write statements on db-prod need an approval"
+	// Reason is a sentence for the person: "held by rule engineers-read-prod: write
+	// statements on db-prod need an approval". A default deny names the rules that
+	// matched, none of which grants the class, and what to do (see Policy.Decide).
+	Reason string `json:"reason"`
 }
 
 // Evaluation is the decision on a query of one or more statements.
@@ -46,7 +58,7 @@ func (p *Policy) Evaluate(id Identity, connection string, stmts []Statement) Eva
 	for i, s := range stmts {
 		v := Verdict{Decision: Allow, Reason: alwaysReason}
 		if !s.Always {
-			v.Decision, v.Rule, v.Reason = p.Decide(id, connection, s.Class)
+			v.Decision, v.Rule, v.Reason = p.decide(id, connection, s.Class, cmp.Or(whyHead(s.Why), s.Kind))
 		}
 		ev.Statements[i] = v
 		// Decisions are ordered Deny < Review < Allow: the combined one is the least. Of
@@ -57,6 +69,12 @@ func (p *Policy) Evaluate(id Identity, connection string, stmts []Statement) Eva
 		}
 	}
 	return ev
+}
+
+// whyHead is why up to its first colon: "does not parse: syntax error…" → "does not parse".
+func whyHead(why string) string {
+	head, _, _ := strings.Cut(why, ":")
+	return strings.TrimSpace(head)
 }
 
 // ParseDecision returns the decision named s: "allow", "review" or "deny".

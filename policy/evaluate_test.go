@@ -47,8 +47,8 @@ func TestEvaluate(t *testing.T) {
 			Evaluation{Verdict{Deny, "engineers-read-prod", "denied by rule engineers-read-prod: admin statements are not allowed on db-prod"},
 				[]Verdict{allow, {Deny, "engineers-read-prod", "denied by rule engineers-read-prod: admin statements are not allowed on db-prod"}, deny}}},
 		{"default deny", Identity{Groups: []string{"sales"}}, "db-prod", []Statement{begin, read},
-			Evaluation{Verdict{Deny, "", "no rule grants read on db-prod to groups [sales]"},
-				[]Verdict{always, {Deny, "", "no rule grants read on db-prod to groups [sales]"}}}},
+			Evaluation{Verdict{Deny, "", "no rule in the policy matches this identity (groups [sales]) on db-prod; ask a policy admin for access"},
+				[]Verdict{always, {Deny, "", "no rule in the policy matches this identity (groups [sales]) on db-prod; ask a policy admin for access"}}}},
 		{"unknown class fails closed", eng, "db-prod", []Statement{{Text: "?", Class: ""}},
 			Evaluation{Verdict{Deny, "", `statement class "" is unknown and denied`}, []Verdict{{Deny, "", `statement class "" is unknown and denied`}}}},
 	}
@@ -64,14 +64,15 @@ func TestEvaluate(t *testing.T) {
 
 func TestEvaluationJSON(t *testing.T) {
 	ev := loadExample(t).Evaluate(Identity{Groups: []string{"analytics"}}, "db-prod",
-		[]Statement{{Text: "select 1", Class: Read}, {Text: "delete from t", Class: Write}})
+		[]Statement{{Text: "select 1", Class: Read, Kind: "SELECT"}, {Text: "delete from t", Class: Write, Kind: "DELETE"}})
 	got, err := json.Marshal(ev)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"decision":"deny","rule":"","reason":"no rule grants write on db-prod to groups [analytics]",` +
+	denied := "denied by rule analysts-read: it allows read on db-prod; this statement is write (DELETE); ask a policy admin for a rule that grants write on db-prod"
+	want := `{"decision":"deny","rule":"","reason":"` + denied + `",` +
 		`"statements":[{"decision":"allow","rule":"analysts-read","reason":"allowed by rule analysts-read: read statements on db-prod"},` +
-		`{"decision":"deny","rule":"","reason":"no rule grants write on db-prod to groups [analytics]"}]}`
+		`{"decision":"deny","rule":"","reason":"` + denied + `"}]}`
 	if string(got) != want {
 		t.Errorf("json:\ngot  %s\nwant %s", got, want)
 	}

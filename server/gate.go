@@ -20,6 +20,9 @@ type sessionGate struct {
 	id         policy.Identity
 	connection string
 	log        *slog.Logger
+	// masker masks what the gate logs of a statement by the rules that mask the session's
+	// record; nil when none do.
+	masker *sessionMasker
 }
 
 func (g *Gateway) newGate(id policy.Identity, connection string, log *slog.Logger) *sessionGate {
@@ -66,14 +69,14 @@ func highest(classes []string) policy.Class {
 func (sg *sessionGate) decide(sql string, names postgres.Names) (postgres.Decision, error) {
 	stmts, err := sg.g.classifier.Classify(sql)
 	if err != nil {
-		sg.log.Error("statement analysis failed: refused", "err", err)
+		sg.log.Error("statement analysis failed: refused", "err", maskText(sg.masker, err.Error()))
 		return postgres.Decision{Class: string(policy.Admin), Verdict: policy.Deny.String(), PolicyVersion: sg.g.Policy().Version()},
 			fmt.Errorf("the gateway could not analyse the statement, so it is refused: %w", err)
 	}
 	items := make([]policy.Statement, len(stmts))
 	var effects []postgres.Effect
 	for i, st := range stmts {
-		items[i] = policy.Statement{Text: st.Text, Class: st.Class, Always: st.Always}
+		items[i] = policy.Statement{Text: st.Text, Class: st.Class, Always: st.Always, Kind: st.Kind, Why: st.Reason}
 		switch {
 		case st.Executes != "":
 			items[i].Class = highest(lookup(effects, i, st.Executes, false, names.Statement))
@@ -84,7 +87,7 @@ func (sg *sessionGate) decide(sql string, names postgres.Names) (postgres.Decisi
 	}
 	p := sg.g.Policy()
 	ev := p.Evaluate(sg.id, sg.connection, items)
-	sg.logDecision(p, stmts, items, ev)
+	sg.logDecision(p, sql, stmts, items, ev)
 	d := postgres.Decision{Class: string(topClass(items)), Verdict: ev.Decision.String(), Rule: ev.Rule, PolicyVersion: p.Version()}
 	if ev.Decision == policy.Deny {
 		return d, &postgres.DeniedError{Reason: ev.Reason}
@@ -148,8 +151,10 @@ func topClass(items []policy.Statement) policy.Class {
 	return top
 }
 
-// logDecision logs one query's decision with the policy version that made it.
-func (sg *sessionGate) logDecision(p *policy.Policy, stmts []classify.Statement, items []policy.Statement, ev policy.Evaluation) {
+// logDecision logs one query's decision with the policy version that made it. The text is
+// masked as the session's record masks it, before it is cut short, so that a cut never
+// leaves part of a value the detectors would have found whole.
+func (sg *sessionGate) logDecision(p *policy.Policy, sql string, stmts []classify.Statement, items []policy.Statement, ev policy.Evaluation) {
 	if len(stmts) == 0 {
 		return
 	}
@@ -169,9 +174,9 @@ func (sg *sessionGate) logDecision(p *policy.Policy, stmts []classify.Statement,
 		"rule", ev.Rule,
 		"classes", strings.Join(classes, ","),
 		"policy_version", short(p.Version()),
-		"sql", truncate(stmts[0].Text, 200),
+		"sql", truncate(strings.TrimSpace(sg.masker.statement(sql)), 200),
 		"statements", len(stmts),
-		"reason", ev.Reason)
+		"reason", maskText(sg.masker, ev.Reason))
 }
 
 func truncate(s string, n int) string {

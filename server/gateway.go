@@ -84,6 +84,7 @@ type Gateway struct {
 	alerts       *audit.Alerts     // alert rules over the event stream; nil for none
 	conns        map[string]*config.Connection
 	upstream     map[string]map[policy.Class]*pgconn.Config // parsed once: connection → level → login
+	limits       *sessionLimits                             // database sessions open, by identity and connection
 
 	mu      sync.Mutex
 	tunnels map[string]*liveTunnel
@@ -105,6 +106,12 @@ func New(opts Options) (*Gateway, error) {
 		pgcfg = postgres.DefaultConfig()
 	}
 	pgcfg.Logger = opts.Logger
+	if pgcfg.StatementBytes == 0 {
+		pgcfg.StatementBytes = cfg.Limits.StatementBytes
+	}
+	if pgcfg.InflightBytes == 0 {
+		pgcfg.InflightBytes = int64(cfg.Limits.InflightBytes)
+	}
 	g := &Gateway{
 		cfg:   cfg,
 		store: opts.Store,
@@ -112,6 +119,8 @@ func New(opts Options) (*Gateway, error) {
 		verifier: identity.NewVerifiers(identity.Config{
 			Issuer:      cfg.Auth.OIDC.Issuer,
 			Audience:    audience(cfg),
+			ClientID:    cfg.Auth.OIDC.ClientID,
+			MaxLifetime: cfg.Auth.MaxTokenLifetime,
 			GroupsClaim: cfg.Auth.OIDC.GroupsClaim,
 			Machines:    cfg.Auth.MachineClients(),
 		}, cfg.Auth.Workloads()),
@@ -122,11 +131,12 @@ func New(opts Options) (*Gateway, error) {
 		tcfg:       opts.Tunnel,
 		conns:      make(map[string]*config.Connection),
 		tunnels:    make(map[string]*liveTunnel),
+		limits:     newSessionLimits(cfg),
 	}
 	if g.hashKey, err = loadHashKey(cfg.DataDir, cfg.Masking.HashKey); err != nil {
 		return nil, err
 	}
-	g.reviews = newReviews(g)
+	g.reviews = newReviews(g, cfg.Reviews.MaxPending, cfg.Reviews.MaxPerMinute)
 	key := make([]byte, 32)
 	if _, err := rand.Read(key); err != nil {
 		return nil, err
@@ -431,7 +441,9 @@ func (g *Gateway) grant(id identity.Identity, c *config.Connection, tunnelID, re
 		grant.Masker = g.newMasker(p, rules, g.policyIdentity(id), c.Name, log, &catalog{cfg: up.Copy(), tables: make(map[uint32]*tableInfo)})
 	}
 	sm, _ := grant.Masker.(*sessionMasker)
+	gate.masker = sm
 	holder.params = func(ps []postgres.Param) []*string { return maskParams(sm, ps) }
+	holder.text = func(s string) string { return maskText(sm, s) }
 	return grant, nil
 }
 

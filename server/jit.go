@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -128,7 +129,14 @@ func (g *Gateway) handleAccess(w http.ResponseWriter, r *http.Request, id identi
 	if expires <= 0 {
 		expires = 30 * time.Minute
 	}
-	now := time.Now().UTC().Truncate(time.Millisecond)
+	// The reason is the requester's free text: kept as their sessions on the connection
+	// would keep it, masked by the same rules.
+	mask, err := g.textMasker(pid, req.Connection)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "", "the gateway could not open the review: "+err.Error())
+		return
+	}
+	now := g.reviews.now().UTC().Truncate(time.Millisecond)
 	rid := newID("r")
 	classes := make([]string, len(rule.Access))
 	for i, c := range rule.Access {
@@ -136,15 +144,20 @@ func (g *Gateway) handleAccess(w http.ResponseWriter, r *http.Request, id identi
 	}
 	rv := &review{
 		r: api.Review{ID: rid, Kind: api.ReviewAccess, State: api.ReviewPending, Requester: id.String(), Groups: nonNil(id.Groups),
-			Connection: req.Connection, Class: strings.Join(classes, ","), Rule: rule.Name, Reason: strings.TrimSpace(req.Reason),
+			Connection: req.Connection, Class: strings.Join(classes, ","), Rule: rule.Name, Reason: mask(strings.TrimSpace(req.Reason)),
 			Duration: d.String(), Created: now, Expires: now.Add(expires), MinApprovals: max(p.Reviews.MinApprovals, 1),
 			URL: strings.TrimRight(g.cfg.PublicURL, "/") + "/reviews/" + rid},
 		requester: id,
 		approvers: slices.Clone(approvers),
 		done:      make(chan struct{}),
 		access:    &accessRequest{jit: rule.Name, classes: slices.Clone(rule.Access), duration: d},
+		mask:      mask,
 	}
 	if err := g.reviews.open(rv); err != nil {
+		if le := (*reviewLimitError)(nil); errors.As(err, &le) {
+			writeError(w, http.StatusTooManyRequests, api.CodeTooManyRequests, "no review was opened: "+le.msg)
+			return
+		}
 		writeError(w, http.StatusInternalServerError, "", "the gateway could not open the review: "+err.Error())
 		return
 	}
@@ -161,4 +174,20 @@ func (g *Gateway) granted(r *review) {
 		until: until, review: r.r.ID})
 	g.audit("access.granted", r.r.Requester, r.r.Connection, "", map[string]any{"review": r.r.ID, "jit": r.access.jit,
 		"until": until.UTC().Format(time.RFC3339), "classes": r.r.Class})
+}
+
+// textMasker returns what masks a text kept about id's use of connection, such as a
+// just-in-time request's reason: the detectors of the masking rules that apply to id there,
+// the same that mask its sessions' records.
+func (g *Gateway) textMasker(id policy.Identity, connection string) (func(string) string, error) {
+	p := g.Policy()
+	rules, err := g.maskRules(p, id, connection)
+	if err != nil {
+		return nil, err
+	}
+	if len(rules) == 0 {
+		return func(s string) string { return s }, nil
+	}
+	sm := g.newMasker(p, rules, id, connection, g.log, nil) // texts only: no catalog
+	return func(s string) string { return maskText(sm, s) }, nil
 }

@@ -132,6 +132,12 @@ type sessionMasker struct {
 	// Since the last statement's record: values found by detector, and masked by column.
 	stmtCounts  mask.Counts
 	stmtColumns map[string]int // "customers.ssn" → 3
+
+	// statement's last text, masked under these rules: the gate's log line and the
+	// record of the same statement mask it once, and a prepared statement brings its text
+	// again at each Execute. Used on the client's side only.
+	lastRules           *ruleSet
+	lastSQL, lastMasked string
 }
 
 type ruleSet struct {
@@ -186,6 +192,22 @@ func (sm *sessionMasker) takeStatement() map[string]int {
 	sm.stmtCounts = mask.Counts{}
 	clear(sm.stmtColumns)
 	return out
+}
+
+// statement masks a statement's text as maskText does, remembering the last one. A nil
+// sm returns sql.
+func (sm *sessionMasker) statement(sql string) string {
+	if sm == nil {
+		return sql
+	}
+	sm.rules() // the rules in force after a reload
+	set := sm.set.Load()
+	if set == sm.lastRules && sql == sm.lastSQL {
+		return sm.lastMasked
+	}
+	m := maskText(sm, sql)
+	sm.lastRules, sm.lastSQL, sm.lastMasked = set, sql, m
+	return m
 }
 
 func (sm *sessionMasker) hasColumnRules() bool { return hasColumnRules(sm.rules()) }

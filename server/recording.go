@@ -502,9 +502,6 @@ type sessionRecorder struct {
 	rows   int            // result rows kept per statement
 	seq    int64          // the client side's statement counter
 	ended  sync.Once      //
-
-	lastRules           *ruleSet // sqlText's last statement text, masked under these rules
-	lastSQL, lastMasked string
 }
 
 // openRecord records a session's start, durably, before its first statement.
@@ -533,7 +530,11 @@ func (sr *sessionRecorder) Statement(in postgres.StatementInfo) (postgres.Outcom
 		State: store.StateSent, ReviewID: in.ReviewID}}
 	st := &rec.st
 	d := in.Decision // an Execute's: the statement's it runs
-	if d.Verdict == "" {
+	switch {
+	case in.Unread:
+		// Refused before any decision.
+		d = postgres.Decision{Class: "unknown", Verdict: "deny"}
+	case d.Verdict == "":
 		d.Verdict = "allow" // no gate, or an Execute of a statement the gateway does not know
 		if in.Execute {
 			d.Class = "unknown"
@@ -584,22 +585,13 @@ type sentRecord struct {
 // text masks a statement text or message for the record, with the session's detectors.
 func (sr *sessionRecorder) text(s string) string { return maskText(sr.masker, s) }
 
-// sqlText is text for a statement's text, which a prepared statement brings again at each
-// Execute: the last one's masked text is kept, for the rules it was masked with.
-func (sr *sessionRecorder) sqlText(sql string) string {
-	if sr.masker == nil {
-		return sql
-	}
-	sr.masker.rules() // the rules in force after a reload
-	set := sr.masker.set.Load()
-	if set == sr.lastRules && sql == sr.lastSQL {
-		return sr.lastMasked
-	}
-	m := maskText(sr.masker, sql)
-	sr.lastRules, sr.lastSQL, sr.lastMasked = set, sql, m
-	return m
-}
+// sqlText is text for a statement's text.
+func (sr *sessionRecorder) sqlText(sql string) string { return sr.masker.statement(sql) }
 
+// maskText masks s with the session's detectors: what every text the gateway keeps of a
+// session goes through, statement texts, parameters and messages alike, in the recording,
+// the log, the audit trail, reviews and notifications. A nil masker (no rule masks the
+// session) returns s.
 func maskText(masker *sessionMasker, s string) string {
 	if masker == nil || s == "" {
 		return s
@@ -622,6 +614,8 @@ func maskParams(masker *sessionMasker, ps []postgres.Param) []*string {
 		}
 		var v string
 		switch {
+		case p.Omitted > 0:
+			v = fmt.Sprintf("[%d bytes: too large to record]", p.Omitted)
 		case !p.Binary:
 			v = maskText(masker, string(p.Value))
 		case masker != nil && !sameBytes(masker.scan(p.Value, false, false), p.Value):
@@ -652,6 +646,7 @@ type outcome struct {
 	sent    time.Time
 	formats []int16
 	tags    []string
+	kept    int // bytes of the rows kept
 	done    bool
 }
 
@@ -667,18 +662,32 @@ func (o *outcome) Columns(fields []pgproto3.FieldDescription) {
 	}
 }
 
+// What the record keeps of a statement's result rows is bounded in bytes as well as in
+// rows: a value over maxRecordedValue is kept as its size, and rows stop being kept once
+// maxRecordedRowBytes of them are.
+const (
+	maxRecordedValue    = 64 << 10
+	maxRecordedRowBytes = 4 << 20
+)
+
 func (o *outcome) Row(body []byte) {
 	o.ans.RowCount++
-	if len(o.ans.Rows) >= o.sr.rows {
+	if len(o.ans.Rows) >= o.sr.rows || o.kept >= maxRecordedRowBytes {
 		return
 	}
 	row, ok := decodeRow(body, o.formats)
 	if ok {
 		o.ans.Rows = append(o.ans.Rows, row)
+		for _, v := range row {
+			if v != nil {
+				o.kept += len(*v)
+			}
+		}
 	}
 }
 
-// decodeRow renders a DataRow's values as text: binary ones as \x hex.
+// decodeRow renders a DataRow's values as text: binary ones as \x hex, one over
+// maxRecordedValue as its size.
 func decodeRow(body []byte, formats []int16) ([]*string, bool) {
 	if len(body) < 2 {
 		return nil, false
@@ -698,9 +707,14 @@ func decodeRow(body []byte, formats []int16) ([]*string, bool) {
 		if len(body) < p+size {
 			return nil, false
 		}
-		v := string(body[p : p+size])
-		if i < len(formats) && formats[i] == 1 {
+		var v string
+		switch {
+		case size > maxRecordedValue:
+			v = fmt.Sprintf("[%d bytes: too large to record]", size)
+		case i < len(formats) && formats[i] == 1:
 			v = `\x` + hex.EncodeToString(body[p:p+size])
+		default:
+			v = string(body[p : p+size])
 		}
 		row[i] = &v
 		p += size

@@ -2,6 +2,9 @@ package server
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +16,7 @@ import (
 	"time"
 
 	"github.com/hoopgw/hoop/api"
+	"github.com/hoopgw/hoop/server/config"
 	"github.com/hoopgw/hoop/server/identity"
 	"github.com/hoopgw/hoop/server/postgres"
 	"github.com/hoopgw/hoop/store"
@@ -21,11 +25,22 @@ import (
 // reviews holds the statements waiting for approvers and the decisions on them. A review
 // lives in memory while it is pending (the session waits on it) and is written to the
 // store at every change.
+//
+// What a review shows and keeps of its statement (its text, parameters, the reasons given)
+// is masked by the rules that mask the requester's session record: the store, the audit
+// trail, notifications, the API, the TUI and the web page get the masked text, as
+// approvers need not be allowed to see the data the statement holds. The exact text the
+// session holds is bound to the review by a keyed digest, kept in memory only.
 type reviews struct {
-	g    *Gateway
-	mu   sync.Mutex
-	all  map[string]*review
-	subs map[*subscriber]struct{}
+	g     *Gateway
+	mu    sync.Mutex
+	all   map[string]*review
+	subs  map[*subscriber]struct{}
+	keep  int              // decided reviews kept in memory for GET: maxDoneReviews
+	key   []byte           // the key of statement digests, made at start
+	limit *reviewLimiter   // reviews opened per identity
+	count map[string]int   // pending reviews by requester (grantKey)
+	now   func() time.Time // time.Now, or a test's clock
 }
 
 type review struct {
@@ -35,6 +50,12 @@ type review struct {
 	done      chan struct{} // closed when decided, expired or withdrawn
 	timer     *time.Timer
 	access    *accessRequest // an access review's grant, made when approved
+	// digest binds a statement review to the exact text held (which r.r.SQL shows
+	// masked): HMAC-SHA256 under reviews.key.
+	digest []byte
+	// mask masks what people write about the review (a denial's reason) by the rules of
+	// the requester's session; nil masks nothing.
+	mask func(string) string
 }
 
 type subscriber struct {
@@ -45,8 +66,26 @@ type subscriber struct {
 // maxDoneReviews bounds the decided reviews kept in memory for GET; the store has all.
 const maxDoneReviews = 1000
 
-func newReviews(g *Gateway) *reviews {
-	return &reviews{g: g, all: make(map[string]*review), subs: make(map[*subscriber]struct{})}
+func newReviews(g *Gateway, maxPending, perMinute int) *reviews {
+	if maxPending <= 0 {
+		maxPending = config.DefaultMaxPendingReviews
+	}
+	if perMinute <= 0 {
+		perMinute = config.DefaultMaxReviewsPerMinute
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		panic(fmt.Sprintf("reviews: digest key: %v", err)) // crypto/rand does not fail
+	}
+	return &reviews{g: g, all: make(map[string]*review), subs: make(map[*subscriber]struct{}), keep: maxDoneReviews, key: key,
+		limit: newReviewLimiter(maxPending, perMinute, time.Now), count: make(map[string]int), now: time.Now}
+}
+
+// digest is the keyed digest of a held statement's exact text.
+func (rs *reviews) digest(sql string) []byte {
+	m := hmac.New(sha256.New, rs.key)
+	m.Write([]byte(sql))
+	return m.Sum(nil)
 }
 
 // reviewError is an API refusal of a decision.
@@ -68,6 +107,7 @@ type sessionHolder struct {
 	connection string
 	session    func() string                    // the session's record id, once it has one
 	params     func([]postgres.Param) []*string // masks parameters for the review
+	text       func(string) string              // masks texts for the review, as the session's record does
 	notify     func(level, text string)         // hoop connect's stderr
 }
 
@@ -91,23 +131,32 @@ func (h *sessionHolder) Hold(ctx context.Context, st postgres.HeldStatement, not
 	if expires <= 0 {
 		expires = 30 * time.Minute
 	}
-	now := time.Now().UTC().Truncate(time.Millisecond)
+	rs := h.g.reviews
+	now := rs.now().UTC().Truncate(time.Millisecond)
 	id := newID("r")
+	mask := h.text
+	if mask == nil {
+		mask = func(s string) string { return s }
+	}
 	r := &review{
 		r: api.Review{ID: id, Kind: api.ReviewStatement, State: api.ReviewPending, Requester: h.who.String(),
-			Groups: nonNil(h.who.Groups), Connection: h.connection, SQL: st.SQL, Params: h.params(st.Params),
-			Rule: ruleOf(st.Reason), Reason: st.Reason, Created: now, Expires: now.Add(expires), MinApprovals: min,
+			Groups: nonNil(h.who.Groups), Connection: h.connection, SQL: mask(st.SQL), Params: h.params(st.Params),
+			Rule: ruleOf(st.Reason), Reason: mask(st.Reason), Created: now, Expires: now.Add(expires), MinApprovals: min,
 			URL: strings.TrimRight(h.g.cfg.PublicURL, "/") + "/reviews/" + id},
 		requester: h.who,
 		approvers: slices.Clone(rv.Approvers),
 		done:      make(chan struct{}),
+		digest:    rs.digest(st.SQL),
+		mask:      mask,
 	}
 	if h.session != nil {
 		r.r.Session = h.session()
 	}
 	r.r.Class = st.Class
-	rs := h.g.reviews
 	if err := rs.open(r); err != nil {
+		if le := (*reviewLimitError)(nil); errors.As(err, &le) {
+			return "", postgres.TooManyReviews(mask(st.Reason) + "; no review was opened: " + le.msg)
+		}
 		return "", &postgres.DeniedError{Reason: st.Reason + "; the gateway could not open a review: " + err.Error()}
 	}
 	msg := fmt.Sprintf("hoop: %s. Review %s waits for an approver (%s): %s — cancel the statement to withdraw it", st.Reason, id, strings.Join(rv.Approvers, ", "), r.r.URL)
@@ -116,7 +165,7 @@ func (h *sessionHolder) Hold(ctx context.Context, st postgres.HeldStatement, not
 	}
 	notice(msg)
 	if h.notify != nil {
-		h.notify("info", fmt.Sprintf("review %s: %s waits for an approval: %s", id, oneLine(st.SQL, 80), r.r.URL))
+		h.notify("info", fmt.Sprintf("review %s: %s waits for an approval: %s", id, oneLine(r.r.SQL, 80), r.r.URL))
 	}
 	return h.wait(ctx, r, st, notice)
 }
@@ -190,7 +239,7 @@ func (rs *reviews) resume(st postgres.HeldStatement, who identity.Identity) (*re
 		return nil, &postgres.DeniedError{Reason: fmt.Sprintf("review %s is not known to this gateway (pending reviews do not survive a restart)", st.Review)}
 	case !r.requester.Same(who):
 		return nil, &postgres.DeniedError{Reason: fmt.Sprintf("review %s was asked for by another identity", st.Review)}
-	case r.r.Kind != api.ReviewStatement || r.r.SQL != st.SQL:
+	case r.r.Kind != api.ReviewStatement || !hmac.Equal(r.digest, rs.digest(st.SQL)):
 		// Another statement of the script: it gets a review of its own.
 		return nil, nil
 	}
@@ -210,9 +259,22 @@ func ruleOf(reason string) string {
 
 func oneLine(s string, n int) string { return truncate(strings.Join(strings.Fields(s), " "), n) }
 
-// open records a new review and tells the approvers.
+// open records a new review and tells the approvers, within the requester's limits
+// (a *reviewLimitError beyond them). r.r's texts are masked already.
 func (rs *reviews) open(r *review) error {
+	key := grantKey(r.requester)
+	rs.mu.Lock()
+	if err := rs.limit.take(key, r.r.Requester, rs.count[key]); err != nil {
+		rs.mu.Unlock()
+		rs.g.audit("review.refused", r.r.Requester, r.r.Connection, r.r.Session, map[string]any{"kind": r.r.Kind, "why": err.Error()})
+		return err
+	}
+	rs.count[key]++ // held now: a concurrent open of the same identity counts it
+	rs.mu.Unlock()
 	if err := rs.persist(r.r); err != nil {
+		rs.mu.Lock()
+		rs.uncount(key)
+		rs.mu.Unlock()
 		return err
 	}
 	rs.mu.Lock()
@@ -221,11 +283,18 @@ func (rs *reviews) open(r *review) error {
 	rs.mu.Unlock()
 	rs.g.audit("review.open", r.r.Requester, r.r.Connection, r.r.Session, map[string]any{"review": r.r.ID, "sql": truncate(r.r.SQL, 1000),
 		"rule": r.r.Rule, "expires": r.r.Expires.Format(time.RFC3339)})
-	rs.publish(r.r)
+	rs.publish(r, r.r)
 	if rs.g.notifyReview != nil {
 		rs.g.notifyReview(r.r)
 	}
 	return nil
+}
+
+// uncount forgets one pending review of the identity key; the caller holds mu.
+func (rs *reviews) uncount(key string) {
+	if rs.count[key]--; rs.count[key] <= 0 {
+		delete(rs.count, key)
+	}
 }
 
 // finish moves a review to a final state once: approved, denied, expired, withdrawn, or
@@ -240,6 +309,9 @@ func (rs *reviews) finish(r *review, state string, d *api.ReviewDecision, why st
 		return snap, false
 	}
 	r.r.State = state
+	if cur == api.ReviewPending {
+		rs.uncount(grantKey(r.requester))
+	}
 	if state == api.ReviewDenied {
 		r.r.Denial = d
 	}
@@ -265,11 +337,11 @@ func (rs *reviews) finish(r *review, state string, d *api.ReviewDecision, why st
 		data["why"] = why
 	}
 	rs.g.audit("review."+state, actor, snap.Connection, snap.Session, data)
-	rs.publish(snap)
+	rs.publish(r, snap)
 	return snap, true
 }
 
-// trim forgets the oldest decided reviews beyond maxDoneReviews; the caller holds mu.
+// trim forgets the oldest decided reviews beyond rs.keep; the caller holds mu.
 func (rs *reviews) trim() {
 	var done []*review
 	for _, r := range rs.all {
@@ -279,11 +351,11 @@ func (rs *reviews) trim() {
 			done = append(done, r)
 		}
 	}
-	if len(done) <= maxDoneReviews {
+	if len(done) <= rs.keep {
 		return
 	}
 	sort.Slice(done, func(i, j int) bool { return done[i].r.Created.Before(done[j].r.Created) })
-	for _, r := range done[:len(done)-maxDoneReviews] {
+	for _, r := range done[:len(done)-rs.keep] {
 		delete(rs.all, r.r.ID)
 	}
 }
@@ -328,7 +400,11 @@ func (rs *reviews) decide(id string, who identity.Identity, approve bool, reason
 		rs.mu.Unlock()
 		return api.Review{}, &reviewError{http.StatusBadRequest, api.CodeBadRequest, "a denial needs a reason"}
 	}
-	d := &api.ReviewDecision{By: who.String(), At: time.Now().UTC().Truncate(time.Millisecond), Reason: reason}
+	if r.mask != nil {
+		// What an approver writes is kept as the requester's session would keep it.
+		reason = r.mask(reason)
+	}
+	d := &api.ReviewDecision{By: who.String(), At: rs.now().UTC().Truncate(time.Millisecond), Reason: reason}
 	if !approve {
 		rs.mu.Unlock()
 		snap, _ := rs.finish(r, api.ReviewDenied, d, "")
@@ -351,14 +427,16 @@ func (rs *reviews) decide(id string, who identity.Identity, approve bool, reason
 			rs.g.log.Error("review record", "review", id, "err", err)
 		}
 		rs.g.audit("review.approval", d.By, snap.Connection, snap.Session, map[string]any{"review": id, "approvals": len(snap.Approvals), "needed": snap.MinApprovals})
-		rs.publish(snap)
+		rs.publish(r, snap)
 	}
 	return snap, nil
 }
 
-// visible reports whether who may see a review: its approvers and its requester.
+// visible reports whether who may see a review: its requester, and the approvers the
+// policy named for it. Every way a review reaches someone (the list, one review, the web
+// page, the event stream) asks this; a nil review is seen by nobody.
 func (r *review) visible(who identity.Identity) bool {
-	return r.requester.Same(who) || anyIn(who.Groups, r.approvers)
+	return r != nil && (r.requester.Same(who) || anyIn(who.Groups, r.approvers))
 }
 
 // list returns the reviews who may see, oldest first: pending ones, or all it remembers.
@@ -375,18 +453,18 @@ func (rs *reviews) list(who identity.Identity, all bool) []api.Review {
 	return out
 }
 
-// publish sends a review's new state to the event streams that may see it; a stream too
-// slow to keep up is dropped (its client reconnects and lists again).
-func (rs *reviews) publish(r api.Review) {
+// publish sends snap, a state of rv, to the event streams that may see rv; a stream too
+// slow to keep up is dropped (its client reconnects and lists again). Visibility comes
+// from rv itself, not from the reviews kept in memory, which may have forgotten it (trim).
+func (rs *reviews) publish(rv *review, snap api.Review) {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
-	rv, ok := rs.all[r.ID]
 	for s := range rs.subs {
-		if ok && !rv.visible(s.who) {
+		if rv == nil || rv.r.ID != snap.ID || !rv.visible(s.who) {
 			continue
 		}
 		select {
-		case s.ch <- r:
+		case s.ch <- snap:
 		default:
 			delete(rs.subs, s)
 			close(s.ch)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hoopgw/hoop/api"
+	"github.com/hoopgw/hoop/audit"
 	"github.com/hoopgw/hoop/policy"
 	"github.com/hoopgw/hoop/server/identity"
 	"github.com/hoopgw/hoop/server/postgres"
@@ -208,6 +209,10 @@ func (g *Gateway) serveStream(ctx context.Context, t *liveTunnel, st *tunnel.Str
 	notify := func(level, text string) {
 		_ = t.sess.Send(tunnel.ControlMessage{Type: tunnel.ControlNotice, Level: level, Text: text})
 	}
+	// The session counts against its limits from its authorization to its end, whatever
+	// ends it: Serve returns only then, and calls Authorize on its own goroutine.
+	release := func() {}
+	defer func() { release() }()
 	req := postgres.Request{
 		Identity:   who,
 		Connection: h.Connection,
@@ -217,7 +222,19 @@ func (g *Gateway) serveStream(ctx context.Context, t *liveTunnel, st *tunnel.Str
 			if err != nil {
 				return nil, &postgres.DeniedError{Reason: err.Error()}
 			}
-			return g.grant(who, c, t.id, t.remote, notify)
+			rel, err := g.limits.acquire(who, h.Connection)
+			if err != nil {
+				metrics.denials.WithLabelValues("session_limit").Inc()
+				g.audit(audit.KindSessionRefused, who.String(), h.Connection, "", map[string]any{"tunnel": t.id, "reason": err.Error()})
+				return nil, err
+			}
+			grant, err := g.grant(who, c, t.id, t.remote, notify)
+			if err != nil {
+				rel()
+				return nil, err
+			}
+			release = rel
+			return grant, nil
 		},
 		Notify: notify,
 	}

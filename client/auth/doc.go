@@ -42,6 +42,13 @@
 // The default gateway chosen by `hoop login` is kept in config.json (mode 0600) in the
 // same directory.
 //
+// # Logout
+//
+// Revoke revokes the refresh token at the provider's revocation_endpoint (RFC 7009), so
+// that a copy left in a backup or on a stolen disk gets no new ID token; `hoop logout`
+// calls it before it removes the tokens, and removes them anyway when the provider offers
+// no endpoint (ErrNoRevocation) or cannot be reached.
+//
 // Nothing in this package prints or logs a token: Token's String method shows only the
 // gateway and the expiry.
 package auth

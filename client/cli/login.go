@@ -2,8 +2,10 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -91,21 +93,67 @@ func groups(g []string) string {
 func newLogoutCmd(f *factory) *cobra.Command {
 	return &cobra.Command{
 		Use:   "logout",
-		Short: "Forget the tokens for a gateway",
+		Short: "Revoke and forget the tokens for a gateway",
+		Long: `Log out of a gateway: revoke the refresh token at the identity provider, when it
+offers a revocation endpoint (RFC 7009), and remove the tokens from this machine. The
+tokens are removed even when the provider cannot be reached or cannot revoke; the message
+says so, since the refresh token then stays valid at the provider until it expires.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			gw, err := f.gateway()
 			if err != nil {
 				return err
 			}
-			s, err := f.tokenStore()
-			if err != nil {
-				return err
-			}
-			if err := s.Delete(gw); err != nil {
-				return err
-			}
-			fmt.Fprintf(f.io.ErrOut, "Logged out of %s.\n", gw)
-			return nil
+			return logoutRun(cmd.Context(), f, gw)
 		},
+	}
+}
+
+// revokeTimeout bounds the revocation, so that an unreachable identity provider does
+// not keep tokens on the machine of someone who wants them gone.
+const revokeTimeout = 15 * time.Second
+
+func logoutRun(ctx context.Context, f *factory, gw string) error {
+	s, err := f.tokenStore()
+	if err != nil {
+		return err
+	}
+	var revoked string
+	switch tok, err := s.Load(gw); {
+	case errors.Is(err, auth.ErrNotLoggedIn):
+		return err
+	case err != nil:
+		// A corrupted entry is still removed: logout is how one gets rid of it.
+		revoked = fmt.Sprintf("the saved token could not be read (%v), so nothing was revoked", err)
+	default:
+		revoked = revokeRefresh(ctx, f, gw, tok)
+	}
+	if err := s.Delete(gw); err != nil {
+		return err
+	}
+	fmt.Fprintf(f.io.ErrOut, "Logged out of %s: tokens removed from this machine; %s.\n", gw, revoked)
+	return nil
+}
+
+// revokeRefresh revokes tok's refresh token and says what became of it.
+func revokeRefresh(ctx context.Context, f *factory, gw string, tok *auth.Token) string {
+	if tok.RefreshToken == "" {
+		return "there was no refresh token to revoke"
+	}
+	ctx, cancel := context.WithTimeout(ctx, revokeTimeout)
+	defer cancel()
+	// The client secret, for the providers that give a native client one, is the
+	// gateway's to tell; a gateway that cannot be reached leaves it out.
+	var secret string
+	if info, err := auth.FetchInfo(ctx, f.http, gw); err == nil && info.Issuer == tok.Issuer {
+		secret = info.ClientSecret
+	}
+	err := auth.Revoke(ctx, tok, secret, f.http)
+	switch {
+	case err == nil:
+		return "the refresh token was revoked at the identity provider"
+	case errors.Is(err, auth.ErrNoRevocation):
+		return "the identity provider offers no revocation endpoint, so the refresh token could not be revoked: it stays valid there until it expires"
+	default:
+		return fmt.Sprintf("could not revoke the refresh token (%v): it stays valid at the identity provider until it expires", err)
 	}
 }

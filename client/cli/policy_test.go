@@ -212,7 +212,7 @@ tests:
 --- PASS: a writable CTE is a write
 --- PASS: one denied statement denies the query
 --- PASS: nobody else
---- FAIL: analysts may write (wrong): got deny (no rule grants write on db-prod to groups [analytics]), want allow
+--- FAIL: analysts may write (wrong): got deny (denied by rule analysts-read: it allows read on db-prod; this statement is write (DELETE); ask a policy admin for a rule that grants write on db-prod), want allow
 --- FAIL: the wrong rule: got allow by rule analysts-read (allowed by rule analysts-read: read statements on db-prod), want allow by rule dba-prod
     statement 1 (always): allow: begin
     statement 2 (read): allow: select 1
@@ -297,13 +297,13 @@ func TestPolicyExplainJSON(t *testing.T) {
 			},
 		}},
 		{"analytics: the whole query is denied", "analytics", explain{
-			Decision: "deny", Reason: "no rule grants write on db-prod to groups [analytics]",
+			Decision: "deny", Reason: "denied by rule analysts-read: it allows read on db-prod; this statement is write (DELETE inside a WITH); ask a policy admin for a rule that grants write on db-prod",
 			Statements: []statement{
 				{Text: "begin", Always: true, Decision: "allow", Reason: always},
 				{Text: "select id from customers", Class: "read", Tables: []string{"customers"}, Decision: "allow",
 					Rule: "analysts-read", Reason: "allowed by rule analysts-read: read statements on db-prod"},
 				{Text: "with d as (delete from orders where id = 7 returning *) select * from d", Class: "write", Tables: []string{"orders"},
-					Decision: "deny", Reason: "no rule grants write on db-prod to groups [analytics]"},
+					Decision: "deny", Reason: "denied by rule analysts-read: it allows read on db-prod; this statement is write (DELETE inside a WITH); ask a policy admin for a rule that grants write on db-prod"},
 				{Text: "commit", Always: true, Decision: "allow", Reason: always},
 			},
 		}},

@@ -149,7 +149,7 @@ func evaluateSQL(p *policy.Policy, c *classify.Classifier, id policy.Identity, c
 	}
 	items := make([]policy.Statement, len(stmts))
 	for i, s := range stmts {
-		items[i] = policy.Statement{Text: s.Text, Class: s.Class, Always: s.Always}
+		items[i] = policy.Statement{Text: s.Text, Class: s.Class, Always: s.Always, Kind: s.Kind, Why: s.Reason}
 	}
 	return evaluation{Evaluation: p.Evaluate(id, connection, items), stmts: stmts}, nil
 }

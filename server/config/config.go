@@ -43,6 +43,36 @@ type Config struct {
 	Masking     Masking      // the gateway's side of masking (the rules are policy)
 	Audit       Audit        // where audit events go
 	Reviews     Reviews      // approvals: who is told that a review opened
+	Limits      Limits       // what one identity, connection or statement may take of the gateway
+}
+
+// Limits bound what a client may take of the gateway and of the databases behind it, so
+// that one identity cannot starve the others.
+type Limits struct {
+	// SessionsPerIdentity is how many database sessions one identity (its subject at its
+	// issuer, not the PostgreSQL user name a client sends) may have open through this
+	// gateway at once, over all its tunnels and connections: 20 (default).
+	SessionsPerIdentity int
+	// SessionsPerConnection is how many database sessions a connection may have open
+	// through this gateway at once, over all identities: 64 (default), well below
+	// PostgreSQL's default max_connections (100). A connection's max_sessions overrides it.
+	SessionsPerConnection int
+	// StatementBytes is the largest statement text the gateway analyses and records:
+	// 1 MiB (default). A larger Query or Parse is refused unread (SQLSTATE 54000); large
+	// data goes as bind parameters or with COPY.
+	StatementBytes int
+	// InflightBytes bounds the client messages all sessions together may hold buffered in
+	// the gateway at once: 256 MiB (default). A large message waits for room, for a
+	// while, then is refused (SQLSTATE 53200); COPY data streams through unbuffered.
+	InflightBytes int
+}
+
+// SessionLimit returns how many sessions connection c may have open at once.
+func (c *Config) SessionLimit(conn *Connection) int {
+	if conn != nil && conn.MaxSessions > 0 {
+		return conn.MaxSessions
+	}
+	return c.Limits.SessionsPerConnection
 }
 
 // TLS names the gateway's certificate and key, PEM files, absolute paths.
@@ -59,7 +89,18 @@ type Auth struct {
 	OIDC     OIDC       // the identity provider people log in at
 	Workload []Workload // CI systems and workloads whose own tokens the gateway trusts
 	Machines []Machine  // machine clients of the people's issuer (client_credentials)
+	// MaxTokenLifetime is the longest a token may be meant to live (its exp − iat),
+	// from any issuer: a token without iat, or that lives longer, is refused. 24h
+	// (DefaultMaxTokenLifetime) unless auth.max_token_lifetime says otherwise.
+	MaxTokenLifetime time.Duration
 }
+
+// Bounds of auth.max_token_lifetime, and its default.
+const (
+	DefaultMaxTokenLifetime = 24 * time.Hour
+	minTokenLifetime        = time.Minute
+	maxTokenLifetime        = 30 * 24 * time.Hour // past a month a token is a long-lived credential
+)
 
 // Machine is a client of auth.oidc's issuer that gets tokens for itself with the
 // client_credentials grant, such as a CI job given HOOP_CLIENT_ID and HOOP_CLIENT_SECRET.
@@ -143,6 +184,7 @@ type Connection struct {
 	User        string                // "app": one login for every access level, or
 	Password    string                // "s3cret"
 	Roles       map[string]Credential // {"read": {app_ro, …}, "write": {app_rw, …}}: a login per access level
+	MaxSessions int                   // 30: database sessions at once over all identities; 0 for limits.sessions_per_connection
 	Line        int                   // 27: where it is defined in Config.Path
 }
 
@@ -249,7 +291,18 @@ func (a Alert) Rule() audit.Rule {
 // Reviews configures approvals.
 type Reviews struct {
 	Notify []NotifyTarget // where approvers are told that a review opened
+	// MaxPending is the most reviews one identity may have pending at once: 10 (default).
+	// A statement held beyond it is refused, so one user cannot flood the approvers.
+	MaxPending int
+	// MaxPerMinute is the most reviews one identity may open in any minute: 30 (default).
+	MaxPerMinute int
 }
+
+// Defaults for Reviews' limits, also used for a Config built in code that leaves them 0.
+const (
+	DefaultMaxPendingReviews   = 10
+	DefaultMaxReviewsPerMinute = 30
+)
 
 // NotifyConfigs returns the notification targets as notify.New takes them.
 func (r Reviews) NotifyConfigs() []notify.Config {
@@ -321,9 +374,16 @@ func DefaultConfig() *Config {
 			ClientID:    "hoop-cli",
 			GroupsClaim: "groups",
 			Scopes:      []string{"openid", "email", "profile", "offline_access"},
-		}},
+		}, MaxTokenLifetime: DefaultMaxTokenLifetime},
 		Recording: Recording{RowsPerStatement: 1000},
+		Reviews:   Reviews{MaxPending: DefaultMaxPendingReviews, MaxPerMinute: DefaultMaxReviewsPerMinute},
+		Limits:    DefaultLimits(),
 	}
+}
+
+// DefaultLimits returns the limits a config file starts from.
+func DefaultLimits() Limits {
+	return Limits{SessionsPerIdentity: 20, SessionsPerConnection: 64, StatementBytes: 1 << 20, InflightBytes: 256 << 20}
 }
 
 // Load reads and validates the config file at path. env looks up environment variables

@@ -53,7 +53,7 @@ func TestExample(t *testing.T) {
 			GroupsClaim: "groups",
 			Scopes:      []string{"openid", "email", "profile", "groups", "offline_access"},
 			Audience:    "hoop-cli",
-		}},
+		}, MaxTokenLifetime: 24 * time.Hour},
 		Connections: []Connection{{
 			Name: "db-prod", Type: "postgres", Host: "127.0.0.1", Port: 5432, Database: "app", SSLMode: "prefer",
 			Roles: map[string]Credential{"read": {User: "app_ro"}, "write": {User: "app_rw"}},
@@ -62,6 +62,8 @@ func TestExample(t *testing.T) {
 		PolicyFiles: []string{filepath.Join(abs, "policy.yaml")}, // next to the config file
 		Recording:   Recording{RowsPerStatement: 1000},
 		Audit:       Audit{Sinks: []Sink{{Type: "file", Path: filepath.Join(abs, "hoop-data", "audit.jsonl"), Line: 52}}},
+		Reviews:     Reviews{MaxPending: DefaultMaxPendingReviews, MaxPerMinute: DefaultMaxReviewsPerMinute},
+		Limits:      DefaultLimits(), // the example sets none
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load(%s) (-want +got):\n%s", path, diff)
@@ -138,6 +140,57 @@ func TestExampleIssuerUnset(t *testing.T) {
 	var list ErrorList
 	if !errors.As(err, &list) || len(list) != 1 || list[0].Line != 19 || list[0].Field != "auth.oidc.issuer" {
 		t.Errorf("Load without HOOP_OIDC_ISSUER: got %#v, want one Error at line 19", err)
+	}
+}
+
+// TestLimits reads the limits section and a connection's own session limit.
+func TestLimits(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "gateway.yaml")
+	text := strings.Replace(base, "user: app", "user: app\n    max_sessions: 30", 1) +
+		"limits:\n  sessions_per_identity: 5\n  sessions_per_connection: ${CONN_LIMIT:-40}\n  statement_bytes: 512KiB\n  inflight_bytes: 1073741824\n"
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(path, envOf(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Limits{SessionsPerIdentity: 5, SessionsPerConnection: 40, StatementBytes: 512 << 10, InflightBytes: 1 << 30}
+	if diff := cmp.Diff(want, c.Limits); diff != "" {
+		t.Errorf("limits (-want +got):\n%s", diff)
+	}
+	db, _ := c.Connection("db")
+	if got := c.SessionLimit(db); got != 30 {
+		t.Errorf("SessionLimit(db): got %d, want its max_sessions 30", got)
+	}
+	if got := c.SessionLimit(&Connection{Name: "other"}); got != 40 {
+		t.Errorf("SessionLimit(other): got %d, want limits.sessions_per_connection 40", got)
+	}
+	if d := DefaultLimits(); d.SessionsPerIdentity >= 100 || d.SessionsPerConnection >= 100 {
+		// PostgreSQL's default max_connections is 100: the defaults leave room for others.
+		t.Errorf("default limits %+v: want them well below 100 sessions", d)
+	}
+}
+
+func TestBytes(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want int64
+		ok   bool
+	}{
+		{"1048576", 1 << 20, true}, {"1MiB", 1 << 20, true}, {"512 KiB", 512 << 10, true}, {"2GiB", 2 << 30, true},
+		{"10B", 10, true}, {"1MB", 0, false}, {"-1", 0, false}, {"MiB", 0, false}, {"9999999999GiB", 0, false}, {"", 0, false},
+	} {
+		got, err := ParseBytes(c.in)
+		if got != c.want || (err == nil) != c.ok {
+			t.Errorf("ParseBytes(%q): got %d, %v; want %d, ok %v", c.in, got, err, c.want, c.ok)
+		}
+		if c.ok {
+			if back, _ := ParseBytes(FormatBytes(got)); back != got {
+				t.Errorf("FormatBytes(%d) = %q reads back as %d", got, FormatBytes(got), back)
+			}
+		}
 	}
 }
 
@@ -255,6 +308,20 @@ func TestLoadErrors(t *testing.T) {
 			"gateway.yaml:11: store: want sqlite://PATH or postgres://URL"},
 		{"rows per statement", base + "recording:\n  rows_per_statement: -1\n",
 			"gateway.yaml:12: recording.rows_per_statement: want an integer 0-10000000"},
+		{"sessions per identity 0", base + "limits:\n  sessions_per_identity: 0\n",
+			"gateway.yaml:12: limits.sessions_per_identity: want an integer 1-100000"},
+		{"sessions per connection not a number", base + "limits:\n  sessions_per_connection: many\n",
+			"gateway.yaml:12: limits.sessions_per_connection: want an integer 1-100000"},
+		{"unknown limit", base + "limits:\n  sesions_per_identity: 5\n",
+			"gateway.yaml:12: limits.sesions_per_identity: unknown field (did you mean sessions_per_identity?)"},
+		{"statement bytes unit", base + "limits:\n  statement_bytes: 1MB\n",
+			"gateway.yaml:12: limits.statement_bytes: want a size from 1KiB to 64MiB, such as 1MiB or 1048576"},
+		{"statement bytes too big", base + "limits:\n  statement_bytes: 1GiB\n",
+			"gateway.yaml:12: limits.statement_bytes: want a size from 1KiB to 64MiB, such as 1MiB or 1048576"},
+		{"inflight below statement", base + "limits:\n  statement_bytes: 8MiB\n  inflight_bytes: 4MiB\n",
+			"gateway.yaml:13: limits.inflight_bytes: 4MiB is less than limits.statement_bytes (8MiB): no statement that large could be buffered"},
+		{"connection max sessions", strings.Replace(base, "user: app", "user: app\n    max_sessions: 0", 1),
+			"gateway.yaml:10: connections[0].max_sessions: want an integer 1-100000"},
 		{"sink type", base + "audit:\n  sinks:\n    - type: fille\n      path: a.jsonl\n",
 			"gateway.yaml:13: audit.sinks[0].type: unknown sink type 'fille' (did you mean file?)"},
 		{"sink without path", base + "audit:\n  sinks:\n    - type: file\n",
@@ -326,6 +393,14 @@ func TestLoadErrors(t *testing.T) {
 			"gateway.yaml:15: audit.alerts[0].threshold: want an integer 1-100000"},
 		{"alert window", base + "audit:\n  alerts:\n    - name: a\n      kind: statement\n      window: soon\n",
 			"gateway.yaml:15: audit.alerts[0].window: bad duration \"soon\": want a positive duration such as 1m or 1h"},
+		{"max token lifetime not a duration", strings.Replace(base, "auth:\n", "auth:\n  max_token_lifetime: a day\n", 1),
+			"gateway.yaml:3: auth.max_token_lifetime: bad duration \"a day\": want a duration from 1m0s to 720h0m0s, such as 8h (the default is 24h0m0s)"},
+		{"max token lifetime zero", strings.Replace(base, "auth:\n", "auth:\n  max_token_lifetime: 0s\n", 1),
+			"gateway.yaml:3: auth.max_token_lifetime: bad duration \"0s\": want a duration from 1m0s to 720h0m0s, such as 8h (the default is 24h0m0s)"},
+		{"max token lifetime a year", strings.Replace(base, "auth:\n", "auth:\n  max_token_lifetime: 8760h\n", 1),
+			"gateway.yaml:3: auth.max_token_lifetime: bad duration \"8760h\": want a duration from 1m0s to 720h0m0s, such as 8h (the default is 24h0m0s)"},
+		{"max token lifetime typo", strings.Replace(base, "auth:\n", "auth:\n  max_token_lifetme: 8h\n", 1),
+			"gateway.yaml:3: auth.max_token_lifetme: unknown field (did you mean max_token_lifetime?)"},
 		{"alert window negative", base + "audit:\n  alerts:\n    - name: a\n      kind: statement\n      window: -1m\n",
 			"gateway.yaml:15: audit.alerts[0].window: bad duration \"-1m\": want a positive duration such as 1m or 1h"},
 		{"alert where not a mapping", base + "audit:\n  alerts:\n    - name: a\n      kind: statement\n      where: decision=deny\n",
@@ -385,6 +460,9 @@ func TestLoadErrors(t *testing.T) {
 		{"email password in the clear to loopback", base + "reviews:\n  notify:\n    - type: email\n      address: 127.0.0.1:25\n      from: hoop@example.com\n      to: [a@example.com]\n      username: hoop\n      password: hunter2\n      tls: none\n", ""},
 		{"email with a field of webhook", base + "reviews:\n  notify:\n    - type: email\n      address: smtp.example.com:587\n      from: hoop@example.com\n      to: [a@example.com]\n      url: https://x\n",
 			"gateway.yaml:17: reviews.notify[0].url: not used by an email target"},
+		{"review limit 0", base + "reviews:\n  max_pending: 0\n  max_per_minute: many\n",
+			"gateway.yaml:12: reviews.max_pending: want an integer 1-100000\n" +
+				"gateway.yaml:13: reviews.max_per_minute: want an integer 1-100000"},
 		{"several errors", strings.Replace(base, "user: app", "user: app\n    port: abc\n    sslmode: nope", 1) + "extra: 1\n",
 			"gateway.yaml:10: connections[0].port: want an integer 1-65535\n" +
 				"gateway.yaml:11: connections[0].sslmode: unknown sslmode 'nope' (want disable, allow, prefer, require, verify-ca or verify-full)\n" +
@@ -551,6 +629,32 @@ func TestAudit(t *testing.T) {
 	}
 }
 
+// TestReviewLimits: the reviews a person may open are bounded by default, and the
+// config may change the bounds.
+func TestReviewLimits(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "gateway.yaml")
+	for _, tt := range []struct {
+		text               string
+		pending, perMinute int
+	}{
+		{"", DefaultMaxPendingReviews, DefaultMaxReviewsPerMinute},
+		{"reviews:\n  max_pending: 3\n", 3, DefaultMaxReviewsPerMinute},
+		{"reviews:\n  max_pending: 3\n  max_per_minute: 100\n", 3, 100},
+	} {
+		if err := os.WriteFile(path, []byte(base+tt.text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		got, err := Load(path, envOf(nil))
+		if err != nil {
+			t.Fatalf("%q: %v", tt.text, err)
+		}
+		if got.Reviews.MaxPending != tt.pending || got.Reviews.MaxPerMinute != tt.perMinute {
+			t.Errorf("%q: got max_pending %d, max_per_minute %d, want %d and %d", tt.text, got.Reviews.MaxPending, got.Reviews.MaxPerMinute, tt.pending, tt.perMinute)
+		}
+	}
+}
+
 // TestReviews: the reviews section as a whole, values from the environment, and the
 // notify package takes what it gives. Printed with any verb, the config hides the
 // password, the header values and the Slack URL's path.
@@ -596,7 +700,7 @@ func TestReviews(t *testing.T) {
 			Username: "hoop", Password: "smtpsecret", TLS: "starttls", Line: 18},
 		{Type: "email", Address: "127.0.0.1:25", From: "Hoop <hoop@example.com>", To: []string{"a@example.com", "b@example.com"},
 			TLS: "none", Line: 24},
-	}}
+	}, MaxPending: DefaultMaxPendingReviews, MaxPerMinute: DefaultMaxReviewsPerMinute}
 	if diff := cmp.Diff(want, got.Reviews); diff != "" {
 		t.Errorf("Reviews (-want +got):\n%s", diff)
 	}
@@ -898,5 +1002,31 @@ func TestMachines(t *testing.T) {
 	}
 	if got.Auth.Machines[1].Line != 10 {
 		t.Errorf("Line: got %d, want 10", got.Auth.Machines[1].Line)
+	}
+}
+
+// TestMaxTokenLifetime: auth.max_token_lifetime caps what the gateway accepts, 24h when
+// not set; the identity package refuses longer tokens with it.
+func TestMaxTokenLifetime(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "gateway.yaml")
+	for _, tt := range []struct {
+		extra string
+		want  time.Duration
+	}{
+		{"", 24 * time.Hour},
+		{"  max_token_lifetime: 8h\n", 8 * time.Hour},
+		{"  max_token_lifetime: ${LIFE:-90m}\n", 90 * time.Minute},
+	} {
+		if err := os.WriteFile(path, []byte(strings.Replace(base, "auth:\n", "auth:\n"+tt.extra, 1)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		got, err := Load(path, envOf(nil))
+		if err != nil {
+			t.Fatalf("Load with %q: %v", tt.extra, err)
+		}
+		if got.Auth.MaxTokenLifetime != tt.want {
+			t.Errorf("Load with %q: MaxTokenLifetime %s, want %s", tt.extra, got.Auth.MaxTokenLifetime, tt.want)
+		}
 	}
 }

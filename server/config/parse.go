@@ -86,6 +86,19 @@ func parse(name, abs string, data []byte, env func(string) (string, bool)) (*Con
 						}
 					})
 				},
+				"max_token_lifetime": func(v *yaml.Node, path string) {
+					s, ok := d.Str(v, path)
+					if !ok || s == "" {
+						return
+					}
+					life, err := time.ParseDuration(s)
+					if err != nil || life < minTokenLifetime || life > maxTokenLifetime {
+						d.Add(yamlfile.Resolve(v), path, fmt.Sprintf("bad duration %q: want a duration from %s to %s, such as 8h (the default is %s)",
+							s, minTokenLifetime, maxTokenLifetime, DefaultMaxTokenLifetime))
+						return
+					}
+					c.Auth.MaxTokenLifetime = life
+				},
 			})
 		},
 		"connections": func(v *yaml.Node, path string) {
@@ -134,11 +147,21 @@ func parse(name, abs string, data []byte, env func(string) (string, bool)) (*Con
 				},
 			})
 		},
+		"limits": func(v *yaml.Node, path string) {
+			d.Fields(v, path, map[string]func(*yaml.Node, string){
+				"sessions_per_identity":   d.setInt(&c.Limits.SessionsPerIdentity, 1, 100_000),
+				"sessions_per_connection": d.setInt(&c.Limits.SessionsPerConnection, 1, 100_000),
+				"statement_bytes":         d.setBytes(&c.Limits.StatementBytes, 1<<10, 64<<20),
+				"inflight_bytes":          d.setBytes(&c.Limits.InflightBytes, 1<<20, 1<<40),
+			})
+		},
 		"reviews": func(v *yaml.Node, path string) {
 			d.Fields(v, path, map[string]func(*yaml.Node, string){
 				"notify": func(v *yaml.Node, path string) {
 					d.Items(v, path, func(_ int, item *yaml.Node, p string) { d.notifyTarget(c, item, p) })
 				},
+				"max_pending":    d.setInt(&c.Reviews.MaxPending, 1, 100_000),
+				"max_per_minute": d.setInt(&c.Reviews.MaxPerMinute, 1, 100_000),
 			})
 		},
 	})
@@ -197,6 +220,11 @@ func parse(name, abs string, data []byte, env func(string) (string, bool)) (*Con
 		oidc.Audience = oidc.ClientID
 	}
 	d.checkMachineAudiences(c, machines)
+
+	if l := c.Limits; l.InflightBytes < l.StatementBytes && !d.HasErr("limits") {
+		d.at("limits.inflight_bytes", fmt.Sprintf("%s is less than limits.statement_bytes (%s): no statement that large could be buffered",
+			FormatBytes(int64(l.InflightBytes)), FormatBytes(int64(l.StatementBytes))))
+	}
 
 	if len(c.PolicyFiles) == 0 && !d.HasErr("policy_files") {
 		d.at("policy_files", "want at least one policy file")
@@ -469,6 +497,7 @@ func (d *decoder) connection(c *Config, n *yaml.Node, path string) {
 				"read": role("read"), "write": role("write"), "ddl": role("ddl"), "admin": role("admin"),
 			})
 		},
+		"max_sessions": d.setInt(&conn.MaxSessions, 1, 100_000),
 	})
 
 	// Checks that name a field use its line; the others the connection's first line.

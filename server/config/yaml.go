@@ -1,7 +1,10 @@
 package config
 
 import (
+	"fmt"
+	"math"
 	"slices"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -96,4 +99,54 @@ func (d *decoder) oneOf(path, what, s string, valid ...string) bool {
 	}
 	d.at(path, "unknown "+what+" '"+s+"'"+hint)
 	return false
+}
+
+// setBytes is setInt for a size in bytes in [lo, hi]: 1048576, or with a unit, 1MiB
+// (KiB, MiB, GiB).
+func (d *decoder) setBytes(dst *int, lo, hi int) func(*yaml.Node, string) {
+	return func(v *yaml.Node, path string) {
+		s, ok := d.Str(v, path)
+		if !ok || s == "" {
+			return
+		}
+		n, err := ParseBytes(s)
+		if err != nil || n < int64(lo) || n > int64(hi) {
+			d.Add(yamlfile.Resolve(v), path, fmt.Sprintf("want a size from %s to %s, such as 1MiB or 1048576", FormatBytes(int64(lo)), FormatBytes(int64(hi))))
+			return
+		}
+		*dst = int(n)
+	}
+}
+
+// byteUnits are the units ParseBytes takes, longest first.
+var byteUnits = []struct {
+	name string
+	size int64
+}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}}
+
+// ParseBytes reads a size in bytes: "1048576", "1MiB", "512 KiB".
+func ParseBytes(s string) (int64, error) {
+	num, mult := strings.TrimSpace(s), int64(1)
+	for _, u := range byteUnits {
+		if rest, ok := strings.CutSuffix(num, u.name); ok {
+			num, mult = strings.TrimSpace(rest), u.size
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 0 || n > math.MaxInt64/mult {
+		return 0, fmt.Errorf("parse size %q: want bytes, or a number with KiB, MiB or GiB", s)
+	}
+	return n * mult, nil
+}
+
+// FormatBytes writes a size the way ParseBytes reads it, in the largest unit that divides
+// it: "1MiB", "1500B".
+func FormatBytes(n int64) string {
+	for _, u := range byteUnits {
+		if n >= u.size && n%u.size == 0 {
+			return strconv.FormatInt(n/u.size, 10) + u.name
+		}
+	}
+	return strconv.FormatInt(n, 10) + "B"
 }

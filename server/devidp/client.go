@@ -13,6 +13,7 @@ type client struct {
 	id              string
 	loginPath       string // "/oidc/login"
 	idTokenLifetime time.Duration
+	jwtAccessToken  bool // access tokens are JWTs, not opaque (Config.JWTAccessTokens)
 }
 
 var _ op.Client = (*client)(nil)
@@ -46,10 +47,15 @@ func (c *client) LoginURL(authRequestID string) string {
 	return c.loginPath + "?id=" + url.QueryEscape(authRequestID)
 }
 
-func (c *client) AccessTokenType() op.AccessTokenType { return op.AccessTokenTypeBearer }
-func (c *client) IDTokenLifetime() time.Duration      { return c.idTokenLifetime }
-func (c *client) DevMode() bool                       { return false }
-func (c *client) IsScopeAllowed(scope string) bool    { return scope == ScopeGroups }
+func (c *client) AccessTokenType() op.AccessTokenType {
+	if c.jwtAccessToken {
+		return op.AccessTokenTypeJWT
+	}
+	return op.AccessTokenTypeBearer
+}
+func (c *client) IDTokenLifetime() time.Duration   { return c.idTokenLifetime }
+func (c *client) DevMode() bool                    { return false }
+func (c *client) IsScopeAllowed(scope string) bool { return scope == ScopeGroups }
 
 // IDTokenUserinfoClaimsAssertion puts email, name and groups in the ID token
 // even though an access token is issued too: the CLI's bearer is the ID token.

@@ -81,6 +81,10 @@ type Config struct {
 	KeyFile             string        // RSA signing key, PEM, 0600: "/var/lib/hoop/devidp-key.pem"; "" keeps it in memory
 	IDTokenLifetime     time.Duration // 1h
 	AccessTokenLifetime time.Duration // 1h
+	// JWTAccessTokens makes the CLI's access tokens signed JWTs (iss, sub, aud = the
+	// client id, client_id, exp), as many identity providers issue them, instead of
+	// opaque strings: for tests that prove the gateway refuses them as a bearer.
+	JWTAccessTokens bool
 }
 
 // DefaultConfig returns a Config with every default filled in except Issuer.
@@ -141,6 +145,7 @@ func New(cfg Config) (*Provider, error) {
 		id:              cfg.ClientID,
 		loginPath:       basePath + "/login",
 		idTokenLifetime: cfg.IDTokenLifetime,
+		jwtAccessToken:  cfg.JWTAccessTokens,
 	}
 	p.store = newStorage(cl, users, key, cfg.AccessTokenLifetime)
 	p.store.machines = machines

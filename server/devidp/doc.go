@@ -42,6 +42,11 @@
 // new refresh token; the old one stops working (rotation). Refresh tokens
 // live 24 hours from their last use, and all of them are lost on restart.
 //
+// The CLI's access token is opaque; Config.JWTAccessTokens makes it a signed
+// JWT (aud = the client id, client_id, no azp), as many providers issue them, so
+// that tests can prove the gateway refuses it as a bearer. /revoke revokes a
+// refresh token (RFC 7009) and the access token issued with it.
+//
 // The signing key is RSA 2048 (RS256). With Config.KeyFile set it is kept
 // there as a PKCS #8 PEM file, created with mode 0600 when missing, so ID
 // tokens stay valid across restarts; a key file readable by group or others

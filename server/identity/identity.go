@@ -2,8 +2,26 @@
 // them into an Identity: who the caller is and which groups they are in.
 //
 // Verification is done by github.com/coreos/go-oidc: the signature against the issuer's
-// JWKS, the issuer, the audience and the expiry. Only asymmetric algorithms are accepted,
-// so `alg: none` and HMAC tokens signed with a public key are refused.
+// JWKS, the issuer and the expiry. Only asymmetric algorithms are accepted, so `alg: none`
+// and HMAC tokens signed with a public key are refused. This package adds, for every
+// token, whatever its issuer:
+//
+//   - a lifetime cap: a token must have iat, not in the future, and exp − iat at most
+//     Config.MaxLifetime (24h by default), so a token minted to live for weeks is refused
+//     even though its signature is good;
+//   - an exact audience: the token's aud must name the audience configured for its path
+//     (the people's, a machine's, a workload's). A token with several audiences is
+//     accepted only when its azp names the client of that path (OpenID Connect Core
+//     3.1.3.7): the people's client id, or the machine's; a workload has no client of
+//     ours, so its tokens must have exactly one audience;
+//   - azp, when present, must name that client too: a token the identity provider
+//     issued to another client is not ours even when our audience is in it.
+//
+// A person's bearer must be an ID token. The identity provider's access tokens and
+// refresh tokens are refused even when they are signed JWTs with our audience (as the
+// identity provider issues its access tokens for our client): see bearerKind for how one
+// is told from an ID token. Machine clients keep working: their client-credentials access
+// tokens come under their own audience, on their own path.
 //
 // People log in at one issuer (Verifier). Besides it, the gateway may trust workload
 // issuers, such as GitHub Actions or GitLab CI, whose tokens prove which job runs, not who
@@ -12,8 +30,10 @@
 // also issue tokens to machine clients (client_credentials); Verifiers accepts those of
 // the configured machines, each as the identity configured for it.
 //
-//	token ─▶ its iss, read unverified, picks the issuer whose keys verify it
-//	         ├─ the people's ─▶ verify ─▶ for the people's audience: sub, email, the groups claim
+//	token ─▶ not a JWT (an opaque access or refresh token) ─▶ refused
+//	      ─▶ its iss, read unverified, picks the issuer whose keys verify it
+//	         (every path: signature, expiry, iat and the lifetime cap, exact audience, azp)
+//	         ├─ the people's ─▶ verify ─▶ for the people's audience: an ID token only; sub, email, the groups claim
 //	         │                          └▶ for a machine audience: client_id (azp, sub) ─▶ a configured machine's identity, its groups
 //	         ├─ a workload's ─▶ verify ─▶ the first mapping whose When holds ─▶ "ci:acme/app@main", its groups
 //	         └─ any other    ─▶ refused: untrusted issuer
@@ -21,6 +41,7 @@ package identity
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -66,12 +87,25 @@ type Config struct {
 	Audience    string   // the client id the tokens are issued to: "hoop-cli"
 	GroupsClaim string   // "groups"; a dotted path reaches into objects: "realm_access.roles"
 	Algorithms  []string // accepted signing algorithms; default RS256, ES256, EdDSA and friends
+	// ClientID is the people's client: "hoop-cli". A token's azp, when present, must
+	// be it; "" means Audience (the usual case: ID tokens are issued for the client).
+	ClientID string
+	// MaxLifetime is the longest exp − iat accepted from any issuer: 24h (the default)
+	// when zero.
+	MaxLifetime time.Duration
 	// Machines are the issuer's machine clients (client_credentials grant) whose access
 	// tokens Verifiers accepts; Verifier ignores them.
 	Machines []Machine
 	// Now is the clock; nil means time.Now. Tests move it.
 	Now func() time.Time
 }
+
+// DefaultMaxLifetime is Config.MaxLifetime when it is not set.
+const DefaultMaxLifetime = 24 * time.Hour
+
+// issuedAtSkew is how far in the future a token's iat may be: the issuer's clock may be
+// a little ahead of the gateway's (go-oidc allows as much for nbf).
+const issuedAtSkew = 5 * time.Minute
 
 // Errors returned by Verify. Each wraps the underlying reason.
 var (
@@ -92,6 +126,16 @@ var (
 	// ErrNoMapping is returned for a workload token whose claims no mapping of its
 	// workload turns into an identity.
 	ErrNoMapping = errors.New("no workload mapping")
+	// ErrNotIDToken is returned for a token of the people's issuer, for the people's
+	// audience, that is not an ID token: the identity provider's access token or refresh
+	// token presented as a person's bearer.
+	ErrNotIDToken = errors.New("not an ID token")
+	// ErrLifetime is returned for a token without iat, issued in the future, or whose
+	// exp − iat is longer than the gateway accepts (Config.MaxLifetime).
+	ErrLifetime = errors.New("token lifetime not accepted")
+	// ErrWrongClient is returned for a token whose azp names another client than the
+	// one of its path, or that has several audiences and no azp naming that client.
+	ErrWrongClient = errors.New("token issued to another client")
 	// ErrIssuerUnavailable is returned when the issuer's discovery document or keys
 	// cannot be fetched.
 	ErrIssuerUnavailable = errors.New("identity provider unavailable")
@@ -112,7 +156,14 @@ func NewVerifier(cfg Config) *Verifier {
 	if len(cfg.Algorithms) == 0 {
 		cfg.Algorithms = defaultAlgorithms()
 	}
-	return &Verifier{cfg: cfg, remote: &remote{url: cfg.Issuer, audience: cfg.Audience, algs: cfg.Algorithms, now: cfg.Now}}
+	if cfg.ClientID == "" {
+		cfg.ClientID = cfg.Audience
+	}
+	if cfg.MaxLifetime <= 0 {
+		cfg.MaxLifetime = DefaultMaxLifetime
+	}
+	return &Verifier{cfg: cfg, remote: &remote{url: cfg.Issuer, audience: cfg.Audience, client: cfg.ClientID,
+		algs: cfg.Algorithms, now: cfg.Now, maxLifetime: cfg.MaxLifetime}}
 }
 
 func defaultAlgorithms() []string {
@@ -126,8 +177,14 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (Identity, error) {
 	if raw == "" {
 		return Identity{}, ErrNoToken
 	}
+	if err := notOpaque(raw); err != nil {
+		return Identity{}, err
+	}
 	tok, err := v.remote.verify(ctx, raw)
 	if err != nil {
+		return Identity{}, err
+	}
+	if err := v.checkBearer(raw); err != nil {
 		return Identity{}, err
 	}
 	return v.identity(tok)
@@ -162,10 +219,12 @@ func (v *Verifier) identity(tok *oidc.IDToken) (Identity, error) {
 // cached by go-oidc, which fetches them again only for a token it cannot verify with
 // them (a key rotation).
 type remote struct {
-	url      string           // "https://token.actions.githubusercontent.com"
-	audience string           // "hoop"; "" refuses every token
-	algs     []string         // accepted signing algorithms
-	now      func() time.Time // nil: time.Now
+	url         string           // "https://token.actions.githubusercontent.com"
+	audience    string           // "hoop"; "" refuses every token
+	client      string           // "hoop-cli": what azp must be; "" (a workload): no client, one audience only
+	algs        []string         // accepted signing algorithms
+	now         func() time.Time // nil: time.Now
+	maxLifetime time.Duration    // the longest exp − iat accepted: 24h
 
 	mu       sync.Mutex
 	verifier *oidc.IDTokenVerifier
@@ -204,19 +263,19 @@ func jwksURL(p *oidc.Provider) string {
 	return meta.JWKS
 }
 
-// verify checks raw's signature, issuer, expiry and audience.
+// verify checks raw's signature, issuer, expiry, lifetime, audience and azp.
 func (r *remote) verify(ctx context.Context, raw string) (*oidc.IDToken, error) {
 	tok, err := r.verifySigned(ctx, raw)
 	if err != nil {
 		return nil, err
 	}
-	if err := r.checkAudience(tok); err != nil {
+	if err := checkAudience(tok, r.url, r.audience, r.client, "tokens from "+r.url); err != nil {
 		return nil, err
 	}
 	return tok, nil
 }
 
-// verifySigned checks raw's signature, issuer and expiry, not its audience.
+// verifySigned checks raw's signature, issuer, expiry and lifetime, not its audience.
 func (r *remote) verifySigned(ctx context.Context, raw string) (*oidc.IDToken, error) {
 	ver, err := r.get(ctx)
 	if err != nil {
@@ -230,25 +289,84 @@ func (r *remote) verifySigned(ctx context.Context, raw string) (*oidc.IDToken, e
 		}
 		return nil, fmt.Errorf("%w: %v", ErrInvalidToken, err)
 	}
+	if err := r.checkLifetime(tok); err != nil {
+		return nil, err
+	}
 	return tok, nil
 }
 
-// checkAudience refuses a verified token that is not for r's audience.
-func (r *remote) checkAudience(tok *oidc.IDToken) error {
-	if r.audience == "" {
-		return &refusal{ErrWrongAudience, "no audience is configured for " + r.url + ", so none of its tokens is accepted"}
+// checkLifetime refuses a token without iat, issued in the future, or meant to live
+// longer than r accepts. The cap bounds what a leaked token is worth, whatever lifetime
+// the issuer was configured with.
+func (r *remote) checkLifetime(tok *oidc.IDToken) error {
+	now := time.Now
+	if r.now != nil {
+		now = r.now
 	}
-	if !slices.Contains(tok.Audience, r.audience) {
-		return &refusal{ErrWrongAudience, fmt.Sprintf("token audience %s is not this gateway's: tokens from %s must be issued for audience %q",
-			quoteList(tok.Audience), r.url, r.audience)}
+	switch {
+	case tok.IssuedAt.IsZero():
+		return &refusal{ErrLifetime, "token has no iat claim, so its lifetime cannot be checked: this gateway accepts only tokens that say when they were issued"}
+	case tok.IssuedAt.After(now().Add(issuedAtSkew)):
+		return &refusal{ErrLifetime, fmt.Sprintf("token is issued in the future (iat %s): check the identity provider's clock",
+			tok.IssuedAt.UTC().Format(time.RFC3339))}
+	}
+	if life := tok.Expiry.Sub(tok.IssuedAt); life > r.maxLifetime {
+		return &refusal{ErrLifetime, fmt.Sprintf("token lifetime %s (iat %s, exp %s) is longer than the %s this gateway accepts (auth.max_token_lifetime): have %s issue shorter-lived tokens",
+			life, tok.IssuedAt.UTC().Format(time.RFC3339), tok.Expiry.UTC().Format(time.RFC3339), r.maxLifetime, r.url)}
 	}
 	return nil
+}
+
+// checkAudience refuses a verified token that is not for audience, or that another client
+// than client was issued: its aud must name audience; with several audiences its azp must
+// name client (OpenID Connect Core 3.1.3.7), and a token of a path with no client of ours
+// (client "", a workload) must have audience alone; an azp present must be client. whose
+// names the tokens in messages: "tokens from https://idp.example.com".
+func checkAudience(tok *oidc.IDToken, issuer, audience, client, whose string) error {
+	if audience == "" {
+		return &refusal{ErrWrongAudience, "no audience is configured for " + issuer + ", so none of its tokens is accepted"}
+	}
+	if !slices.Contains(tok.Audience, audience) {
+		return &refusal{ErrWrongAudience, fmt.Sprintf("token audience %s is not this gateway's: %s must be issued for audience %q",
+			quoteList(tok.Audience), whose, audience)}
+	}
+	azp, hasAzp := authorizedParty(tok)
+	switch {
+	case client == "" && len(tok.Audience) > 1:
+		return &refusal{ErrWrongAudience, fmt.Sprintf("token has several audiences %s: %s must be issued for audience %q alone",
+			quoteList(tok.Audience), whose, audience)}
+	case client == "":
+	case hasAzp && azp != client:
+		return &refusal{ErrWrongClient, fmt.Sprintf("token was issued to client %s (azp), not to %q: %s must be issued to %q",
+			quote(azp), client, whose, client)}
+	case len(tok.Audience) > 1 && !hasAzp:
+		return &refusal{ErrWrongClient, fmt.Sprintf("token has several audiences %s and no azp: such a token is accepted only when its azp names %q, the client it was issued to",
+			quoteList(tok.Audience), client)}
+	}
+	return nil
+}
+
+// authorizedParty returns a verified token's azp claim; present is true when the claim is
+// there at all, so that an empty or non-string azp counts as naming another client.
+func authorizedParty(tok *oidc.IDToken) (azp string, present bool) {
+	var c struct {
+		Azp any `json:"azp"`
+	}
+	if err := tok.Claims(&c); err != nil || c.Azp == nil {
+		return "", false
+	}
+	s, ok := c.Azp.(string)
+	if !ok {
+		b, _ := json.Marshal(c.Azp)
+		return string(b), true
+	}
+	return s, true
 }
 
 // refusal is a token refused for a reason a caller can test with errors.Is: it is both
 // ErrInvalidToken and its reason.
 type refusal struct {
-	reason error  // ErrUntrustedIssuer, ErrWrongAudience, ErrUnknownClient or ErrNoMapping
+	reason error  // ErrUntrustedIssuer, ErrWrongAudience, ErrWrongClient, ErrUnknownClient, ErrNoMapping, ErrNotIDToken or ErrLifetime
 	msg    string // "token issuer \"https://evil.example.com\" is not trusted by this gateway"
 }
 

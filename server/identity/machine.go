@@ -47,7 +47,10 @@ func (vs *Verifiers) verifyPeopleIssuer(ctx context.Context, raw string) (Identi
 	forPeople := r.audience != "" && slices.Contains(tok.Audience, r.audience)
 	forMachine := slices.ContainsFunc(tok.Audience, func(a string) bool { return slices.Contains(vs.machineAudiences, a) })
 	if forPeople || !forMachine {
-		if err := r.checkAudience(tok); err != nil {
+		if err := checkAudience(tok, r.url, r.audience, r.client, "tokens from "+r.url); err != nil {
+			return Identity{}, err
+		}
+		if err := vs.people.checkBearer(raw); err != nil {
 			return Identity{}, err
 		}
 		return vs.people.identity(tok)
@@ -72,9 +75,8 @@ func (vs *Verifiers) machine(tok *oidc.IDToken) (Identity, error) {
 	if !ok {
 		return Identity{}, &refusal{ErrUnknownClient, fmt.Sprintf("unknown client %s: it is not a machine client of this gateway", quote(clientID))}
 	}
-	if !slices.Contains(tok.Audience, m.Audience) {
-		return Identity{}, &refusal{ErrWrongAudience, fmt.Sprintf("token audience %s is not this gateway's: tokens of machine client %s must be issued for audience %q",
-			quoteList(tok.Audience), quote(clientID), m.Audience)}
+	if err := checkAudience(tok, tok.Issuer, m.Audience, m.ClientID, "tokens of machine client "+quote(clientID)); err != nil {
+		return Identity{}, err
 	}
 	return Identity{
 		Subject:  m.Identity,

@@ -3,7 +3,6 @@ package identity
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -117,10 +116,13 @@ type workload struct {
 
 // NewVerifiers returns Verifiers for the people's issuer (none when people.Issuer is
 // empty), its machine clients (people.Machines) and the workload issuers. Workloads use people's Now and the default signing
-// algorithms. Each issuer is trusted once: a workload with the people's issuer, or with
+// algorithms, and people's MaxLifetime. Each issuer is trusted once: a workload with the people's issuer, or with
 // the issuer of an earlier workload, is ignored (the gateway config refuses both).
 func NewVerifiers(people Config, workloads []Workload) *Verifiers {
 	vs := &Verifiers{workloads: make(map[string]*workload)}
+	if people.MaxLifetime <= 0 {
+		people.MaxLifetime = DefaultMaxLifetime
+	}
 	if people.Issuer != "" {
 		vs.people = NewVerifier(people)
 		vs.machines, vs.machineAudiences = machines(vs.people.cfg)
@@ -139,8 +141,9 @@ func NewVerifiers(people Config, workloads []Workload) *Verifiers {
 		slices.Sort(looks)
 		vs.workloads[w.Issuer] = &workload{
 			Workload: w,
-			remote:   &remote{url: w.Issuer, audience: w.Audience, algs: defaultAlgorithms(), now: people.Now},
-			looks:    slices.Compact(looks),
+			remote: &remote{url: w.Issuer, audience: w.Audience, algs: defaultAlgorithms(), now: people.Now,
+				maxLifetime: people.MaxLifetime},
+			looks: slices.Compact(looks),
 		}
 	}
 	return vs
@@ -197,21 +200,11 @@ func (vs *Verifiers) Verify(ctx context.Context, raw string) (Identity, error) {
 // peekIssuer reads the iss claim of a JWS without verifying anything: it only says which
 // issuer's keys to verify the token with. No error repeats the token.
 func peekIssuer(raw string) (string, error) {
-	parts := strings.Split(raw, ".")
-	if len(parts) != 3 {
-		return "", fmt.Errorf("%w: malformed token: want a signed JWT (header.payload.signature)", ErrInvalidToken)
-	}
-	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	p, err := peek(raw)
 	if err != nil {
-		return "", fmt.Errorf("%w: malformed token: the payload is not base64url", ErrInvalidToken)
+		return "", err
 	}
-	var claims struct {
-		Issuer any `json:"iss"`
-	}
-	if err := json.Unmarshal(payload, &claims); err != nil {
-		return "", fmt.Errorf("%w: malformed token: the payload is not a JSON object", ErrInvalidToken)
-	}
-	iss, ok := claims.Issuer.(string)
+	iss, ok := p.claims["iss"].(string)
 	if !ok || iss == "" {
 		return "", &refusal{ErrUntrustedIssuer, "token has no iss claim, so no issuer this gateway trusts"}
 	}

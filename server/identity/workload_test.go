@@ -139,7 +139,7 @@ func TestWorkload(t *testing.T) {
 			token: stranger.Token(ghClaims("acme/app", "refs/heads/main", map[string]any{"iss": gh.URL()})),
 			want:  want{err: `invalid token: failed to verify signature: failed to verify id token signature`}},
 		{name: "garbage", token: "not-a-jwt",
-			want: want{err: `invalid token: malformed token: want a signed JWT (header.payload.signature)`}},
+			want: want{err: `invalid token: malformed token: want a signed JWT, the ID token (header.payload.signature); an opaque access or refresh token is never accepted as the bearer`}},
 		{name: "payload not base64", token: "e30.!!!.e30",
 			want: want{err: `invalid token: malformed token: the payload is not base64url`}},
 		{name: "payload not JSON", token: "e30.bm90IGpzb24.e30",

@@ -36,5 +36,9 @@
 //
 // Messages are read into a reused buffer and written to a buffered writer that is flushed
 // only when the reading side has nothing more buffered, so a burst of small messages costs
-// one write, not one per message.
+// one write, not one per message. No client message is held whole unless it must be: a
+// statement over Config.StatementBytes is read past in pieces and refused in its place
+// (54000), COPY data streams through, and any other message larger than the read buffer
+// first takes its size from the Engine's Budget, shared by all sessions (53200 when it
+// finds no room in time).
 package postgres

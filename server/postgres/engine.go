@@ -199,9 +199,20 @@ func (r *Request) notify(level, format string, args ...any) {
 // Config tunes an Engine. The zero value of a field means its default.
 type Config struct {
 	StartupTimeout time.Duration // client startup and upstream login; default 30s
-	MaxMessageSize int           // largest client message body, bytes; default 64 MiB
+	MaxMessageSize int           // largest client message body buffered, bytes; default 64 MiB
 	BufferSize     int           // read and write buffer per direction, bytes; default 64 KiB
 	Logger         *slog.Logger  // default slog.Default()
+	// StatementBytes is the largest Query or Parse the engine reads (the gateway config's
+	// limits.statement_bytes); a larger one is read past in pieces and refused with
+	// program_limit_exceeded (54000), and the session goes on. Default 1 MiB.
+	StatementBytes int
+	// InflightBytes bounds what client messages larger than BufferSize hold buffered at
+	// once, over all sessions (limits.inflight_bytes). COPY data is never buffered: it
+	// streams. Default 256 MiB.
+	InflightBytes int64
+	// InflightWait is how long a large message waits for room in InflightBytes before it
+	// is refused with out_of_memory (53200). Default 30s.
+	InflightWait time.Duration
 }
 
 // DefaultConfig returns the defaults.
@@ -211,13 +222,17 @@ func DefaultConfig() *Config {
 		MaxMessageSize: 64 << 20,
 		BufferSize:     64 << 10,
 		Logger:         slog.Default(),
+		StatementBytes: 1 << 20,
+		InflightBytes:  256 << 20,
+		InflightWait:   30 * time.Second,
 	}
 }
 
 // Engine serves PostgreSQL sessions. One Engine serves all tunnels of a gateway, so that a
 // CancelRequest arriving on any stream can find its session.
 type Engine struct {
-	cfg Config
+	cfg    Config
+	budget *Budget // what large client messages may hold buffered at once
 
 	mu       sync.Mutex
 	backends map[cancelKey]*backend
@@ -239,9 +254,21 @@ func New(cfg *Config) *Engine {
 		if cfg.Logger != nil {
 			d.Logger = cfg.Logger
 		}
+		if cfg.StatementBytes > 0 {
+			d.StatementBytes = cfg.StatementBytes
+		}
+		if cfg.InflightBytes > 0 {
+			d.InflightBytes = cfg.InflightBytes
+		}
+		if cfg.InflightWait > 0 {
+			d.InflightWait = cfg.InflightWait
+		}
 	}
-	return &Engine{cfg: *d, backends: make(map[cancelKey]*backend)}
+	return &Engine{cfg: *d, budget: NewBudget(d.InflightBytes), backends: make(map[cancelKey]*backend)}
 }
+
+// Inflight returns the bytes large client messages hold buffered now, over all sessions.
+func (e *Engine) Inflight() int64 { return e.budget.Used() }
 
 // SQLSTATE codes the engine sends.
 const (
@@ -254,7 +281,34 @@ const (
 	codeSystemError           = "58000"
 	codeReviewPending         = "HR001" // hoop's own: the statement waits for a review
 	codeInvalidParameter      = "22023"
+	codeLimitExceeded         = "53400" // configuration_limit_exceeded
+	codeTooManyConnections    = "53300"
+	codeOutOfMemory           = "53200"
+	codeProgramLimitExceeded  = "54000"
 )
+
+// LimitError is a refusal because a limit of the gateway is reached: too many sessions
+// (SQLSTATE 53300, too_many_connections), too many reviews (53400,
+// configuration_limit_exceeded), a statement too large (54000,
+// program_limit_exceeded), no room to buffer a message (53200, out_of_memory). Reason
+// names the limit and what to do.
+type LimitError struct {
+	Code   string // "53300"
+	Reason string // "alice@example.com already has 20 database sessions open through the gateway (limits.sessions_per_identity); …"
+}
+
+func (e *LimitError) Error() string { return e.Reason }
+
+// TooManyReviews returns the refusal of a statement that needs a review when its identity
+// has opened as many as the gateway allows (53400, configuration_limit_exceeded).
+func TooManyReviews(reason string) *LimitError {
+	return &LimitError{Code: codeLimitExceeded, Reason: reason}
+}
+
+// TooManySessions returns the refusal of a session over a session limit.
+func TooManySessions(reason string) *LimitError {
+	return &LimitError{Code: codeTooManyConnections, Reason: reason}
+}
 
 // startupParams are the client's startup parameters passed on to PostgreSQL. Anything else
 // (options, replication, standard_conforming_strings, role, ...) could change how the
@@ -303,6 +357,11 @@ func (e *Engine) Serve(ctx context.Context, conn net.Conn, req Request) error {
 		if errors.As(err, &denied) {
 			log.Info("postgres session denied", "reason", denied.Reason)
 			c.fatal(codeInsufficientPrivilege, "hoop: "+denied.Reason, "")
+			return err
+		}
+		if limit := (*LimitError)(nil); errors.As(err, &limit) {
+			log.Warn("postgres session refused: a limit is reached", "reason", limit.Reason)
+			c.fatal(limit.Code, "hoop: "+limit.Reason, "")
 			return err
 		}
 		log.Error("postgres session authorize", "err", err)
@@ -584,9 +643,12 @@ func (c *clientConn) writeError(refusal error) error {
 	var denied *DeniedError
 	var rec *RecordError
 	var pending *ReviewPendingError
+	var limit *LimitError
 	switch {
 	case errors.As(refusal, &denied):
 		code = codeInsufficientPrivilege
+	case errors.As(refusal, &limit):
+		code = limit.Code
 	case errors.As(refusal, &rec):
 		code = codeSystemError
 	case errors.As(refusal, &pending):

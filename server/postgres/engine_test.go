@@ -193,11 +193,3 @@ type nopRecorder struct{}
 
 func (nopRecorder) Statement(StatementInfo) (Outcome, error) { return nopOutcome{}, nil }
 func (nopRecorder) End(string)                               {}
-
-type nopOutcome struct{}
-
-func (nopOutcome) Columns([]pgproto3.FieldDescription) {}
-func (nopOutcome) Row([]byte)                          {}
-func (nopOutcome) Complete(string)                     {}
-func (nopOutcome) Error(string, string)                {}
-func (nopOutcome) Done()                               {}

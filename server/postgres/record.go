@@ -24,6 +24,7 @@ type StatementInfo struct {
 	Params   []Param // an Execute's bind parameters, as the client sent them
 	Refusal  error   // the gate's refusal, or nil
 	ReviewID string  // the review that approved it, or that refused it
+	Unread   bool    // refused unread, over a size limit: SQL only says so, and the gate never saw it
 	// Decision is how the gate decided it: for an Execute, the statement it runs, when it
 	// was prepared (zero when there is no gate, or the statement is not known).
 	Decision Decision
@@ -31,9 +32,10 @@ type StatementInfo struct {
 
 // Param is one bind parameter.
 type Param struct {
-	Value  []byte
-	Null   bool
-	Binary bool
+	Value   []byte
+	Null    bool
+	Binary  bool
+	Omitted int // the value's size when it is too large to record: Value is nil
 }
 
 // Outcome collects what the database sent back for one recorded statement, as the client

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -164,9 +165,9 @@ func (s *session) pop() (expectation, bool) {
 // fromClient reads client messages, passes each through the decision point and forwards
 // it, or what stands in for it when it is refused.
 func (s *session) fromClient() error {
-	r := newReader(s.c.r, s.e.cfg.MaxMessageSize)
+	r := newReader(s.c.r, s.e.cfg.BufferSize, s.e.cfg.MaxMessageSize)
 	for {
-		typ, body, err := r.next()
+		typ, err := s.nextFromClient(r)
 		if err != nil {
 			if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
 				// The client hung up without Terminate: end the backend cleanly.
@@ -175,10 +176,6 @@ func (s *session) fromClient() error {
 				_ = s.upW.Flush()
 				return nil
 			}
-			s.c.fatal(codeProtocolViolation, "hoop: "+err.Error(), "")
-			return fmt.Errorf("client: %w", err)
-		}
-		if err := s.decide(typ, body); err != nil {
 			if !errors.Is(err, errUpstreamWrite) {
 				s.c.fatal(codeProtocolViolation, "hoop: "+err.Error(), "")
 			}
@@ -196,6 +193,148 @@ func (s *session) fromClient() error {
 	}
 }
 
+// nextFromClient reads one client message and passes it through decide. What no session
+// may buffer whole, it never does: a statement over StatementBytes is read past in pieces
+// and refused in place; COPY data larger than a read buffer streams through; any other
+// message that large first takes its size from the engine's Budget, and is refused in
+// place when the budget has no room for it in time.
+func (s *session) nextFromClient(r *reader) (byte, error) {
+	typ, n, err := r.header()
+	if err != nil {
+		return 0, err
+	}
+	// A Parse is skipped unread after an error anyway (below, or by decide).
+	if (typ == msgQuery || typ == msgParse && !s.skipping) && n > s.e.cfg.StatementBytes {
+		if err := r.discard(n); err != nil {
+			return 0, err
+		}
+		return typ, s.refuseUnread(typ, n, &LimitError{Code: codeProgramLimitExceeded, Reason: fmt.Sprintf(
+			"this statement is %s; the gateway analyses statements up to %s (limits.statement_bytes). Send large data as bind parameters or with COPY",
+			sizeText(n), sizeText(s.e.cfg.StatementBytes))})
+	}
+	if n <= r.keep {
+		body, err := r.body(n)
+		if err != nil {
+			return 0, err
+		}
+		return typ, s.decide(typ, body)
+	}
+	switch {
+	case s.skipping && (typ == msgParse || typ == msgBind || typ == msgDescribe || typ == msgExecute || typ == msgClose):
+		// Skipped up to Sync after an error, as decide would: no need to hold it.
+		return typ, r.discard(n)
+	case typ == msgCopyData || typ == msgCopyFail:
+		// Forwarded as they are, never looked into: no need to hold them.
+		var hdr [5]byte
+		hdr[0] = typ
+		binary.BigEndian.PutUint32(hdr[1:], uint32(n+4))
+		if _, err := s.upW.Write(hdr[:]); err != nil {
+			return 0, fmt.Errorf("%w: %v", errUpstreamWrite, err)
+		}
+		if err := r.copyBody(s.upW, n); errors.Is(err, errWrite) {
+			return 0, fmt.Errorf("%w: %v", errUpstreamWrite, err)
+		} else if err != nil {
+			return 0, err
+		}
+		return typ, nil
+	case typ == msgFunctionCall:
+		// Refused whatever it holds.
+		if err := r.discard(n); err != nil {
+			return 0, err
+		}
+		return typ, s.decide(typ, nil)
+	case n > s.e.cfg.MaxMessageSize:
+		if err := r.discard(n); err != nil {
+			return 0, err
+		}
+		return typ, s.refuseUnread(typ, n, &LimitError{Code: codeProgramLimitExceeded, Reason: fmt.Sprintf(
+			"this %s message is %s; the gateway takes messages up to %s. Send large data with COPY", messageName(typ), sizeText(n), sizeText(s.e.cfg.MaxMessageSize))})
+	}
+	ctx, cancel := context.WithTimeoutCause(s.ctx, s.e.cfg.InflightWait, errors.New("timed out"))
+	err = s.e.budget.Acquire(ctx, int64(n))
+	cancel()
+	if err != nil {
+		s.log.Warn("client message refused: the gateway's in-flight budget has no room for it", "type", string(typ), "bytes", n, "err", err)
+		if err := r.discard(n); err != nil {
+			return 0, err
+		}
+		return typ, s.refuseUnread(typ, n, &LimitError{Code: codeOutOfMemory, Reason: fmt.Sprintf(
+			"this %s message is %s, and the gateway has no room for it now: large messages of all sessions together may hold %s (limits.inflight_bytes); try again, or ask an admin to raise the limit",
+			messageName(typ), sizeText(n), sizeText(int(s.e.budget.Limit())))})
+	}
+	defer s.e.budget.Release(int64(n))
+	body, err := r.body(n)
+	if err != nil {
+		return 0, err
+	}
+	return typ, s.decide(typ, body)
+}
+
+// refuseUnread puts a refusal in the place of an n-byte message the engine did not read,
+// as decide does for a refused statement: a Query's refusal takes its place and the
+// session goes on; in the extended protocol the rest is skipped up to Sync.
+func (s *session) refuseUnread(typ byte, n int, refusal error) error {
+	switch typ {
+	case msgQuery:
+		s.record(StatementInfo{SQL: unreadText(n), Refusal: refusal, Unread: true})
+		s.push(expectation{kind: 'Z', refuse: refusal})
+		return s.forward(msgSync, nil)
+	case msgParse:
+		if s.skipping {
+			return nil
+		}
+		s.record(StatementInfo{SQL: unreadText(n), Refusal: refusal, Unread: true})
+		s.skipping = true
+		s.push(expectation{kind: 'P', refuse: refusal})
+		return s.forward(msgParse, markerParse)
+	case msgBind, msgDescribe, msgExecute, msgClose:
+		if s.skipping {
+			return nil
+		}
+		s.skipping = true
+		s.push(expectation{kind: 'C', target: 'S', name: "hoop.refused", refuse: refusal})
+		return s.forward(msgClose, markerClose)
+	}
+	return fmt.Errorf("%s message of %d bytes: %w", messageName(typ), n, refusal)
+}
+
+// unreadText stands for the text of a statement refused unread, in its record.
+func unreadText(n int) string {
+	return fmt.Sprintf("[a statement of %d bytes, over limits.statement_bytes: not read]", n)
+}
+
+// messageName names a client message type in a refusal.
+func messageName(typ byte) string {
+	switch typ {
+	case msgQuery:
+		return "Query"
+	case msgParse:
+		return "Parse"
+	case msgBind:
+		return "Bind"
+	case msgDescribe:
+		return "Describe"
+	case msgExecute:
+		return "Execute"
+	case msgClose:
+		return "Close"
+	}
+	return fmt.Sprintf("%q", typ)
+}
+
+// sizeText writes a size for people: "40.0 MiB", "512 bytes".
+func sizeText(n int) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
 // decide is the one decision point every client message passes. It forwards the message,
 // or what stands in for it, or nothing; its error is for a message the engine cannot
 // accept at all.
@@ -206,7 +345,6 @@ func (s *session) decide(typ byte, body []byte) error {
 		if err != nil {
 			return fmt.Errorf("malformed Query message: %w", err)
 		}
-		defer s.names.endCycle()
 		d, refusal := s.check(sql, false)
 		var (
 			held   *heldUse
@@ -267,13 +405,11 @@ func (s *session) decide(typ byte, body []byte) error {
 	case msgSync:
 		s.skipping = false
 		s.push(expectation{kind: 'Z'})
-		defer s.names.endCycle()
 		return s.forward(typ, body)
 
 	case msgFunctionCall:
 		// The fast-path interface calls a function by OID, around every statement check.
 		s.push(expectation{kind: 'Z', refuse: &DeniedError{Reason: "FunctionCall protocol messages are not allowed through the gateway"}})
-		defer s.names.endCycle()
 		return s.forward(msgSync, nil)
 
 	case msgFlush:
@@ -426,8 +562,13 @@ func (e *stmtEntry) decisionOf() Decision {
 // errUpstreamWrite marks a failure to write to the database, which is not the client's.
 var errUpstreamWrite = errors.New("upstream write")
 
-// forward writes one message upstream (buffered).
+// forward writes one message upstream (buffered). A Sync or a Query, whatever stands in
+// for what, ends the client's cycle: what it forwarded before may fail without the
+// messages after it being skipped (names).
 func (s *session) forward(typ byte, body []byte) error {
+	if typ == msgSync || typ == msgQuery {
+		defer s.names.endCycle()
+	}
 	if err := writeMessage(s.upW, typ, body); err != nil {
 		return fmt.Errorf("%w: %v", errUpstreamWrite, err)
 	}
@@ -475,12 +616,21 @@ func (s *session) record(st StatementInfo) (Outcome, error) {
 	return out, nil
 }
 
-// params copies a Bind's parameters out of the reused read buffer.
+// Bind parameters are forwarded whole, whatever their size; what the record keeps of
+// them is bounded, so that a large value costs the gateway its message and no more.
+const (
+	maxRecordedParam  = 64 << 10  // the largest value kept, bytes
+	maxRecordedParams = 256 << 10 // the most kept of one Bind's values, bytes
+)
+
+// params copies a Bind's parameters out of the read buffer, for the record: a value over
+// maxRecordedParam, or past maxRecordedParams in all, is kept as its size only.
 func params(m pgproto3.Bind) []Param {
 	if len(m.Parameters) == 0 {
 		return nil
 	}
 	out := make([]Param, len(m.Parameters))
+	left := maxRecordedParams
 	for i, v := range m.Parameters {
 		f := int16(0)
 		switch {
@@ -489,7 +639,13 @@ func params(m pgproto3.Bind) []Param {
 		case i < len(m.ParameterFormatCodes):
 			f = m.ParameterFormatCodes[i]
 		}
-		out[i] = Param{Value: append([]byte(nil), v...), Null: v == nil, Binary: f == 1}
+		out[i] = Param{Null: v == nil, Binary: f == 1}
+		if len(v) > maxRecordedParam || len(v) > left {
+			out[i].Omitted = len(v)
+			continue
+		}
+		out[i].Value = append([]byte(nil), v...)
+		left -= len(v)
 	}
 	return out
 }
@@ -516,7 +672,7 @@ func cstring(b []byte) (string, error) {
 // fromUpstream forwards server messages to the client, putting each refusal in the place
 // of the response that stands in for the refused message, and masking results.
 func (s *session) fromUpstream() error {
-	r := newReader(s.upR, maxUpstreamMessage)
+	r := newReader(s.upR, 1<<20, maxUpstreamMessage)
 	cycleErr := false // an ErrorResponse was sent since the last ReadyForQuery
 	for {
 		typ, body, err := r.next()

@@ -34,7 +34,7 @@ func TestReaderNext(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := newReader(bufio.NewReader(bytes.NewReader(tt.in)), tt.max)
+			r := newReader(bufio.NewReader(bytes.NewReader(tt.in)), 64, tt.max)
 			typ, body, err := r.next()
 			if tt.wantErr != "" {
 				if err == nil || err.Error() != tt.wantErr {
@@ -86,7 +86,7 @@ func FuzzReader(f *testing.F) {
 	f.Add([]byte{0x16, 0x03, 0x01, 0x02, 0x00})
 	f.Fuzz(func(t *testing.T, in []byte) {
 		_, _ = readStartup(bufio.NewReader(bytes.NewReader(in)))
-		r := newReader(bufio.NewReader(bytes.NewReader(in)), 1024)
+		r := newReader(bufio.NewReader(bytes.NewReader(in)), 64, 1024)
 		for range len(in) + 1 {
 			_, body, err := r.next()
 			if err != nil {
@@ -98,4 +98,35 @@ func FuzzReader(f *testing.F) {
 		}
 		t.Fatal("the reader returned more messages than there are bytes")
 	})
+}
+
+// TestReaderLetsLargeBodiesGo: a body over keep gets its own buffer, which the reader
+// does not keep; discard and copyBody read past a body without holding it.
+func TestReaderLetsLargeBodiesGo(t *testing.T) {
+	in := append(append(append(msg('Q', strings.Repeat("a", 1000)), msg('d', strings.Repeat("b", 5000))...),
+		msg('P', strings.Repeat("c", 3000))...), msg('S', "")...)
+	r := newReader(bufio.NewReaderSize(bytes.NewReader(in), 16), 64, 1<<20)
+	typ, n, err := r.header()
+	if err != nil || typ != 'Q' || n != 1000 {
+		t.Fatalf("header: %q %d %v", typ, n, err)
+	}
+	body, err := r.body(n)
+	if err != nil || string(body) != strings.Repeat("a", 1000) {
+		t.Fatalf("body: %v", err)
+	}
+	if cap(r.buf) > 64 {
+		t.Errorf("after a large body the reader keeps %d bytes, want at most 64", cap(r.buf))
+	}
+	typ, n, _ = r.header()
+	var out bytes.Buffer
+	if err := r.copyBody(&out, n); err != nil || typ != 'd' || out.String() != strings.Repeat("b", 5000) {
+		t.Fatalf("copyBody: %q, %d bytes, %v", typ, out.Len(), err)
+	}
+	typ, n, _ = r.header()
+	if err := r.discard(n); err != nil || typ != 'P' {
+		t.Fatalf("discard: %q %v", typ, err)
+	}
+	if typ, body, err := r.next(); err != nil || typ != 'S' || len(body) != 0 {
+		t.Fatalf("the message after: %q %q %v", typ, body, err)
+	}
 }

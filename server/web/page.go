@@ -218,6 +218,7 @@ button { padding: .45rem 1.2rem; font-size: 1rem; cursor: pointer; }
 {{if $.Statement}}
 <h2>Statement</h2>
 <pre id="sql">{{.SQL}}</pre>
+<p class="muted" id="masked-note">Shown as the session's recording keeps it: values the masking rules hide are masked here too, and the gateway runs the statement exactly as it was held.</p>
 {{if $.Params}}<h2>Parameters</h2>
 <dl id="params">{{range $.Params}}<dt>${{.N}}</dt><dd>{{if .Null}}<span class="muted">NULL</span>{{else}}<code>{{.Value}}</code>{{end}}</dd>{{end}}</dl>{{end}}
 {{end}}
