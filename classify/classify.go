@@ -32,8 +32,23 @@ type Statement struct {
 	// Prepares is the name a PREPARE gives its statement: "get_user"; Class is that
 	// statement's, which the engine records for a later EXECUTE.
 	Prepares string
-	// Deallocates is the prepared statement a DEALLOCATE drops: "get_user", or "*" for ALL.
-	Deallocates string
+	// Deallocates is the prepared statement a DEALLOCATE drops: "get_user"; DeallocatesAll
+	// is set instead for DEALLOCATE ALL and DISCARD ALL, which drop every named one.
+	Deallocates    string
+	DeallocatesAll bool
+	// Declares is the cursor a DECLARE opens: "c"; Class is its query's, which each FETCH
+	// of the cursor runs more of. Hold is set for a cursor WITH HOLD, which outlives its
+	// transaction.
+	Declares string
+	Hold     bool
+	// Fetches is the cursor a FETCH or MOVE runs more of: "c". Its text alone cannot tell
+	// what that runs, so Class is admin; the engine should use the class that DECLARE (or
+	// the statement a protocol-level Bind made the portal from) recorded for that name.
+	Fetches string
+	// Closes is the cursor a CLOSE closes: "c"; ClosesAll is set instead for CLOSE ALL and
+	// DISCARD ALL.
+	Closes    string
+	ClosesAll bool
 }
 
 // Sentinel errors.
@@ -105,7 +120,8 @@ func New(p Parser, cacheSize int, opts ...Option) *Classifier {
 // constant's value (only SET, transaction options and EXPLAIN options do that), and that
 // names no prepared statement.
 func shareable(sts []Statement) bool {
-	if len(sts) != 1 || sts[0].Executes != "" || sts[0].Prepares != "" || sts[0].Deallocates != "" {
+	if len(sts) != 1 || sts[0].Executes != "" || sts[0].Prepares != "" || sts[0].Deallocates != "" || sts[0].DeallocatesAll ||
+		sts[0].Declares != "" || sts[0].Fetches != "" || sts[0].Closes != "" || sts[0].ClosesAll {
 		return false
 	}
 	switch sts[0].Kind {

@@ -95,6 +95,13 @@
 // PREPARE (or a protocol-level Parse) recorded. Executes is set only when EXECUTE's
 // arguments only read. DEALLOCATE is always allowed.
 //
+// Cursors likewise: DECLARE c CURSOR FOR q has the class of q and Declares = "c"; FETCH and
+// MOVE run more of q (a volatile function in its target list runs at FETCH time), so they
+// are admin with Fetches = "c", for the engine to use the class the DECLARE recorded. CLOSE
+// names the cursor it closes (Closes); DEALLOCATE ALL, CLOSE ALL and DISCARD ALL set
+// DeallocatesAll and ClosesAll. The engine applies these names' changes only once the
+// database has run the statement.
+//
 // # Cache
 //
 // A Classifier keeps the statements of the most recent distinct texts (an LRU keyed by the

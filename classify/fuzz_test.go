@@ -66,6 +66,9 @@ func checkStatement(t *testing.T, sql string, st classify.Statement) {
 	if st.Executes != "" && st.Class != policy.Admin {
 		t.Errorf("Classify(%q): %q executes %q but is %s", sql, st.Text, st.Executes, st.Class)
 	}
+	if st.Fetches != "" && st.Class != policy.Admin {
+		t.Errorf("Classify(%q): %q fetches %q but is %s", sql, st.Text, st.Fetches, st.Class)
+	}
 	if st.Kind == "" {
 		t.Errorf("Classify(%q): %q has no kind", sql, st.Text)
 	}

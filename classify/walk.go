@@ -141,9 +141,28 @@ func classifyRaw(sql string, raw *pg_query.RawStmt) Statement {
 	case *pg_query.PrepareStmt:
 		st.Prepares = x.GetName()
 	case *pg_query.DeallocateStmt:
-		st.Deallocates = x.GetName()
-		if x.GetIsall() || st.Deallocates == "" {
-			st.Deallocates = "*"
+		if x.GetIsall() || x.GetName() == "" {
+			st.DeallocatesAll = true
+		} else {
+			st.Deallocates = x.GetName()
+		}
+	case *pg_query.DeclareCursorStmt:
+		st.Declares, st.Hold = x.GetPortalname(), x.GetOptions()&cursorOptHold != 0
+	case *pg_query.FetchStmt:
+		// FETCH and MOVE run more of the cursor's query, which may write (a volatile
+		// function in its target list runs at FETCH time, not at DECLARE).
+		st.Fetches = x.GetPortalname()
+		st.Class = policy.Admin
+		st.Reason = st.Kind + " runs more of cursor " + x.GetPortalname() + ": its class is the one DECLARE recorded"
+	case *pg_query.ClosePortalStmt:
+		if x.GetPortalname() == "" {
+			st.ClosesAll = true
+		} else {
+			st.Closes = x.GetPortalname()
+		}
+	case *pg_query.DiscardStmt:
+		if x.GetTarget() == pg_query.DiscardMode_DISCARD_ALL {
+			st.DeallocatesAll, st.ClosesAll = true, true
 		}
 	}
 	if x, ok := inner.(*pg_query.ExecuteStmt); ok {
@@ -156,6 +175,9 @@ func classifyRaw(sql string, raw *pg_query.RawStmt) Statement {
 	}
 	return st
 }
+
+// cursorOptHold is PostgreSQL's CURSOR_OPT_HOLD, DECLARE's WITH HOLD.
+const cursorOptHold = 0x0020
 
 // nodeMessage returns the message inside a Node's oneof, nil when it holds none.
 func nodeMessage(n *pg_query.Node) proto.Message {

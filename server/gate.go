@@ -13,61 +13,31 @@ import (
 )
 
 // sessionGate decides the statements of one database session with the policy in force at
-// each statement. It remembers SQL-level PREPARE names so that EXECUTE gets the class of
-// the statement it runs.
+// each statement. It keeps no state about prepared statements or cursors: the engine
+// follows them from the database's answers and passes its view in (postgres.Names), so
+// that EXECUTE and FETCH get the class of what they run.
 type sessionGate struct {
 	g          *Gateway
 	id         policy.Identity
 	connection string
 	log        *slog.Logger
-	prepared   map[string]policy.Class // "get_user" → read
 	// masker masks what the gate logs of a statement by the rules that mask the session's
 	// record; nil when none do.
 	masker *sessionMasker
-
-	// For the record: the last decision, and the decision of each extended-protocol
-	// statement ("" the unnamed one), which its Executes run under.
-	last   decided
-	parsed map[string]decided
-}
-
-// decided is how a statement was decided, for its record.
-type decided struct {
-	class, decision, rule, version string
 }
 
 func (g *Gateway) newGate(id policy.Identity, connection string, log *slog.Logger) *sessionGate {
-	return &sessionGate{g: g, id: id, connection: connection, log: log, prepared: make(map[string]policy.Class), parsed: make(map[string]decided)}
+	return &sessionGate{g: g, id: id, connection: connection, log: log}
 }
 
-// Parse implements postgres.Gate: a named statement is recorded, like PREPARE, for a
-// later SQL-level EXECUTE of the same name.
-func (sg *sessionGate) Parse(name, sql string) error {
-	class, err := sg.decide(sql)
-	if rr := (*postgres.ReviewRequired)(nil); err == nil || errors.As(err, &rr) {
-		// A held statement runs under this decision once approved.
-		sg.parsed[name] = sg.last
-		if name != "" {
-			sg.record(name, class)
-		}
-	}
-	return err
+// Parse implements postgres.Gate.
+func (sg *sessionGate) Parse(sql string, names postgres.Names) (postgres.Decision, error) {
+	return sg.decide(sql, names)
 }
 
-// Close implements postgres.Gate.
-func (sg *sessionGate) Close(name string) {
-	delete(sg.prepared, name)
-	delete(sg.parsed, name)
-}
-
-// record remembers the class of the statement prepared under name. When the name is
-// taken, PostgreSQL refuses the new statement and keeps the old one, so the higher of the
-// two classes is kept: an EXECUTE is never decided below what it may run.
-func (sg *sessionGate) record(name string, class policy.Class) {
-	if old, ok := sg.prepared[name]; ok && rank(old) > rank(class) {
-		class = old
-	}
-	sg.prepared[name] = class
+// Query implements postgres.Gate.
+func (sg *sessionGate) Query(sql string, names postgres.Names) (postgres.Decision, error) {
+	return sg.decide(sql, names)
 }
 
 func rank(c policy.Class) int {
@@ -79,63 +49,102 @@ func rank(c policy.Class) int {
 	return len(policy.Classes()) // unknown: above all
 }
 
-// Query implements postgres.Gate.
-func (sg *sessionGate) Query(sql string) error {
-	_, err := sg.decide(sql)
-	return err
+// highest is the highest of the classes a name may have; admin when there are none: a
+// name the gateway does not know runs what it cannot tell (fail closed).
+func highest(classes []string) policy.Class {
+	if len(classes) == 0 {
+		return policy.Admin
+	}
+	top := policy.Class(classes[0])
+	for _, c := range classes[1:] {
+		if rank(policy.Class(c)) > rank(top) {
+			top = policy.Class(c)
+		}
+	}
+	return top
 }
 
-// decide classifies and decides sql; it returns the highest class of its statements.
-func (sg *sessionGate) decide(sql string) (policy.Class, error) {
+// decide classifies and decides sql. The statements of a text run in order, each only if
+// the ones before it succeeded, so an EXECUTE or FETCH sees what the text's own earlier
+// PREPARE, DECLARE, DEALLOCATE and CLOSE did.
+func (sg *sessionGate) decide(sql string, names postgres.Names) (postgres.Decision, error) {
 	stmts, err := sg.g.classifier.Classify(sql)
 	if errors.Is(err, classify.ErrTooComplex) {
 		// Fail closed whatever the policy grants: what the gateway cannot read, it cannot
 		// decide. The user can act on it; it is not the gateway failing.
-		sg.last = decided{class: string(policy.Admin), decision: policy.Deny.String(), version: sg.g.Policy().Version()}
 		sg.log.Warn("statement too complex to analyse: refused", "err", err, "bytes", len(sql))
-		return "", postgres.TooComplex(err.Error() + "; it is refused: split it, or write long chains of operators and deep nesting another way (an IN list, an array, a join)")
+		return postgres.Decision{Class: string(policy.Admin), Verdict: policy.Deny.String(), PolicyVersion: sg.g.Policy().Version()}, postgres.TooComplex(err.Error() + "; it is refused: split it, or write long chains of operators and deep nesting another way (an IN list, an array, a join)")
 	}
 	if err != nil {
-		sg.last = decided{class: string(policy.Admin), decision: policy.Deny.String(), version: sg.g.Policy().Version()}
 		sg.log.Error("statement analysis failed: refused", "err", maskText(sg.masker, err.Error()))
-		return "", fmt.Errorf("the gateway could not analyse the statement, so it is refused: %w", err)
+		return postgres.Decision{Class: string(policy.Admin), Verdict: policy.Deny.String(), PolicyVersion: sg.g.Policy().Version()},
+			fmt.Errorf("the gateway could not analyse the statement, so it is refused: %w", err)
 	}
 	items := make([]policy.Statement, len(stmts))
+	var effects []postgres.Effect
 	for i, st := range stmts {
 		items[i] = policy.Statement{Text: st.Text, Class: st.Class, Always: st.Always, Kind: st.Kind, Why: st.Reason}
-		if st.Executes != "" {
-			class, ok := sg.prepared[st.Executes]
-			if !ok {
-				class = policy.Admin // not prepared through this gateway: fail closed
-			}
-			items[i].Class = class
+		switch {
+		case st.Executes != "":
+			items[i].Class = highest(lookup(effects, i, st.Executes, false, names.Statement))
+		case st.Fetches != "":
+			items[i].Class = highest(lookup(effects, i, st.Fetches, true, names.Portal))
 		}
+		effects = appendEffects(effects, i, st, items[i].Class)
 	}
 	p := sg.g.Policy()
 	ev := p.Evaluate(sg.id, sg.connection, items)
 	sg.logDecision(p, sql, stmts, items, ev)
-	sg.last = decided{class: string(topClass(items)), decision: ev.Decision.String(), rule: ev.Rule, version: p.Version()}
+	d := postgres.Decision{Class: string(topClass(items)), Verdict: ev.Decision.String(), Rule: ev.Rule, PolicyVersion: p.Version()}
 	if ev.Decision == policy.Deny {
-		return "", &postgres.DeniedError{Reason: ev.Reason}
+		return d, &postgres.DeniedError{Reason: ev.Reason}
 	}
-	top := policy.Read
-	for i, st := range stmts {
-		if rank(items[i].Class) > rank(top) && !items[i].Always {
-			top = items[i].Class
+	d.Effects = effects
+	if ev.Decision == policy.Review {
+		return d, &postgres.ReviewRequired{Reason: ev.Reason}
+	}
+	return d, nil
+}
+
+// appendEffects adds what statement i, st, does to prepared statements and cursors; class
+// is its class, which is that of what a PREPARE prepares or a DECLARE declares.
+func appendEffects(effects []postgres.Effect, i int, st classify.Statement, class policy.Class) []postgres.Effect {
+	switch {
+	case st.Prepares != "":
+		effects = append(effects, postgres.Effect{Stmt: i, Kind: postgres.EffectPrepare, Name: st.Prepares, Class: string(class), SQL: st.Text})
+	case st.Deallocates != "":
+		effects = append(effects, postgres.Effect{Stmt: i, Kind: postgres.EffectDeallocate, Name: st.Deallocates})
+	case st.Declares != "":
+		effects = append(effects, postgres.Effect{Stmt: i, Kind: postgres.EffectDeclare, Name: st.Declares, Class: string(class), Hold: st.Hold})
+	case st.Closes != "":
+		effects = append(effects, postgres.Effect{Stmt: i, Kind: postgres.EffectClose, Name: st.Closes})
+	}
+	if st.DeallocatesAll {
+		effects = append(effects, postgres.Effect{Stmt: i, Kind: postgres.EffectDeallocate, All: true})
+	}
+	if st.ClosesAll {
+		effects = append(effects, postgres.Effect{Stmt: i, Kind: postgres.EffectClose, All: true})
+	}
+	return effects
+}
+
+// lookup returns the classes name may have when statement i of a text runs: from the
+// text's own earlier statements that named it, else from the engine's view.
+func lookup(effects []postgres.Effect, i int, name string, portal bool, view func(string) []string) []string {
+	for j := len(effects) - 1; j >= 0; j-- {
+		ef := effects[j]
+		if isPortal := ef.Kind == postgres.EffectDeclare || ef.Kind == postgres.EffectClose; isPortal != portal || ef.Stmt >= i {
+			continue
 		}
 		switch {
-		case st.Prepares != "":
-			sg.record(st.Prepares, items[i].Class)
-		case st.Deallocates == "*":
-			clear(sg.prepared)
-		case st.Deallocates != "":
-			delete(sg.prepared, st.Deallocates)
+		case ef.All && (portal || name != ""), ef.Name == name && (ef.Kind == postgres.EffectDeallocate || ef.Kind == postgres.EffectClose):
+			return nil // dropped earlier in the text: not there
+		case ef.Name == name:
+			return []string{ef.Class} // prepared or declared earlier in the text
+
 		}
 	}
-	if ev.Decision == policy.Review {
-		return top, &postgres.ReviewRequired{Reason: ev.Reason}
-	}
-	return top, nil
+	return view(name)
 }
 
 // topClass is the highest class among a query's statements, for its record.

@@ -433,7 +433,6 @@ func (g *Gateway) grant(id identity.Identity, c *config.Connection, tunnelID, re
 	log := g.log.With("user", id.String(), "connection", c.Name)
 	gate := g.newGate(g.policyIdentity(id), c.Name, log)
 	grant.Gate = gate
-	holder.gate = gate
 	rules, err := g.maskRules(p, g.policyIdentity(id), c.Name)
 	if err != nil {
 		return nil, err

@@ -498,7 +498,6 @@ type sessionRecorder struct {
 	who    identity.Identity
 	actor  string // who.String(): its events' actor
 	conn   string
-	gate   *sessionGate   // how each statement was decided; nil without statement policy
 	masker *sessionMasker // masks parameters and statement texts for the record; may be nil
 	rows   int            // result rows kept per statement
 	seq    int64          // the client side's statement counter
@@ -508,7 +507,6 @@ type sessionRecorder struct {
 // openRecord records a session's start, durably, before its first statement.
 func (g *Gateway) openRecord(who identity.Identity, tunnelID, remote string, c string, grant *postgres.Grant, info postgres.SessionInfo) (*sessionRecorder, error) {
 	sr := &sessionRecorder{g: g, id: newID("s"), who: who, actor: who.String(), conn: c, rows: g.cfg.Recording.RowsPerStatement}
-	sr.gate, _ = grant.Gate.(*sessionGate)
 	sr.masker, _ = grant.Masker.(*sessionMasker)
 	se := &store.Session{ID: sr.id, GatewayID: g.gatewayID, TunnelID: tunnelID, Subject: who.Subject, Email: who.Email,
 		Groups: who.Groups, Connection: c, Access: grant.Level, DBUser: info.DBUser, Application: info.Application,
@@ -531,21 +529,18 @@ func (sr *sessionRecorder) Statement(in postgres.StatementInfo) (postgres.Outcom
 	rec := &sentRecord{st: store.Statement{SessionID: sr.id, Seq: sr.seq, StartedAt: now, SQL: sr.sqlText(in.SQL), Params: sr.params(in.Params),
 		State: store.StateSent, ReviewID: in.ReviewID}}
 	st := &rec.st
-	d := decided{decision: "allow"}
+	d := in.Decision // an Execute's: the statement's it runs
 	switch {
 	case in.Unread:
-		// Refused before any decision: the gate's last is another statement's.
-		d = decided{class: "unknown", decision: "deny"}
-	case sr.gate != nil:
-		d = sr.gate.last
+		// Refused before any decision.
+		d = postgres.Decision{Class: "unknown", Verdict: "deny"}
+	case d.Verdict == "":
+		d.Verdict = "allow" // no gate, or an Execute of a statement the gateway does not know
 		if in.Execute {
-			d = sr.gate.parsed[in.Prepared]
-			if d.decision == "" {
-				d = decided{decision: "allow", class: "unknown"}
-			}
+			d.Class = "unknown"
 		}
 	}
-	st.Class, st.Decision, st.Rule, st.PolicyVersion = d.class, d.decision, d.rule, d.version
+	st.Class, st.Decision, st.Rule, st.PolicyVersion = d.Class, d.Verdict, d.Rule, d.PolicyVersion
 	if in.Refusal != nil {
 		st.State, st.Error = store.StateRefused, sr.text(in.Refusal.Error())
 		if st.Decision == "allow" {

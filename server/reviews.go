@@ -109,7 +109,6 @@ type sessionHolder struct {
 	params     func([]postgres.Param) []*string // masks parameters for the review
 	text       func(string) string              // masks texts for the review, as the session's record does
 	notify     func(level, text string)         // hoop connect's stderr
-	gate       *sessionGate                     // how the held statement was decided: its class
 }
 
 // Hold implements postgres.Holder.
@@ -153,9 +152,7 @@ func (h *sessionHolder) Hold(ctx context.Context, st postgres.HeldStatement, not
 	if h.session != nil {
 		r.r.Session = h.session()
 	}
-	if h.gate != nil {
-		r.r.Class = h.gate.last.class // the gate decided it just before: its class
-	}
+	r.r.Class = st.Class
 	if err := rs.open(r); err != nil {
 		if le := (*reviewLimitError)(nil); errors.As(err, &le) {
 			return "", postgres.TooManyReviews(mask(st.Reason) + "; no review was opened: " + le.msg)

@@ -111,6 +111,9 @@ func policyExplainRun(f *factory, opts *PolicyExplainOptions) error {
 			// The gateway gives it the class of the session's PREPARE, unknown here.
 			why = "runs prepared statement " + s.Executes + ": the gateway uses the class of its PREPARE in an earlier query, unknown here"
 		}
+		if s.Fetches != "" {
+			why = "runs more of cursor " + s.Fetches + ": the gateway uses the class of its DECLARE in an earlier query, unknown here"
+		}
 		if why != "" {
 			class += " (" + why + ")"
 		}

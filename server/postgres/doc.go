@@ -23,6 +23,17 @@
 // token. The BackendKeyData the client sees is the gateway's own; a CancelRequest carrying it
 // is forwarded to the real backend only when it comes from the same identity.
 //
+// What a name runs follows the database, not the client: a Parse, Bind or Close, and a
+// PREPARE, DEALLOCATE, DECLARE or CLOSE inside a Query, changes the engine's view of the
+// session's prepared statements and portals (names.go) only when its answer arrives
+// (ParseComplete, BindComplete, CloseComplete, that statement's CommandComplete); one that
+// fails, or is skipped after an earlier error, changes nothing:
+//
+//	client                           hoopd                         PostgreSQL
+//	  | Parse(upd, SELECT 1), Sync --->| pending: upd = read --------->|
+//	  |<------ ErrorResponse, Z -------|<- 42P05 upd already exists ---|  upd stays write
+//	  | Bind(upd) ------------------->| decided as upd's confirmed class and approval
+//
 // Messages are read into a reused buffer and written to a buffered writer that is flushed
 // only when the reading side has nothing more buffered, so a burst of small messages costs
 // one write, not one per message. No client message is held whole unless it must be: a

@@ -59,6 +59,7 @@ type HeldStatement struct {
 	SQL    string
 	Params []Param
 	Reason string // the gate's: which rule asks for the review
+	Class  string // the gate's: the statement's class, "write"
 	HoldOptions
 }
 
@@ -104,19 +105,69 @@ type SessionInfo struct {
 }
 
 // Gate decides the statements of one session. The engine asks it about the SQL text of
-// every Query and every Parse before forwarding it; a Gate is made per session, so it may
-// keep session state (the class of each prepared statement, for EXECUTE). It is called
-// from one goroutine.
+// every Query and every Parse before forwarding it. A Gate keeps no state about prepared
+// statements or cursors: the engine follows them from PostgreSQL's answers and gives the
+// gate its view (names) to find what an EXECUTE or a FETCH runs; the gate tells the engine,
+// in the Decision's Effects, what each statement will do to them once it has run. A Gate is
+// made per session and called from one goroutine.
 type Gate interface {
-	// Query decides a simple Query's text: nil to forward it, or the refusal (a
-	// *DeniedError for a policy decision) that the client gets in its place.
-	Query(sql string) error
-	// Parse decides an extended-protocol Parse of the statement name ("" for the unnamed
-	// one), as Query does. SQL-level EXECUTE can run a named one.
-	Parse(name, sql string) error
-	// Close tells the gate that the client closes the named statement.
-	Close(name string)
+	// Query decides a simple Query's text: its Decision, and nil to forward it, or the
+	// refusal (a *DeniedError for a policy decision, a *ReviewRequired to hold it) that the
+	// client gets in its place.
+	Query(sql string, names Names) (Decision, error)
+	// Parse decides an extended-protocol Parse's text, as Query does. The Decision goes with
+	// the prepared statement to each of its runs (Bind, SQL-level EXECUTE).
+	Parse(sql string, names Names) (Decision, error)
 }
+
+// Names is the engine's view of the session's prepared statements and portals (SQL cursors
+// included), as PostgreSQL's answers have confirmed them. It may be used only during the
+// Gate call it is passed to.
+type Names interface {
+	// Statement returns the class of each state prepared statement name may be in when
+	// the statement being decided runs: several while a change to it waits for
+	// PostgreSQL's answer, none when the gateway does not know the name (decide it as the
+	// highest class: fail closed).
+	Statement(name string) []string
+	// Portal is Statement for a portal or cursor: the class of what FETCH or MOVE of it runs
+	// (its DECLARE's query, or the statement a Bind made it from).
+	Portal(name string) []string
+}
+
+// Decision is how the gate decided a SQL text. It travels with the statement: to its
+// record, to its review, and with a prepared statement to each run of it.
+type Decision struct {
+	Class         string   // the highest class of its statements: "write"
+	Verdict       string   // "allow", "review" or "deny"; "" when there is no gate
+	Rule          string   // the rule that decided: "engineers-read-prod"
+	PolicyVersion string   // the version of the policy that decided
+	Effects       []Effect // what its statements do to prepared statements and cursors once run
+}
+
+// Effect is what one statement of a decided text does, once PostgreSQL has run it, to the
+// session's prepared statements or cursors. Nothing changes for a statement that fails or
+// never runs (after an earlier error): the engine applies an Effect on the statement's
+// CommandComplete.
+type Effect struct {
+	Stmt  int        // the statement of the text: 0 for the first
+	Kind  EffectKind //
+	Name  string     // the statement or cursor: "get_user"
+	All   bool       // EffectDeallocate, EffectClose: every one (DEALLOCATE ALL, CLOSE ALL, DISCARD ALL)
+	Class string     // EffectPrepare, EffectDeclare: the class of what it prepares or declares: "read"
+	SQL   string     // EffectPrepare: the statement's text, for the record of each run
+	Hold  bool       // EffectDeclare: WITH HOLD, the cursor outlives its transaction
+}
+
+// EffectKind says what an Effect does.
+type EffectKind uint8
+
+// Effect kinds.
+const (
+	EffectPrepare    EffectKind = iota + 1 // PREPARE name AS ...
+	EffectDeallocate                       // DEALLOCATE name, DEALLOCATE ALL
+	EffectDeclare                          // DECLARE name CURSOR FOR ...
+	EffectClose                            // CLOSE name, CLOSE ALL
+)
 
 // DeniedError is a refusal by policy. The client sees it as insufficient_privilege (42501).
 type DeniedError struct {
@@ -372,10 +423,12 @@ func (e *Engine) Serve(ctx context.Context, conn net.Conn, req Request) error {
 		holdOpts: holdOpts,
 		be:       be,
 		ctx:      ctx,
+		names:    newNames(),
 	}
+	// Results are tracked even when nothing is masked: the answers they follow tell which
+	// prepared statements and portals exist (names).
+	s.res = newResults(grant.Masker)
 	if grant.Masker != nil {
-		s.stmtSQL, s.portals = make(map[string]string), make(map[string]portalInfo)
-		s.res = newResults(grant.Masker)
 		if c, ok := grant.Masker.(interface{ Close() }); ok {
 			defer c.Close()
 		}
@@ -389,12 +442,6 @@ func (e *Engine) Serve(ctx context.Context, conn net.Conn, req Request) error {
 			return err
 		}
 		s.rec = rec
-		if s.stmtSQL == nil {
-			s.stmtSQL, s.portals = make(map[string]string), make(map[string]portalInfo)
-		}
-		if s.res == nil {
-			s.res = newResults(nil)
-		}
 	}
 	err = s.relay(ctx)
 	if s.rec != nil {

@@ -168,4 +168,28 @@ func BenchmarkRelay(b *testing.B) {
 		defer conn.Close(ctx)
 		run(b, conn)
 	})
+	// With a gate and a recorder, as the gateway runs it: the engine then tracks every
+	// statement and portal (pgx's prepared mode: Bind/Describe/Execute/Sync per query).
+	b.Run("engine-gated", func(b *testing.B) {
+		up := grantFor(b, pg, pg.App.ROUser, pg.App.ROPassword, true)
+		conn, err := connect(b, serve(b, New(nil), func(ctx context.Context) (*Grant, error) {
+			g, err := up(ctx)
+			if g != nil {
+				g.Gate = refuseForbidden
+				g.Record = func(SessionInfo) (Recorder, error) { return nopRecorder{}, nil }
+			}
+			return g, err
+		}), nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer conn.Close(ctx)
+		run(b, conn)
+	})
 }
+
+// nopRecorder records nothing.
+type nopRecorder struct{}
+
+func (nopRecorder) Statement(StatementInfo) (Outcome, error) { return nopOutcome{}, nil }
+func (nopRecorder) End(string)                               {}

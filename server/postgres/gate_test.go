@@ -17,9 +17,8 @@ import (
 // gateFunc refuses any SQL that mentions "forbidden".
 type gateFunc func(string) error
 
-func (f gateFunc) Query(sql string) error    { return f(sql) }
-func (f gateFunc) Parse(_, sql string) error { return f(sql) }
-func (f gateFunc) Close(string)              {}
+func (f gateFunc) Query(sql string, _ Names) (Decision, error) { return Decision{}, f(sql) }
+func (f gateFunc) Parse(sql string, _ Names) (Decision, error) { return Decision{}, f(sql) }
 
 var refuseForbidden = gateFunc(func(sql string) error {
 	if strings.Contains(sql, "forbidden") {
@@ -231,4 +230,62 @@ func TestHeldRunsOnce(t *testing.T) {
 	if err := conn.QueryRow(ctx, "select 1").Scan(&n); err != nil {
 		t.Fatalf("the session after the refusal: %v", err)
 	}
+}
+
+// TestHeldRunsOnceWhateverTheAnswers: the one run an approval gives a statement follows
+// what the database did with its name, not what the client asked: a Parse of the name that
+// the database refuses, a Close it skips after an earlier error, or either pipelined ahead
+// of a Bind, leave the spent approval in force; a Parse of the unnamed statement that the
+// database accepts replaces it.
+func TestHeldRunsOnceWhateverTheAnswers(t *testing.T) {
+	pg := pgtest.Start(t, pgtest.WithApp())
+	conn := connWith(t, pg, func(g *Grant) {
+		g.Gate = gateFunc(func(sql string) error {
+			if strings.Contains(sql, "held") {
+				return &ReviewRequired{Reason: "held by rule test"}
+			}
+			return nil
+		})
+		g.Holder = approveAll{}
+	})
+	fe := conn.PgConn().Frontend()
+	round := func(t *testing.T, want []string, msgs ...pgproto3.FrontendMessage) {
+		t.Helper()
+		for _, m := range msgs {
+			fe.Send(m)
+		}
+		if err := fe.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		expectMessages(t, fe, want...)
+	}
+	run := []string{"BindComplete", "DataRow", "CommandComplete", "ReadyForQuery"}
+	refused := []string{"ErrorResponse:42501", "ReadyForQuery"}
+	bind := func(name string) []pgproto3.FrontendMessage {
+		return []pgproto3.FrontendMessage{&pgproto3.Bind{PreparedStatement: name}, &pgproto3.Execute{}, &pgproto3.Sync{}}
+	}
+
+	round(t, []string{"ParseComplete", "ReadyForQuery"}, &pgproto3.Parse{Name: "h", Query: "select 1 as held"}, &pgproto3.Sync{})
+	round(t, run, bind("h")...)
+	round(t, refused, bind("h")...)
+	// A Parse of the taken name: refused by the database.
+	round(t, []string{"ErrorResponse:42P05", "ReadyForQuery"}, &pgproto3.Parse{Name: "h", Query: "select 2"}, &pgproto3.Sync{})
+	round(t, refused, bind("h")...)
+	// A Close skipped after an error, then a Parse and a Bind pipelined behind it.
+	round(t, []string{"ErrorResponse:42P01", "ReadyForQuery", "ErrorResponse:42P05", "ReadyForQuery", "ErrorResponse:42501", "ReadyForQuery"},
+		&pgproto3.Parse{Query: "select * from no_such_table"}, &pgproto3.Close{ObjectType: 'S', Name: "h"}, &pgproto3.Sync{},
+		&pgproto3.Parse{Name: "h", Query: "select 3"}, &pgproto3.Sync{},
+		&pgproto3.Bind{PreparedStatement: "h"}, &pgproto3.Execute{}, &pgproto3.Sync{})
+	// A Close that runs frees the name.
+	round(t, []string{"CloseComplete", "ParseComplete", "ReadyForQuery"},
+		&pgproto3.Close{ObjectType: 'S', Name: "h"}, &pgproto3.Parse{Name: "h", Query: "select 4"}, &pgproto3.Sync{})
+	round(t, run, bind("h")...)
+	round(t, run, bind("h")...)
+
+	// The unnamed statement: approved once; a Parse that replaces it in the same cycle
+	// as its Bind runs the new statement.
+	round(t, append([]string{"ParseComplete"}, run...), append([]pgproto3.FrontendMessage{&pgproto3.Parse{Query: "select 5 as held"}}, bind("")...)...)
+	round(t, refused, bind("")...)
+	round(t, append([]string{"ParseComplete"}, run...), append([]pgproto3.FrontendMessage{&pgproto3.Parse{Query: "select 6"}}, bind("")...)...)
+	round(t, run, bind("")...)
 }

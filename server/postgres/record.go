@@ -25,6 +25,9 @@ type StatementInfo struct {
 	Refusal  error   // the gate's refusal, or nil
 	ReviewID string  // the review that approved it, or that refused it
 	Unread   bool    // refused unread, over a size limit: SQL only says so, and the gate never saw it
+	// Decision is how the gate decided it: for an Execute, the statement it runs, when it
+	// was prepared (zero when there is no gate, or the statement is not known).
+	Decision Decision
 }
 
 // Param is one bind parameter.

@@ -39,40 +39,27 @@ type session struct {
 	// a refusal in its place in the client's stream (see expectation).
 	mu     sync.Mutex
 	expect []expectation
+	base   []expectation // expect's backing array while small, reused once expect drains
 
-	// masker masks result values; nil when nothing is masked in this session. With it, the
-	// engine tracks every statement's and portal's columns (res), so each DataRow is masked
-	// by its column's type and format.
+	// masker masks result values; nil when nothing is masked in this session. The engine
+	// tracks every statement's and portal's columns (res), so each DataRow is masked by
+	// its column's type and format.
 	masker Masker
 	res    *results
 
-	// rec records the session's statements; nil when nothing is recorded. The client side
-	// keeps each statement's text and each portal's statement and parameters, for the
-	// record of an Execute.
-	rec     Recorder
-	stmtSQL map[string]string
-	portals map[string]portalInfo
+	// rec records the session's statements; nil when nothing is recorded.
+	rec Recorder
 
-	// holder holds statements for review; heldOnce tracks extended-protocol statements an
-	// approval let through: each may run once (Only fromClient uses it).
+	// names follows the session's prepared statements, portals and cursors from
+	// PostgreSQL's answers: what each runs, how it was decided, and the one run an
+	// approval allows a held statement.
+	names *names
+
+	// holder holds statements for review.
 	holder   Holder
 	holdOpts HoldOptions
 	be       *backend
 	ctx      context.Context
-	heldOnce map[string]*heldUse
-}
-
-// heldUse is an approved extended-protocol statement: its review, its text, and whether
-// its one run (its one Bind: a suspended portal's next Execute is the same run) is spent.
-type heldUse struct {
-	review string
-	sql    string
-	used   bool
-}
-
-type portalInfo struct {
-	stmt   string
-	params []Param
 }
 
 // An expectation is a response the engine is owed by upstream for a message it forwarded:
@@ -91,6 +78,19 @@ type expectation struct {
 	own     bool    // a Describe the engine added itself: its answers are not the client's
 	out     Outcome // Query and Execute: the recorded statement's outcome, or nil
 	sql     string  // Query and Execute, when results are masked: the SQL text, for COPY
+	// one is what a Parse, Bind or Close does to the session's names once PostgreSQL
+	// confirms it; query what a Query's or an Execute's statements do, each once it has
+	// run. (Pointers: an expectation is made per message.)
+	one   *change
+	query *queryRun
+}
+
+// queryRun follows the statements of a simple Query (or the one of an Execute) as they
+// complete, to apply each one's changes to names when, and only if, it has run.
+type queryRun struct {
+	changes []*change
+	stmts   []int // the statement of the text each change belongs to
+	ran     int   // statements completed so far
 }
 
 // markerParse is the body of Parse("" , "", no types): an empty unnamed statement.
@@ -127,8 +127,14 @@ func (s *session) relay(ctx context.Context) error {
 func (s *session) push(e expectation) {
 	s.mu.Lock()
 	s.expect = append(s.expect, e)
+	if c := cap(s.expect); c > cap(s.base) && c <= maxReusedExpect {
+		s.base = s.expect[:0] // a new array: the queue starts at its start
+	}
 	s.mu.Unlock()
 }
+
+// maxReusedExpect bounds the expectation queue kept for reuse between cycles.
+const maxReusedExpect = 64
 
 // peek returns the oldest expectation without removing it.
 func (s *session) peek() (expectation, bool) {
@@ -151,7 +157,7 @@ func (s *session) pop() (expectation, bool) {
 	s.expect[0] = expectation{}
 	s.expect = s.expect[1:]
 	if len(s.expect) == 0 {
-		s.expect = s.expect[:0:0] // let the backing array go once drained
+		s.expect = s.base[:0] // drained: start again at the start of the small array, or let a big one go
 	}
 	return e, true
 }
@@ -339,12 +345,17 @@ func (s *session) decide(typ byte, body []byte) error {
 		if err != nil {
 			return fmt.Errorf("malformed Query message: %w", err)
 		}
-		refusal := s.check("", sql, false)
-		var review string
+		d, refusal := s.check(sql, false)
+		var (
+			held   *heldUse
+			review string
+		)
 		if rr := (*ReviewRequired)(nil); errors.As(refusal, &rr) {
-			review, refusal = s.hold(HeldStatement{SQL: sql, Reason: rr.Reason})
+			if review, refusal = s.hold(HeldStatement{SQL: sql, Reason: rr.Reason, Class: d.Class}); refusal == nil {
+				held = &heldUse{review: review, sql: sql}
+			}
 		}
-		out, refusal := s.record(StatementInfo{SQL: sql, Refusal: refusal, ReviewID: review})
+		out, refusal := s.record(StatementInfo{SQL: sql, Refusal: refusal, ReviewID: review, Decision: d})
 		if refusal != nil {
 			s.push(expectation{kind: 'Z', refuse: refusal})
 			return s.forward(msgSync, nil)
@@ -353,6 +364,7 @@ func (s *session) decide(typ byte, body []byte) error {
 		if s.masker != nil {
 			e.sql = sql
 		}
+		e.query = s.effects(d, held)
 		s.push(e)
 		return s.forward(typ, body)
 
@@ -364,27 +376,24 @@ func (s *session) decide(typ byte, body []byte) error {
 		if err := m.Decode(body); err != nil {
 			return fmt.Errorf("malformed Parse message: %w", err)
 		}
-		refusal := s.check(m.Name, m.Query, true)
-		delete(s.heldOnce, m.Name)
+		d, refusal := s.check(m.Query, true)
+		var held *heldUse
 		if rr := (*ReviewRequired)(nil); errors.As(refusal, &rr) {
 			var review string
-			if review, refusal = s.hold(HeldStatement{SQL: m.Query, Reason: rr.Reason}); refusal == nil {
-				if s.heldOnce == nil {
-					s.heldOnce = make(map[string]*heldUse)
-				}
-				s.heldOnce[m.Name] = &heldUse{review: review, sql: m.Query}
+			if review, refusal = s.hold(HeldStatement{SQL: m.Query, Reason: rr.Reason, Class: d.Class}); refusal == nil {
+				held = &heldUse{review: review, sql: m.Query}
 			}
 		}
 		if refusal != nil {
-			s.record(StatementInfo{SQL: m.Query, Refusal: refusal})
+			s.record(StatementInfo{SQL: m.Query, Refusal: refusal, Decision: d})
 			s.skipping = true
 			s.push(expectation{kind: 'P', refuse: refusal})
 			return s.forward(msgParse, markerParse)
 		}
-		if s.stmtSQL != nil {
-			s.stmtSQL[m.Name] = m.Query
-		}
-		s.push(expectation{kind: 'P', name: m.Name})
+		// The name is the new statement's once PostgreSQL answers ParseComplete; a Parse
+		// of a name in use fails, and the name keeps its statement and its decision.
+		c := s.names.propose(&change{name: m.Name, stmt: &stmtEntry{sql: m.Query, decision: d, held: held}})
+		s.push(expectation{kind: 'P', name: m.Name, one: c})
 		if err := s.forward(typ, body); err != nil || s.masker == nil {
 			return err
 		}
@@ -418,105 +427,98 @@ func (s *session) decide(typ byte, body []byte) error {
 		if err != nil {
 			return fmt.Errorf("malformed Close message: %w", err)
 		}
-		if body[0] == 'S' && s.gate != nil {
-			s.gate.Close(name)
-		}
-		if body[0] == 'S' {
-			delete(s.heldOnce, name)
-		}
-		if s.stmtSQL != nil {
-			if body[0] == 'S' {
-				delete(s.stmtSQL, name)
-			} else {
-				delete(s.portals, name)
-			}
-		}
-		if s.res != nil {
-			s.push(expectation{kind: 'C', target: body[0], name: name})
-		}
+		// The name is dropped once PostgreSQL answers CloseComplete.
+		c := s.names.propose(&change{portal: body[0] == 'P', name: name})
+		s.push(expectation{kind: 'C', target: body[0], name: name, one: c})
 		return s.forward(typ, body)
 
 	case msgBind:
 		if s.skipping {
 			return nil
 		}
-		if len(s.heldOnce) > 0 {
-			refusal, err := s.bindHeld(body)
-			if err != nil {
-				return err
-			}
-			if refusal != nil {
-				// The client gets the refusal where the Bind's answer would be, and the
-				// rest up to Sync is skipped.
-				s.skipping = true
-				s.push(expectation{kind: 'C', target: 'S', name: "hoop.refused", refuse: refusal})
-				return s.forward(msgClose, markerClose)
-			}
+		var m pgproto3.Bind
+		if err := m.Decode(body); err != nil {
+			return fmt.Errorf("malformed Bind message: %w", err)
 		}
-		if s.res != nil {
-			var m pgproto3.Bind
-			if err := m.Decode(body); err != nil {
-				return fmt.Errorf("malformed Bind message: %w", err)
-			}
-			s.push(expectation{kind: 'B', name: m.DestinationPortal, stmt: m.PreparedStatement, formats: m.ResultFormatCodes})
-			if s.portals != nil {
-				p := portalInfo{stmt: m.PreparedStatement}
-				if s.rec != nil {
-					p.params = params(m)
-				}
-				s.portals[m.DestinationPortal] = p
-			}
+		if h := s.names.bindHeld(m.PreparedStatement); h != nil {
+			// An approval's one run is spent: the client gets the refusal where the
+			// Bind's answer would be, and the rest up to Sync is skipped.
+			refusal := h.refusal()
+			st := s.names.stmt(m.PreparedStatement)
+			s.record(StatementInfo{SQL: h.sql, Execute: true, Prepared: m.PreparedStatement, ReviewID: h.review, Refusal: refusal, Decision: st.decisionOf()})
+			s.skipping = true
+			s.push(expectation{kind: 'C', target: 'S', name: "hoop.refused", refuse: refusal})
+			return s.forward(msgClose, markerClose)
 		}
+		st := s.names.stmt(m.PreparedStatement)
+		c := &change{portal: true, name: m.DestinationPortal, bound: portalEntry{stmtName: m.PreparedStatement, stmt: st}}
+		c.port = &c.bound
+		if st != nil {
+			c.bound.class = st.decision.Class
+		}
+		if s.rec != nil {
+			c.bound.params = params(m)
+		}
+		// The portal is made once PostgreSQL answers BindComplete.
+		s.push(expectation{kind: 'B', name: m.DestinationPortal, stmt: m.PreparedStatement, formats: m.ResultFormatCodes, one: s.names.propose(c)})
 		return s.forward(typ, body)
 
 	case msgDescribe:
 		if s.skipping {
 			return nil
 		}
-		if s.res != nil {
-			if len(body) < 2 || (body[0] != 'S' && body[0] != 'P') {
-				return errors.New("malformed Describe message")
-			}
-			name, err := cstring(body[1:])
-			if err != nil {
-				return fmt.Errorf("malformed Describe message: %w", err)
-			}
-			s.push(expectation{kind: 'D', target: body[0], name: name})
+		if len(body) < 2 || (body[0] != 'S' && body[0] != 'P') {
+			return errors.New("malformed Describe message")
 		}
+		name, err := cstring(body[1:])
+		if err != nil {
+			return fmt.Errorf("malformed Describe message: %w", err)
+		}
+		s.push(expectation{kind: 'D', target: body[0], name: name})
 		return s.forward(typ, body)
 
 	case msgExecute:
 		if s.skipping {
 			return nil
 		}
-		if s.res != nil {
-			name, err := cstring(body)
-			if err != nil {
-				return fmt.Errorf("malformed Execute message: %w", err)
-			}
-			var out Outcome
-			p := s.portals[name]
-			if s.rec != nil {
-				review := ""
-				if h := s.heldOnce[p.stmt]; h != nil {
-					review = h.review
-				}
-				var refusal error
-				out, refusal = s.record(StatementInfo{SQL: s.stmtSQL[p.stmt], Execute: true, Prepared: p.stmt, Params: p.params, ReviewID: review})
-				if refusal != nil {
-					// Nothing runs unrecorded: the client gets the refusal where the
-					// Execute's answer would be, and the rest up to Sync is skipped.
-					s.skipping = true
-					s.push(expectation{kind: 'C', target: 'S', name: "hoop.refused", refuse: refusal})
-					return s.forward(msgClose, markerClose)
-				}
-			}
-			e := expectation{kind: 'E', name: name, out: out}
-			if s.masker != nil {
-				e.sql = s.stmtSQL[p.stmt]
-			}
-			s.push(e)
+		name, err := cstring(body)
+		if err != nil {
+			return fmt.Errorf("malformed Execute message: %w", err)
 		}
+		p, unsure := s.names.portal(name)
+		var refusal error
+		if unsure && s.gate != nil {
+			// A SQL cursor runs its query at each fetch, and a portal the gateway did not
+			// see made runs what it cannot tell: FETCH is decided, an Execute of it is not.
+			refusal = &DeniedError{Reason: fmt.Sprintf("portal %q is a SQL cursor or was not made through the gateway, so running it with a protocol-level Execute is refused; use FETCH", name)}
+		}
+		var (
+			st   *stmtEntry
+			info = StatementInfo{Execute: true}
+		)
+		if p != nil {
+			st, info.Prepared, info.Params = p.stmt, p.stmtName, p.params
+		}
+		if st != nil {
+			info.SQL, info.ReviewID, info.Decision = st.sql, st.held.id(), st.decision
+		}
+		info.Refusal = refusal
+		out, refusal := s.record(info)
+		if refusal != nil {
+			// Nothing runs unrecorded or undecided: the client gets the refusal where the
+			// Execute's answer would be, and the rest up to Sync is skipped.
+			s.skipping = true
+			s.push(expectation{kind: 'C', target: 'S', name: "hoop.refused", refuse: refusal})
+			return s.forward(msgClose, markerClose)
+		}
+		e := expectation{kind: 'E', name: name, out: out}
+		if s.masker != nil {
+			e.sql = info.SQL
+		}
+		if st != nil {
+			e.query = s.effects(st.decision, st.held)
+		}
+		s.push(e)
 		return s.forward(typ, body)
 
 	case msgCopyData, msgCopyDone, msgCopyFail, msgTerminate:
@@ -527,40 +529,50 @@ func (s *session) decide(typ byte, body []byte) error {
 	}
 }
 
+// effects proposes the changes a decided text's statements make once they run.
+func (s *session) effects(d Decision, held *heldUse) *queryRun {
+	if len(d.Effects) == 0 {
+		return nil
+	}
+	q := &queryRun{changes: s.names.effectChanges(d, held), stmts: make([]int, len(d.Effects))}
+	for i, ef := range d.Effects {
+		q.stmts[i] = ef.Stmt
+	}
+	return q
+}
+
+// id is the review of an approval; "" for none.
+func (h *heldUse) id() string {
+	if h == nil {
+		return ""
+	}
+	return h.review
+}
+
+// decisionOf is how a statement was decided; zero for an unknown one.
+func (e *stmtEntry) decisionOf() Decision {
+	if e == nil {
+		return Decision{}
+	}
+	d := e.decision
+	d.Effects = nil
+	return d
+}
+
 // errUpstreamWrite marks a failure to write to the database, which is not the client's.
 var errUpstreamWrite = errors.New("upstream write")
 
-// forward writes one message upstream (buffered).
+// forward writes one message upstream (buffered). A Sync or a Query, whatever stands in
+// for what, ends the client's cycle: what it forwarded before may fail without the
+// messages after it being skipped (names).
 func (s *session) forward(typ byte, body []byte) error {
+	if typ == msgSync || typ == msgQuery {
+		defer s.names.endCycle()
+	}
 	if err := writeMessage(s.upW, typ, body); err != nil {
 		return fmt.Errorf("%w: %v", errUpstreamWrite, err)
 	}
 	return nil
-}
-
-// bindHeld spends the one run an approval gave a statement: the first Bind of it passes,
-// a later one is refused (and recorded so). Whatever else tracks portals, this does not
-// depend on it.
-func (s *session) bindHeld(body []byte) (refusal, err error) {
-	portal, err := cstring(body)
-	if err != nil {
-		return nil, fmt.Errorf("malformed Bind message: %w", err)
-	}
-	stmt, err := cstring(body[len(portal)+1:])
-	if err != nil {
-		return nil, fmt.Errorf("malformed Bind message: %w", err)
-	}
-	h := s.heldOnce[stmt]
-	switch {
-	case h == nil:
-		return nil, nil
-	case !h.used:
-		h.used = true
-		return nil, nil
-	}
-	refusal = &DeniedError{Reason: "review " + h.review + " approved this statement to run once, and it has run; prepare it again to ask for a new review"}
-	s.record(StatementInfo{SQL: h.sql, Execute: true, Prepared: stmt, ReviewID: h.review, Refusal: refusal})
-	return refusal, nil
 }
 
 // hold holds a statement for review until it is decided: nil to forward it, or the
@@ -638,15 +650,15 @@ func params(m pgproto3.Bind) []Param {
 	return out
 }
 
-// check asks the gate about one SQL text; nil means forward it.
-func (s *session) check(name, sql string, parse bool) error {
+// check asks the gate about one SQL text: its decision, and nil to forward it.
+func (s *session) check(sql string, parse bool) (Decision, error) {
 	switch {
 	case s.gate == nil:
-		return nil
+		return Decision{}, nil
 	case parse:
-		return s.gate.Parse(name, sql)
+		return s.gate.Parse(sql, s.names)
 	}
-	return s.gate.Query(sql)
+	return s.gate.Query(sql, s.names)
 }
 
 func cstring(b []byte) (string, error) {
@@ -741,6 +753,7 @@ func (s *session) response(typ byte, out *reply, cycleErr *bool) error {
 				out.refusal = e.refuse
 			}
 		}
+		s.names.settle(e.one, true)
 		return nil
 	case 'Z': // ReadyForQuery
 		for {
@@ -748,7 +761,15 @@ func (s *session) response(typ byte, out *reply, cycleErr *bool) error {
 			if !ok {
 				return errors.New("lost track of the protocol (an unexpected ReadyForQuery)")
 			}
-			// Messages with no response were skipped by upstream after an error.
+			// Messages with no response were skipped by upstream after an error, or
+			// failed: what they would have changed did not happen. So for the statements
+			// of a Query after the one that failed.
+			s.names.settle(e.one, false)
+			if e.query != nil {
+				for _, c := range e.query.changes {
+					s.names.settle(c, false)
+				}
+			}
 			if e.out != nil {
 				e.out.Done()
 			}
@@ -758,6 +779,9 @@ func (s *session) response(typ byte, out *reply, cycleErr *bool) error {
 				}
 				break
 			}
+		}
+		if len(out.body) > 0 {
+			s.names.ready(out.body[0], *cycleErr)
 		}
 		*cycleErr = false
 		if res != nil {
@@ -792,6 +816,7 @@ func (s *session) track(typ byte, out *reply) error {
 		if !ok || e.kind != 'B' {
 			return errors.New("lost track of the protocol (an unexpected BindComplete)")
 		}
+		s.names.settle(e.one, true)
 		fields := res.stmts[e.stmt]
 		res.portals[e.name] = resultShape{fields: fields, formats: formatsFor(len(fields), e.formats)}
 	case 't': // ParameterDescription: the first answer to a Describe of a statement
@@ -866,6 +891,9 @@ func (s *session) track(typ byte, out *reply) error {
 	case 'C', 'I', 's': // CommandComplete, EmptyQueryResponse, PortalSuspended
 		out.send = !(res.dropping && typ == 'C')
 		res.cur, res.dropping = nil, false
+		if typ == 'C' {
+			s.completed(head, out.body)
+		}
 		if head.out != nil && typ == 'C' && out.send {
 			tag, _ := cstring(out.body)
 			head.out.Complete(tag)
@@ -882,6 +910,7 @@ func (s *session) track(typ byte, out *reply) error {
 		if !ok || e.kind != 'C' {
 			return errors.New("lost track of the protocol (an unexpected CloseComplete)")
 		}
+		s.names.settle(e.one, true)
 		if e.target == 'S' {
 			delete(res.stmts, e.name)
 		} else {
@@ -929,3 +958,24 @@ func (s *session) track(typ byte, out *reply) error {
 	}
 	return nil
 }
+
+// completed follows a CommandComplete: the next statement of the Query (or the Execute)
+// at the head has run, and what it changes is done.
+func (s *session) completed(head expectation, body []byte) {
+	if bytes.Equal(body, tagRollback) {
+		s.names.rolledBack()
+	}
+	q := head.query
+	if q == nil || head.kind != 'Z' && head.kind != 'E' {
+		return
+	}
+	for i, c := range q.changes {
+		if q.stmts[i] == q.ran {
+			s.names.settle(c, true)
+		}
+	}
+	q.ran++
+}
+
+// tagRollback is the CommandComplete of ROLLBACK, and of a COMMIT that rolled back.
+var tagRollback = []byte("ROLLBACK\x00")
