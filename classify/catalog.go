@@ -92,9 +92,11 @@ type Function struct {
 	Kind     byte   // prokind: 'f' function, 'a' aggregate, 'w' window, 'p' procedure
 	Volatile byte   // provolatile: 'v', 's' or 'i'
 	Language string // "sql", "plpgsql", "c", "internal", "plpython3u"
-	// Support are an aggregate's support functions (pg_aggregate's transition, final,
-	// combine, serial, deserial and moving-aggregate functions), which run when it does.
-	Support []uint32
+	// Calls are the functions that run when it does, as far as the catalog records them:
+	// an aggregate's support functions (transition, final, combine, ...), the functions
+	// its argument defaults call (f(a int DEFAULT touch())), those a BEGIN ATOMIC body
+	// calls, and the functions of the operators those use (pg_depend).
+	Calls []uint32
 }
 
 // Builtin reports whether initdb made the function.
@@ -231,8 +233,8 @@ type Listed func(schema, name string) bool
 
 // Resolution is what Resolve found.
 type Resolution struct {
-	Class  policy.Class // read or write
-	Reason string       // why write: "calls public.touch_canary(): it is VOLATILE; ..."
+	Class  policy.Class // read, write, or admin (a view that calls dblink)
+	Reason string       // why, when not read: "function public.touch_canary() is VOLATILE; ..."
 	// Unknown is set when a call named a function the snapshot does not know: a fresher
 	// snapshot may know it.
 	Unknown bool
@@ -249,7 +251,8 @@ type Resolver struct {
 	Changed string
 }
 
-// Resolve judges refs. The class is write when any of them may write, else read.
+// Resolve judges refs: the class is the highest any of them needs (read, write, or admin
+// for a view that calls dblink), with the reason of the first that needs it.
 func (rv Resolver) Resolve(refs []Ref) Resolution {
 	c := rv.Catalog
 	unchecked := c == nil || c.unchecked
@@ -260,12 +263,12 @@ func (rv Resolver) Resolve(refs []Ref) Resolution {
 		why = c.why
 	}
 	res := Resolution{Class: policy.Read}
-	write := func(reason string) {
-		if res.Class != policy.Write {
-			res.Class, res.Reason = policy.Write, reason
+	raise := func(v verdict, prefix string) {
+		if rank(v.class) > rank(res.Class) {
+			res.Class, res.Reason = v.class, prefix+v.reason
 		}
 	}
-	j := judge{rv: rv, c: c, seen: map[uint32]string{}}
+	j := judge{rv: rv, c: c, seen: map[uint32]verdict{}, rels: map[uint32]verdict{}}
 	for _, r := range refs {
 		switch r.Kind {
 		case RefFunction, RefAttribute:
@@ -274,75 +277,54 @@ func (rv Resolver) Resolve(refs []Ref) Resolution {
 				if r.Kind == RefAttribute {
 					continue // a column, not a call
 				}
-				if r.Schema == "" || r.Schema == "pg_catalog" {
-					if c.types[r.Name] {
-						continue // a function-style cast to a built-in type: int4(x)
-					}
+				if (r.Schema == "" || r.Schema == "pg_catalog") && c.types[r.Name] {
+					continue // a function-style cast to a built-in type: int4(x)
 				}
-				if reason := j.casts(r.Schema, r.Name); reason != "" {
-					write(reason)
+				if len(c.casts[r.Name]) > 0 {
+					raise(j.casts(r.Schema, r.Name), "") // a function-style cast: money2(x)
 					continue
 				}
-				if casts := c.casts[r.Name]; len(casts) > 0 {
-					continue // a function-style cast to a type whose casts only read
-				}
 				res.Unknown = true
+				if unchecked && r.Schema != "" && rv.Listed != nil && rv.Listed(r.Schema, r.Name) {
+					continue // the policy vouches for it, whatever the catalog says
+				}
 				if unchecked {
-					write("calls " + r.String() + ", which is not a built-in function: it is classed write " + why)
+					raise(verdict{policy.Write, "function " + r.String() + " is not a built-in function: it is classed write " + why}, "")
 				} else {
-					write("calls " + r.String() + ", which the gateway's catalog snapshot does not know (" + c.Version + "): classed write; if it was created just now, try again")
+					raise(verdict{policy.Write, "function " + r.String() + " is not in the gateway's catalog snapshot (" + c.Version + "): classed write; if it was created just now, try again"}, "")
 				}
 				continue
 			}
 			for _, f := range cands {
-				if reason := j.function(f); reason != "" {
-					write("calls " + reason)
-					break
-				}
+				raise(j.function(f), "")
 			}
 		case RefOperator:
 			if unchecked {
 				if (r.Schema == "" || r.Schema == "pg_catalog") && c.builtinOps[r.Name] {
 					continue
 				}
-				write("uses " + r.String() + ", which is not a built-in operator: it is classed write " + why)
+				raise(verdict{policy.Write, r.String() + " is not a built-in operator: it is classed write " + why}, "")
 				continue
 			}
 			cands := c.operators(r)
 			if len(cands) == 0 {
 				res.Unknown = true
-				write("uses " + r.String() + ", which the gateway's catalog snapshot does not know (" + c.Version + "): classed write")
+				raise(verdict{policy.Write, r.String() + " is not in the gateway's catalog snapshot (" + c.Version + "): classed write"}, "")
 				continue
 			}
 			for _, o := range cands {
-				f := c.byOID[o.Func]
-				if f == nil {
-					if o.Func >= FirstNormalOID {
-						write("uses " + r.String() + ", whose function the gateway's catalog snapshot does not know: classed write")
-						break
-					}
-					continue
-				}
-				if reason := j.function(f); reason != "" {
-					write("uses " + r.String() + ", which calls " + reason)
-					break
-				}
+				raise(j.call(o.Func), r.String()+": ")
 			}
 		case RefCast:
-			if reason := j.casts(r.Schema, r.Name); reason != "" {
-				write(reason)
-			}
+			raise(j.casts(r.Schema, r.Name), "")
 		case RefRelation:
 			if unchecked && rv.Catalog != nil {
 				// The gateway without its snapshot: any relation may be a view.
-				write("reads " + r.String() + ", which may be a view that calls a function that writes: it is classed write " + why)
+				raise(verdict{policy.Write, "relation " + r.String() + " may be a view that calls a function that writes: it is classed write " + why}, "")
 				continue
 			}
 			for _, rel := range c.relations(r) {
-				if reason := j.relation(rel, 0); reason != "" {
-					write("reads " + reason)
-					break
-				}
+				raise(j.relation(rel, 0), "")
 			}
 		}
 	}
@@ -396,107 +378,128 @@ func (c *Catalog) relations(r Ref) []*Relation {
 type judge struct {
 	rv   Resolver
 	c    *Catalog
-	seen map[uint32]string // function OID → its reason ("" read)
+	seen map[uint32]verdict // functions judged
+	rels map[uint32]verdict // relations judged
 }
 
-// function returns why a call of f may write ("public.touch_canary(): it is VOLATILE;
-// ..."), or "" when it only reads.
-func (j *judge) function(f *Function) string {
-	if f.Builtin() {
-		return "" // its class is that of the explicit lists (funcs.go), applied by the walk
-	}
+// verdict is the class a function's call needs, and why when not read.
+type verdict struct {
+	class  policy.Class
+	reason string // "public.touch_canary() is VOLATILE; ..."
+}
+
+var readVerdict = verdict{class: policy.Read}
+
+// function judges a call of f.
+func (j *judge) function(f *Function) verdict {
 	if r, ok := j.seen[f.OID]; ok {
 		return r
 	}
-	j.seen[f.OID] = "" // a cycle among aggregates' support functions: judged on its way out
+	j.seen[f.OID] = readVerdict // a cycle: judged on its way out
 	r := j.judgeFunction(f)
 	j.seen[f.OID] = r
 	return r
 }
 
-func (j *judge) judgeFunction(f *Function) string {
-	name := f.String()
+func (j *judge) judgeFunction(f *Function) verdict {
+	name := "function " + f.String()
+	if f.Builtin() {
+		// The explicit lists (funcs.go), as the walk applies them to the statement's own
+		// calls: here for the calls of views, defaults and aggregates.
+		if c, ok := funcClass(f.Name, f.Args); ok {
+			return verdict{c, name + " is " + string(c)}
+		}
+		return readVerdict
+	}
 	if j.rv.Changed != "" {
-		return name + ": this session ran " + j.rv.Changed + ", whose change the gateway cannot see before it is committed, so every function the database defines is classed write in this session; reconnect to have them classed by the catalog again"
+		return verdict{policy.Write, name + ": this session ran " + j.rv.Changed + ", whose change the gateway cannot see before it is committed, so every function the database defines is classed write in this session; reconnect to have them classed by the catalog again"}
 	}
 	if j.rv.Listed != nil && j.rv.Listed(f.Schema, f.Name) {
-		return ""
+		return readVerdict // the policy vouches for it, and what it calls
 	}
-	if f.Kind == 'a' {
-		if len(f.Support) == 0 {
-			return name + ": an aggregate whose support functions the gateway does not know; list it under functions.read in the policy if it only reads"
+	var own verdict
+	switch {
+	case f.Kind == 'a':
+		// Its own volatility and language mean nothing: its support functions run.
+		if len(f.Calls) == 0 {
+			return verdict{policy.Write, name + " is an aggregate whose support functions the gateway does not know; list it under functions.read in the policy if it only reads"}
 		}
-		for _, s := range f.Support {
-			sf := j.c.byOID[s]
-			if sf == nil {
-				if s >= FirstNormalOID {
-					return name + ": an aggregate whose support function " + fmt.Sprint(s) + " the gateway's catalog snapshot does not know"
-				}
-				continue
-			}
-			if r := j.function(sf); r != "" {
-				return name + ", an aggregate that calls " + r
-			}
+	case !slices.Contains(enforcedLanguages, f.Language):
+		own = verdict{policy.Write, name + " is in language " + f.Language + ", which may write whatever its volatility says; list it under functions.read in the policy if it only reads"}
+	case f.Volatile == 'v':
+		own = verdict{policy.Write, name + " is VOLATILE; list it under functions.read in the policy if it only reads"}
+	default:
+		own = readVerdict
+	}
+	for _, oid := range f.Calls {
+		r := j.call(oid)
+		if rank(r.class) > rank(own.class) {
+			own = verdict{r.class, name + " runs when it does: " + r.reason}
 		}
-		return ""
 	}
-	if !slices.Contains(enforcedLanguages, f.Language) {
-		return name + " is in language " + f.Language + ", which may write whatever its volatility says; list it under functions.read in the policy if it only reads"
+	return own
+}
+
+// call judges a function known by its OID only.
+func (j *judge) call(oid uint32) verdict {
+	if f := j.c.byOID[oid]; f != nil {
+		return j.function(f)
 	}
-	if f.Volatile == 'v' {
-		return name + " is VOLATILE; list it under functions.read in the policy if it only reads"
+	if oid < FirstNormalOID {
+		return readVerdict
 	}
-	return ""
+	return verdict{policy.Write, fmt.Sprintf("function with oid %d is not in the gateway's catalog snapshot", oid)}
 }
 
 // enforcedLanguages are the languages in which PostgreSQL refuses a write in a STABLE or
 // IMMUTABLE function.
 var enforcedLanguages = []string{"sql", "plpgsql"}
 
-// casts returns why a cast to the type schema.name may write, or "".
-func (j *judge) casts(schema, name string) string {
+// casts judges a cast to the type schema.name.
+func (j *judge) casts(schema, name string) verdict {
+	out := readVerdict
 	for _, k := range j.c.casts[name] {
 		if schema != "" && k.Schema != schema {
 			continue
 		}
-		f := j.c.byOID[k.Func]
-		if f == nil {
-			return "casts to " + name + " with a function the gateway's catalog snapshot does not know: classed write"
-		}
-		if r := j.function(f); r != "" {
-			return "casts to " + name + " with " + r
+		if r := j.call(k.Func); rank(r.class) > rank(out.class) {
+			out = verdict{r.class, "cast to " + name + ": " + r.reason}
 		}
 	}
-	return ""
+	return out
 }
 
 // maxViewDepth bounds the walk through views that read views.
 const maxViewDepth = 64
 
-// relation returns why reading rel may write, or "".
-func (j *judge) relation(rel *Relation, depth int) string {
-	name := rel.Schema + "." + rel.Name
-	if depth > maxViewDepth {
-		return name + ": views nested too deep for the gateway to follow"
+// relation judges reading rel, each relation once.
+func (j *judge) relation(rel *Relation, depth int) verdict {
+	if r, ok := j.rels[rel.OID]; ok {
+		return r
 	}
+	j.rels[rel.OID] = readVerdict // a cycle: judged on its way out
+	r := j.judgeRelation(rel, depth)
+	j.rels[rel.OID] = r
+	return r
+}
+
+func (j *judge) judgeRelation(rel *Relation, depth int) verdict {
+	name := "relation " + rel.Schema + "." + rel.Name
+	if depth > maxViewDepth {
+		return verdict{policy.Write, name + ": views nested too deep for the gateway to follow"}
+	}
+	out := readVerdict
 	for _, oid := range rel.Functions {
-		f := j.c.byOID[oid]
-		if f == nil {
-			if oid >= FirstNormalOID {
-				return name + ", which calls a function the gateway's catalog snapshot does not know"
-			}
-			continue
-		}
-		if r := j.function(f); r != "" {
-			return name + ", which calls " + r
+		if r := j.call(oid); rank(r.class) > rank(out.class) {
+			out = verdict{r.class, name + ": " + r.reason}
 		}
 	}
 	for _, oid := range rel.Relations {
 		if inner := j.c.relByOID[oid]; inner != nil && inner != rel {
-			if r := j.relation(inner, depth+1); r != "" {
-				return name + ", which reads " + r
+			if r := j.relation(inner, depth+1); rank(r.class) > rank(out.class) {
+				out = verdict{r.class, name + ": " + r.reason}
 			}
 		}
 	}
-	return ""
+	return out
 }

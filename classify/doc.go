@@ -61,6 +61,19 @@
 // and any node or field of the parse tree the walker does not know (one only found in
 // analysed trees, or one from a newer parser) are admin.
 //
+// # Code the database defines
+//
+// A function of the database's own (not one of initdb's built-ins) may UPDATE even when
+// called from a SELECT; so may the function behind a user's operator or cast, a view's
+// query, a table's row-level security policy, an aggregate's transition function, or a
+// function's argument default. The walk cannot judge those from the text: it lists them
+// in Statement.Refs, and Resolver.Resolve judges them against a snapshot of the database's
+// catalog (catalog.go): a VOLATILE function, or one in a language other than sql and
+// plpgsql, is write unless the policy lists it under functions.read; an unknown one is
+// write. Without a catalog (hoop policy explain and test) built-ins are known by name
+// (builtins.txt) and any other function is write, saying that the gateway decides by its
+// catalog.
+//
 // # Always allowed
 //
 // Transaction control and harmless session settings have Always set and class read: a
