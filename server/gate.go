@@ -26,6 +26,12 @@ type sessionGate struct {
 	// statement ("" the unnamed one), which its Executes run under.
 	last   decided
 	parsed map[string]decided
+
+	// functions is the snapshot of the connection's catalog by which calls of the
+	// database's own functions are classed; changed is the first statement of this session
+	// that may have changed it ("CREATE FUNCTION"), after which they are all write.
+	functions *funcCatalog
+	changed   string
 }
 
 // decided is how a statement was decided, for its record.
@@ -34,7 +40,8 @@ type decided struct {
 }
 
 func (g *Gateway) newGate(id policy.Identity, connection string, log *slog.Logger) *sessionGate {
-	return &sessionGate{g: g, id: id, connection: connection, log: log, prepared: make(map[string]policy.Class), parsed: make(map[string]decided)}
+	return &sessionGate{g: g, id: id, connection: connection, log: log, prepared: make(map[string]policy.Class), parsed: make(map[string]decided),
+		functions: g.functions[connection]}
 }
 
 // Parse implements postgres.Gate: a named statement is recorded, like PREPARE, for a
@@ -91,6 +98,9 @@ func (sg *sessionGate) decide(sql string) (policy.Class, error) {
 		return "", fmt.Errorf("the gateway could not analyse the statement, so it is refused: %w", err)
 	}
 	items := make([]policy.Statement, len(stmts))
+	p := sg.g.Policy()
+	changed := sg.changed
+	whys := make([]string, len(stmts)) // why the catalog raised a statement's class
 	for i, st := range stmts {
 		items[i] = policy.Statement{Text: st.Text, Class: st.Class, Always: st.Always}
 		if st.Executes != "" {
@@ -100,9 +110,28 @@ func (sg *sessionGate) decide(sql string) (policy.Class, error) {
 			}
 			items[i].Class = class
 		}
+		if len(st.Refs) > 0 && !st.Always && items[i].Class != policy.Admin {
+			res := sg.resolve(p, changed, st.Refs)
+			if rank(res.Class) > rank(items[i].Class) {
+				items[i].Class, whys[i] = res.Class, res.Reason
+			}
+		}
+		if changed == "" && changesCatalog(st, items[i].Class) {
+			// What it changes may be uncommitted, which the snapshot, read on another
+			// connection, cannot see: the statements after it are judged as changed.
+			changed = st.Kind
+		}
 	}
-	p := sg.g.Policy()
 	ev := p.Evaluate(sg.id, sg.connection, items)
+	if why := catalogWhy(ev, whys); why != "" {
+		ev.Reason += "; " + why
+	}
+	if ev.Decision != policy.Deny && changed != sg.changed {
+		sg.changed = changed
+		if sg.functions != nil {
+			sg.functions.invalidate()
+		}
+	}
 	sg.logDecision(p, stmts, items, ev)
 	sg.last = decided{class: string(topClass(items)), decision: ev.Decision.String(), rule: ev.Rule, version: p.Version()}
 	if ev.Decision == policy.Deny {
@@ -126,6 +155,37 @@ func (sg *sessionGate) decide(sql string) (policy.Class, error) {
 		return top, &postgres.ReviewRequired{Reason: ev.Reason}
 	}
 	return top, nil
+}
+
+// resolve judges the functions, operators, casts and relations a statement uses by the
+// connection's catalog, read again once when it names a function the catalog does not know.
+func (sg *sessionGate) resolve(p *policy.Policy, changed string, refs []classify.Ref) classify.Resolution {
+	rv := classify.Resolver{
+		Listed:  func(schema, name string) bool { return p.ReadFunction(sg.connection, schema, name) },
+		Changed: changed,
+	}
+	if sg.functions == nil {
+		rv.Catalog = classify.Unavailable("because the gateway has no login to read the catalog of " + sg.connection)
+		return rv.Resolve(refs)
+	}
+	rv.Catalog = sg.functions.get()
+	res := rv.Resolve(refs)
+	if res.Unknown {
+		rv.Catalog = sg.functions.miss()
+		res = rv.Resolve(refs)
+	}
+	return res
+}
+
+// catalogWhy is why the catalog raised the class of the statement whose decision is the
+// query's, for the message the client gets: "function public.touch_canary() is VOLATILE; ...".
+func catalogWhy(ev policy.Evaluation, whys []string) string {
+	for i, v := range ev.Statements {
+		if whys[i] != "" && v.Decision == ev.Decision {
+			return whys[i]
+		}
+	}
+	return ""
 }
 
 // topClass is the highest class among a query's statements, for its record.

@@ -84,6 +84,7 @@ type Gateway struct {
 	alerts       *audit.Alerts     // alert rules over the event stream; nil for none
 	conns        map[string]*config.Connection
 	upstream     map[string]map[policy.Class]*pgconn.Config // parsed once: connection → level → login
+	functions    map[string]*funcCatalog                    // connection → the snapshot its calls are classed by
 
 	mu      sync.Mutex
 	tunnels map[string]*liveTunnel
@@ -176,6 +177,10 @@ func New(opts Options) (*Gateway, error) {
 			}
 			g.upstream[c.Name][level] = up
 		}
+	}
+	g.functions = make(map[string]*funcCatalog, len(cfg.Connections))
+	for name, levels := range g.upstream {
+		g.functions[name] = newFuncCatalog(name, catalogLogin(levels), cfg.Catalog.Refresh, g.log)
 	}
 	g.policy.Store(p)
 	g.log.Info("policy loaded", "version", short(p.Version()), "files", cfg.PolicyFiles)

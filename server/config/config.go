@@ -43,6 +43,14 @@ type Config struct {
 	Masking     Masking      // the gateway's side of masking (the rules are policy)
 	Audit       Audit        // where audit events go
 	Reviews     Reviews      // approvals: who is told that a review opened
+	Catalog     Catalog      // the snapshot of each database's functions, by which calls are classed
+}
+
+// Catalog says how the gateway keeps its snapshot of each connection's catalog (pg_proc,
+// pg_language, pg_operator, pg_cast, pg_depend), by which it classes the calls of the
+// database's own functions. The snapshot is also read again after a session runs DDL.
+type Catalog struct {
+	Refresh time.Duration // 1m when 0: a snapshot older than this is read again before use
 }
 
 // TLS names the gateway's certificate and key, PEM files, absolute paths.
