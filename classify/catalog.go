@@ -224,6 +224,29 @@ func builtinCatalog() *Catalog {
 	return c
 }
 
+// Builtins returns the snapshot of a database that defines nothing of its own, made from
+// the built-in names that builtins.txt lists: for tests.
+func Builtins() *Catalog {
+	c := builtinCatalog()
+	var ops []Operator
+	for name := range c.builtinOps {
+		ops = append(ops, Operator{OID: 1, Schema: "pg_catalog", Name: name, Args: 1}, Operator{OID: 1, Schema: "pg_catalog", Name: name, Args: 2})
+	}
+	var funcs []Function
+	for _, fs := range c.funcs {
+		for _, f := range fs {
+			funcs = append(funcs, *f)
+		}
+	}
+	var types []string
+	for t := range c.types {
+		types = append(types, t)
+	}
+	out := NewCatalog(funcs, ops, nil, nil, types)
+	out.Version = "built-ins"
+	return out
+}
+
 // cliWhy is the reason a nil Catalog gives.
 const cliWhy = "without the database's catalog; the gateway decides by its catalog: write unless the function is STABLE or IMMUTABLE in sql or plpgsql, or listed under functions.read"
 

@@ -1,0 +1,243 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/hoopgw/hoop/internal/pgtest"
+	"github.com/hoopgw/hoop/policy"
+	"github.com/hoopgw/hoop/server/postgres"
+)
+
+// canarySQL makes, in the app database, a canary row and functions that write or only
+// read, in the shapes the catalog snapshot must tell apart.
+const canarySQL = `
+CREATE TABLE canary (id int PRIMARY KEY, touched int NOT NULL DEFAULT 0);
+INSERT INTO canary VALUES (1, 0);
+GRANT SELECT, UPDATE ON canary TO app_rw;
+GRANT SELECT ON canary TO app_ro;
+CREATE FUNCTION touch_canary() RETURNS int LANGUAGE plpgsql AS
+  $$BEGIN UPDATE canary SET touched = touched + 1 WHERE id = 1; RETURN 1; END$$;
+CREATE FUNCTION canary_count() RETURNS bigint LANGUAGE sql STABLE AS $$SELECT count(*) FROM canary$$;
+CREATE FUNCTION canary_plus(a int, b int DEFAULT touch_canary()) RETURNS int LANGUAGE sql STABLE AS $$SELECT a + b$$;
+CREATE FUNCTION report_touch() RETURNS int LANGUAGE sql AS $$SELECT 1$$;
+CREATE FUNCTION eq_touch(int, int) RETURNS boolean LANGUAGE plpgsql AS
+  $$BEGIN PERFORM touch_canary(); RETURN $1 = $2; END$$;
+CREATE OPERATOR === (LEFTARG = int, RIGHTARG = int, FUNCTION = eq_touch);
+CREATE FUNCTION touch_sfunc(int, int) RETURNS int LANGUAGE plpgsql AS
+  $$BEGIN PERFORM touch_canary(); RETURN coalesce($1, 0) + $2; END$$;
+CREATE AGGREGATE sum_touch(int) (SFUNC = touch_sfunc, STYPE = int);
+CREATE VIEW canary_v AS SELECT touch_canary() AS t;
+CREATE VIEW canary_outer AS SELECT * FROM canary_v;
+CREATE VIEW canary_ok AS SELECT id, canary_count() FROM canary;
+CREATE SCHEMA audit;
+CREATE FUNCTION audit.canary_count() RETURNS bigint LANGUAGE plpgsql AS $$BEGIN RETURN 0; END$$;
+GRANT USAGE ON SCHEMA audit TO app_ro, app_rw;
+GRANT SELECT ON canary_v, canary_outer, canary_ok TO app_ro, app_rw;
+`
+
+// catalogPolicy lets engineering read and holds its writes; dba may do anything but admin,
+// which is held. public.report_* is listed as read.
+const catalogPolicy = `version: 1
+rules:
+  - name: engineers
+    groups: [engineering]
+    connections: [db-prod]
+    allow: [read]
+    review: [write]
+    deny: [ddl, admin]
+  - name: dba
+    groups: [dba]
+    connections: [db-prod]
+    allow: [read, write, ddl]
+    review: [admin]
+reviews:
+  approvers: [dba]
+functions:
+  - connections: [db-prod]
+    read: [public.report_*]
+`
+
+// catalogServer starts PostgreSQL with the app and the canary, and returns it with the
+// login the gateway would read the catalog with.
+func catalogServer(t *testing.T) (*pgtest.Server, *pgconn.Config) {
+	t.Helper()
+	srv := pgtest.Start(t, pgtest.WithApp(), pgtest.WithSeed("app", canarySQL))
+	cfg, err := pgconn.ParseConfig(srv.DSN(srv.App.ROUser, srv.App.ROPassword, srv.App.DB))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, cfg
+}
+
+// catalogGateway is a Gateway with the test policy and a real catalog of db-prod.
+func catalogGateway(t *testing.T, fc *funcCatalog) *Gateway {
+	t.Helper()
+	g := testGateway(t, &strings.Builder{})
+	p, err := policy.Parse("policy.yaml", []byte(catalogPolicy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.policy.Store(p)
+	g.functions = map[string]*funcCatalog{"db-prod": fc}
+	return g
+}
+
+// testClock is a clock the test moves.
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *testClock) add(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// wantClass checks the gate's answer to sql: "read" is allowed; "write" is held for review
+// (engineering) with a reason containing why.
+func wantClass(t *testing.T, sg *sessionGate, sql, class, why string) {
+	t.Helper()
+	err := sg.Query(sql)
+	switch class {
+	case "read":
+		if err != nil {
+			t.Errorf("%s: got %v, want it allowed as read", sql, err)
+		}
+	default:
+		var held *postgres.ReviewRequired
+		var denied *postgres.DeniedError
+		if !errors.As(err, &held) && !errors.As(err, &denied) {
+			t.Errorf("%s: got %v, want it held or denied as %s", sql, err, class)
+			return
+		}
+		if sg.last.class != class || !strings.Contains(err.Error(), why) {
+			t.Errorf("%s: got class %s, %q; want %s, a reason containing %q", sql, sg.last.class, err, class, why)
+		}
+	}
+}
+
+// TestFunctionCatalogSnapshot: the gateway classes calls by a snapshot of the real
+// database's catalog: what may write is write, wherever it is called; what only reads
+// stays read.
+func TestFunctionCatalogSnapshot(t *testing.T) {
+	_, cfg := catalogServer(t)
+	fc := newFuncCatalog("db-prod", cfg, time.Hour, slog.New(slog.DiscardHandler))
+	g := catalogGateway(t, fc)
+	eng := g.newGate(policy.Identity{Subject: "alice", Groups: []string{"engineering"}}, "db-prod", g.log)
+	volatile := "function public.touch_canary() is VOLATILE; list it under functions.read in the policy if it only reads"
+	for _, tt := range []struct{ sql, class, why string }{
+		{"select touch_canary()", "write", volatile},
+		{"select * from canary where touch_canary() > 0", "write", volatile},
+		{"select * from touch_canary()", "write", volatile},
+		{"select * from canary, lateral touch_canary()", "write", volatile},
+		{"explain analyze select touch_canary()", "write", volatile},
+		{"copy (select touch_canary()) to stdout", "write", volatile},
+		{"with c as (select touch_canary()) select * from c", "write", volatile},
+		{"select id from canary order by touch_canary()", "write", volatile},
+		{"declare c cursor for select touch_canary()", "write", volatile},
+		{"select canary_plus(1)", "write", "function public.canary_plus() runs when it does: function public.touch_canary() is VOLATILE"},
+		{"select 1 === 1", "write", "operator ===: function public.eq_touch() is VOLATILE"},
+		{"select sum_touch(id) from canary", "write", "function public.sum_touch() runs when it does: function public.touch_sfunc() is VOLATILE"},
+		{"select * from canary_v", "write", "relation public.canary_v: function public.touch_canary() is VOLATILE"},
+		{"select * from canary_outer", "write", "relation public.canary_outer: relation public.canary_v"},
+		{"select canary_count()", "write", "function audit.canary_count() is VOLATILE"}, // a candidate in another schema
+		{"select no_such_function()", "write", "function no_such_function() is not in the gateway's catalog snapshot"},
+		{"select public.canary_count()", "read", ""},
+		// Strict: the default is not evaluated when given, but the catalog does not tell a
+		// default's calls from the body's.
+		{"select canary_plus(1, 2)", "write", "function public.touch_canary() is VOLATILE"},
+		{"select report_touch()", "read", ""}, // VOLATILE but listed
+		{"select * from canary_ok", "read", ""},
+		{"select lower('A'), now(), count(*), 1 + 1 from canary where id = 1", "read", ""},
+	} {
+		wantClass(t, eng, tt.sql, tt.class, tt.why)
+	}
+}
+
+// TestFunctionCatalogRefresh: the snapshot is read again after a session forwards DDL,
+// for a function it does not know, and when it is older than the refresh interval; the
+// session that ran the DDL classes every function of the database's own as write.
+func TestFunctionCatalogRefresh(t *testing.T) {
+	srv, cfg := catalogServer(t)
+	ctx := context.Background()
+	clock := &testClock{now: time.Now()}
+	fc := newFuncCatalog("db-prod", cfg, time.Minute, slog.New(slog.DiscardHandler))
+	fc.now = clock.Now
+	g := catalogGateway(t, fc)
+	eng := g.newGate(policy.Identity{Subject: "alice", Groups: []string{"engineering"}}, "db-prod", g.log)
+	dba := g.newGate(policy.Identity{Subject: "dan", Groups: []string{"dba"}}, "db-prod", g.log)
+	exec := func(sql string) {
+		t.Helper()
+		if err := srv.ExecIn(ctx, srv.App.DB, sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	wantClass(t, eng, "select public.canary_count()", "read", "")
+
+	// DDL through the gateway: the DBA's ALTER FUNCTION is decided, then runs.
+	alter := "alter function public.canary_count() volatile"
+	if err := dba.Query(alter); err != nil {
+		t.Fatalf("%s: %v", alter, err)
+	}
+	exec(alter)
+	wantClass(t, eng, "select public.canary_count()", "write", "function public.canary_count() is VOLATILE")
+	// The DBA's own session may have changed it in a transaction no snapshot sees.
+	wantClass(t, eng, "select report_touch()", "read", "") // listed
+	if err := dba.Query("select report_touch()"); err != nil {
+		t.Errorf("dba may write: %v", err)
+	}
+	if dba.last.class != "write" {
+		t.Errorf("after its DDL, the DBA's session classed a function of the database's own %s, want write", dba.last.class)
+	}
+
+	// A function created a moment ago: the unknown name makes the gateway read again.
+	exec("CREATE FUNCTION fresh_stable() RETURNS int LANGUAGE sql STABLE AS 'SELECT 1'")
+	wantClass(t, eng, "select fresh_stable()", "read", "")
+
+	// A change the gateway did not forward is seen once the snapshot is older than refresh.
+	exec("ALTER FUNCTION public.canary_count() STABLE")
+	clock.add(time.Second) // past missRefresh, so that only age can explain a new reading
+	wantClass(t, eng, "select public.canary_count()", "write", "is VOLATILE")
+	clock.add(time.Minute)
+	wantClass(t, eng, "select public.canary_count()", "read", "")
+}
+
+// TestFunctionCatalogFailsClosed: a snapshot that cannot be read makes every call of a
+// function that is not a built-in, and every relation (it may be a view), write, and says
+// why; built-ins stay read; the gateway reads it again once it can.
+func TestFunctionCatalogFailsClosed(t *testing.T) {
+	_, cfg := catalogServer(t)
+	bad := cfg.Copy()
+	bad.Password = "wrong"
+	clock := &testClock{now: time.Now()}
+	fc := newFuncCatalog("db-prod", bad, time.Minute, slog.New(slog.DiscardHandler))
+	fc.now = clock.Now
+	g := catalogGateway(t, fc)
+	eng := g.newGate(policy.Identity{Subject: "alice", Groups: []string{"engineering"}}, "db-prod", g.log)
+	why := "because the gateway could not read the function catalog of db-prod"
+	wantClass(t, eng, "select public.canary_count()", "write", why)
+	wantClass(t, eng, "select * from canary", "write", why)
+	wantClass(t, eng, "select lower('A'), 1 + 1", "read", "")
+
+	fc.mu.Lock()
+	fc.cfg = cfg // the login works again
+	fc.mu.Unlock()
+	clock.add(2 * time.Second)
+	wantClass(t, eng, "select public.canary_count(), * from canary", "read", "")
+}
