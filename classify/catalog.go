@@ -104,6 +104,8 @@ func (f *Function) Builtin() bool { return f.OID < FirstNormalOID }
 
 func (f *Function) String() string { return f.Schema + "." + f.Name + "()" }
 
+func (f *Function) hasCalls() bool { return len(f.Calls) > 0 }
+
 // accepts reports whether a call with n arguments may resolve to f.
 func (f *Function) accepts(n int) bool {
 	if n <= f.Args && n >= f.Args-f.Defaults {
@@ -291,7 +293,7 @@ func (rv Resolver) Resolve(refs []Ref) Resolution {
 			res.Class, res.Reason = v.class, prefix+v.reason
 		}
 	}
-	j := judge{rv: rv, c: c, seen: map[uint32]verdict{}, rels: map[uint32]verdict{}}
+	j := judge{rv: rv, c: c} // its maps are made on first use: most statements need none
 	for _, r := range refs {
 		switch r.Kind {
 		case RefFunction, RefAttribute:
@@ -415,8 +417,14 @@ var readVerdict = verdict{class: policy.Read}
 
 // function judges a call of f.
 func (j *judge) function(f *Function) verdict {
+	if f.Builtin() && !f.hasCalls() {
+		return j.judgeFunction(f) // cheap, and the common case: no memo
+	}
 	if r, ok := j.seen[f.OID]; ok {
 		return r
+	}
+	if j.seen == nil {
+		j.seen = make(map[uint32]verdict)
 	}
 	j.seen[f.OID] = readVerdict // a cycle: judged on its way out
 	r := j.judgeFunction(f)
@@ -499,6 +507,9 @@ const maxViewDepth = 64
 func (j *judge) relation(rel *Relation, depth int) verdict {
 	if r, ok := j.rels[rel.OID]; ok {
 		return r
+	}
+	if j.rels == nil {
+		j.rels = make(map[uint32]verdict)
 	}
 	j.rels[rel.OID] = readVerdict // a cycle: judged on its way out
 	r := j.judgeRelation(rel, depth)

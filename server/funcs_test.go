@@ -167,6 +167,16 @@ func TestFunctionCatalogSnapshot(t *testing.T) {
 	} {
 		wantClass(t, eng, tt.sql, tt.class, tt.why)
 	}
+	// The extended protocol and SQL-level PREPARE: the same decision, and an EXECUTE gets
+	// the class its PREPARE was given.
+	var held *postgres.ReviewRequired
+	if err := eng.Parse("", "select touch_canary()"); !errors.As(err, &held) || !strings.Contains(err.Error(), volatile) {
+		t.Errorf("Parse of a call: got %v, want it held as write", err)
+	}
+	if err := eng.Query("prepare p as select touch_canary()"); !errors.As(err, &held) {
+		t.Errorf("PREPARE of a call: got %v, want it held as write", err)
+	}
+	wantClass(t, eng, "execute p", "write", "write statements on db-prod need an approval")
 }
 
 // TestFunctionCatalogRefresh: the snapshot is read again after a session forwards DDL,
