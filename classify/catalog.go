@@ -24,7 +24,8 @@ import (
 //   - a function in a language other than sql and plpgsql is write, whatever its
 //     volatility: PostgreSQL refuses writes in a STABLE or IMMUTABLE function only for
 //     those two (a C, plpython or plperl function marked IMMUTABLE can still write);
-//   - a STABLE or IMMUTABLE sql or plpgsql function is read;
+//   - a STABLE or IMMUTABLE sql or plpgsql function is read, and so is a STABLE or
+//     IMMUTABLE member of a trusted extension (citext's = operator is C);
 //   - an aggregate is judged by its support functions (transition, final, combine, ...);
 //   - a function the snapshot does not know, or a snapshot that could not be loaded, is
 //     write: fail closed.
@@ -92,6 +93,11 @@ type Function struct {
 	Kind     byte   // prokind: 'f' function, 'a' aggregate, 'w' window, 'p' procedure
 	Volatile byte   // provolatile: 'v', 's' or 'i'
 	Language string // "sql", "plpgsql", "c", "internal", "plpython3u"
+	// Trusted is set for a member of an extension that PostgreSQL marks trusted (its
+	// control file's trusted = true, for the installed version: citext, hstore, pgcrypto,
+	// ...): code its authors and the PostgreSQL project vouch for, so that its STABLE and
+	// IMMUTABLE functions are taken at their word whatever their language.
+	Trusted bool
 	// Calls are the functions that run when it does, as far as the catalog records them:
 	// an aggregate's support functions (transition, final, combine, ...), the functions
 	// its argument defaults call (f(a int DEFAULT touch())), those a BEGIN ATOMIC body
@@ -455,6 +461,8 @@ func (j *judge) judgeFunction(f *Function) verdict {
 		if len(f.Calls) == 0 {
 			return verdict{policy.Write, name + " is an aggregate whose support functions the gateway does not know; list it under functions.read in the policy if it only reads"}
 		}
+	case f.Trusted && f.Volatile != 'v':
+		own = readVerdict
 	case !slices.Contains(enforcedLanguages, f.Language):
 		own = verdict{policy.Write, name + " is in language " + f.Language + ", which may write whatever its volatility says; list it under functions.read in the policy if it only reads"}
 	case f.Volatile == 'v':

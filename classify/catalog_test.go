@@ -228,6 +228,13 @@ func TestFunctionMatrix(t *testing.T) {
 				if isListed || vol != 'v' && (lang == "sql" || lang == "plpgsql") {
 					want = read
 				}
+				// A member of a trusted extension is taken at its word.
+				trusted := f
+				trusted.Trusted = true
+				tres := classify.Resolver{Catalog: classify.NewCatalog([]classify.Function{trusted}, nil, nil, nil, nil)}.Resolve([]classify.Ref{{Kind: classify.RefFunction, Name: "f"}})
+				if twant := map[bool]policy.Class{true: write, false: read}[vol == 'v']; tres.Class != twant {
+					t.Errorf("%s %s in a trusted extension: got %s, want %s", volName, lang, tres.Class, twant)
+				}
 				if res.Class != want {
 					t.Errorf("%s %s listed=%v: got %s (%s), want %s", volName, lang, isListed, res.Class, res.Reason, want)
 				}

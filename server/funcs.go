@@ -108,7 +108,13 @@ func (fc *funcCatalog) read() {
 }
 
 // The snapshot's queries, sent as one simple Query; each answers in text.
-const catalogQueries = `SELECT p.oid, n.nspname, p.proname, p.pronargs, p.pronargdefaults, p.provariadic <> 0, p.prokind, p.provolatile, l.lanname
+const catalogQueries = `SELECT p.oid, n.nspname, p.proname, p.pronargs, p.pronargdefaults, p.provariadic <> 0, p.prokind, p.provolatile, l.lanname,
+       p.oid >= 16384 AND EXISTS (
+         SELECT FROM pg_catalog.pg_depend d
+         JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid
+         JOIN pg_catalog.pg_available_extension_versions v ON v.name = e.extname AND v.version = e.extversion
+         WHERE d.classid = 'pg_catalog.pg_proc'::regclass AND d.objid = p.oid
+           AND d.refclassid = 'pg_catalog.pg_extension'::regclass AND d.deptype = 'e' AND v.trusted)
 FROM pg_catalog.pg_proc p
 JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
 JOIN pg_catalog.pg_language l ON l.oid = p.prolang;
@@ -177,6 +183,7 @@ func loadCatalog(ctx context.Context, cfg *pgconn.Config) (*classify.Catalog, er
 		f := classify.Function{
 			OID: p.oid(r, 0), Schema: string(r[1]), Name: string(r[2]), Args: p.int(r, 3), Defaults: p.int(r, 4),
 			Variadic: string(r[5]) == "t", Kind: p.char(r, 6), Volatile: p.char(r, 7), Language: string(r[8]),
+			Trusted: string(r[9]) == "t",
 		}
 		funcs = append(funcs, f)
 	}

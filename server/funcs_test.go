@@ -19,6 +19,7 @@ import (
 // canarySQL makes, in the app database, a canary row and functions that write or only
 // read, in the shapes the catalog snapshot must tell apart.
 const canarySQL = `
+CREATE EXTENSION citext;
 CREATE TABLE canary (id int PRIMARY KEY, touched int NOT NULL DEFAULT 0);
 INSERT INTO canary VALUES (1, 0);
 GRANT SELECT, UPDATE ON canary TO app_rw;
@@ -164,6 +165,9 @@ func TestFunctionCatalogSnapshot(t *testing.T) {
 		{"select report_touch()", "read", ""}, // VOLATILE but listed
 		{"select * from canary_ok", "read", ""},
 		{"select lower('A'), now(), count(*), 1 + 1 from canary where id = 1", "read", ""},
+		// citext's = and its functions are C, IMMUTABLE, in a trusted extension: taken at
+		// their word (else every = would be a write once citext is installed).
+		{"select 'a'::citext = 'A', citext_larger('a', 'b') where 'x'::citext < 'y'", "read", ""},
 	} {
 		wantClass(t, eng, tt.sql, tt.class, tt.why)
 	}
