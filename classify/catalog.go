@@ -129,8 +129,8 @@ type Operator struct {
 	Func   uint32 // oprcode: the function it calls
 }
 
-// Cast is a cast WITH FUNCTION to a type; the snapshot keeps those whose function is
-// not a built-in.
+// Cast is a function that runs when a value is cast to a type: a cast WITH FUNCTION
+// whose function is not a built-in, or a function a domain's CHECK constraint calls.
 type Cast struct {
 	Schema string // the target type's schema: "public"
 	Type   string // the target type's name: "money2"

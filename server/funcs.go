@@ -27,12 +27,18 @@ const missRefresh = time.Second
 // catalogTimeout bounds one reading of the snapshot.
 const catalogTimeout = 10 * time.Second
 
+// ddlRecheck is how long after a session's DDL the snapshot is read once more: the DDL
+// is decided before it runs, so the reading it causes may come before its commit.
+const ddlRecheck = 2 * time.Second
+
 // funcCatalog keeps the snapshot of one connection's catalog by which the gateway classes
 // calls of the database's own functions (classify.Resolver). It reads it on a connection of
-// its own, with the connection's stored credential, when first needed, when older than
-// refresh, after a session ran DDL (invalidate), and when a call names a function it does
-// not know (at most once per missRefresh). A snapshot that cannot be read is
-// classify.Unavailable: every such call is write (fail closed). Safe for concurrent use.
+// its own, with the connection's stored credential: before first use; before the next use
+// after a session ran DDL (invalidate), and once more ddlRecheck later; when a call names a
+// function it does not know (at most once per missRefresh); and when older than refresh, in
+// the background, the old snapshot serving meanwhile so that no session waits. A snapshot
+// that cannot be read is classify.Unavailable: every call of the database's own functions
+// is write (fail closed). Safe for concurrent use.
 type funcCatalog struct {
 	connection string         // "db-prod"
 	cfg        *pgconn.Config // the login it reads with; nil: none configured
@@ -40,11 +46,15 @@ type funcCatalog struct {
 	now        func() time.Time
 	log        *slog.Logger
 
-	mu      sync.Mutex // held while reading, so that sessions wait for one reading
-	cat     *classify.Catalog
-	loaded  time.Time // when cat was read; zero: never or invalidated
-	missed  time.Time // the last reading for an unknown function
-	readErr error     // the last reading's error
+	mu      sync.Mutex
+	cat     *classify.Catalog // nil until first read
+	loaded  time.Time         // when cat was read
+	stale   bool              // cat must be read again before use: DDL ran
+	gen     int               // counts invalidations, so that a reading started before one does not clear stale
+	due     time.Time         // a background reading is due then (after DDL); zero: none
+	missed  time.Time         // the last reading for an unknown function
+	readErr error             // the last reading's error
+	reading chan struct{}     // closed when the reading in flight ends; nil when none
 }
 
 func newFuncCatalog(connection string, cfg *pgconn.Config, refresh time.Duration, log *slog.Logger) *funcCatalog {
@@ -54,40 +64,80 @@ func newFuncCatalog(connection string, cfg *pgconn.Config, refresh time.Duration
 	return &funcCatalog{connection: connection, cfg: cfg, refresh: refresh, now: time.Now, log: log}
 }
 
-// get returns the snapshot, read again first when it is missing or too old.
+// get returns the snapshot to judge a statement with.
 func (fc *funcCatalog) get() *classify.Catalog {
 	fc.mu.Lock()
 	defer fc.mu.Unlock()
-	if fc.cat == nil || fc.loaded.IsZero() || fc.now().Sub(fc.loaded) >= fc.refresh {
-		fc.read()
+	for fc.cat == nil || fc.stale {
+		fc.await()
+	}
+	now := fc.now()
+	if fc.reading == nil && (now.Sub(fc.loaded) >= fc.refresh || !fc.due.IsZero() && !now.Before(fc.due)) {
+		fc.due = time.Time{}
+		fc.start()
 	}
 	return fc.cat
 }
 
-// missed reads the snapshot again for a call it did not know, unless it was read for that
-// reason less than missRefresh ago; it returns the snapshot to use.
+// miss reads the snapshot again for a call it did not know, unless it was read for that
+// reason less than missRefresh ago, and returns the snapshot to use.
 func (fc *funcCatalog) miss() *classify.Catalog {
 	fc.mu.Lock()
 	defer fc.mu.Unlock()
 	if now := fc.now(); now.Sub(fc.missed) >= missRefresh {
 		fc.missed = now
-		fc.read()
+		if fc.reading != nil {
+			fc.await() // it may have started before the function was made: one more
+		}
+		fc.await()
 	}
 	return fc.cat
 }
 
-// invalidate makes the next get read the snapshot again: a session ran DDL.
+// invalidate makes the next get read the snapshot again, and the one after ddlRecheck
+// too: a session ran DDL.
 func (fc *funcCatalog) invalidate() {
 	fc.mu.Lock()
-	fc.loaded = time.Time{}
+	fc.stale = true
+	fc.gen++
+	fc.due = fc.now().Add(ddlRecheck)
 	fc.mu.Unlock()
 }
 
-// read reads the snapshot; fc.mu is held.
-func (fc *funcCatalog) read() {
-	ctx, cancel := context.WithTimeout(context.Background(), catalogTimeout)
-	defer cancel()
-	cat, err := loadCatalog(ctx, fc.cfg)
+// await starts a reading if none is in flight and waits for the one in flight; fc.mu is
+// held, and released while it waits.
+func (fc *funcCatalog) await() {
+	if fc.reading == nil {
+		fc.start()
+	}
+	ch := fc.reading
+	fc.mu.Unlock()
+	<-ch
+	fc.mu.Lock()
+}
+
+// start reads the snapshot in a goroutine of its own; fc.mu is held.
+func (fc *funcCatalog) start() {
+	done := make(chan struct{})
+	fc.reading = done
+	cfg, gen := fc.cfg, fc.gen
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), catalogTimeout)
+		defer cancel()
+		cat, err := loadCatalog(ctx, cfg)
+		fc.mu.Lock()
+		defer fc.mu.Unlock()
+		fc.store(cat, err)
+		if fc.gen == gen {
+			fc.stale = false
+		}
+		fc.reading = nil
+		close(done)
+	}()
+}
+
+// store keeps what a reading found; fc.mu is held.
+func (fc *funcCatalog) store(cat *classify.Catalog, err error) {
 	now := fc.now()
 	if err != nil {
 		if fc.readErr == nil || fc.readErr.Error() != err.Error() {
@@ -95,7 +145,7 @@ func (fc *funcCatalog) read() {
 		}
 		fc.readErr = err
 		fc.cat = classify.Unavailable(fmt.Sprintf("because the gateway could not read the function catalog of %s (%v); try again later", fc.connection, err))
-		// Tried: the next statement that needs it tries again after missRefresh.
+		// Tried: the next use after missRefresh tries again.
 		fc.loaded = now.Add(min(missRefresh, fc.refresh) - fc.refresh)
 		return
 	}
@@ -108,13 +158,15 @@ func (fc *funcCatalog) read() {
 }
 
 // The snapshot's queries, sent as one simple Query; each answers in text.
-const catalogQueries = `SELECT p.oid, n.nspname, p.proname, p.pronargs, p.pronargdefaults, p.provariadic <> 0, p.prokind, p.provolatile, l.lanname,
-       p.oid >= 16384 AND EXISTS (
-         SELECT FROM pg_catalog.pg_depend d
-         JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid
-         JOIN pg_catalog.pg_available_extension_versions v ON v.name = e.extname AND v.version = e.extversion
-         WHERE d.classid = 'pg_catalog.pg_proc'::regclass AND d.objid = p.oid
-           AND d.refclassid = 'pg_catalog.pg_extension'::regclass AND d.deptype = 'e' AND v.trusted)
+const catalogQueries = `WITH trusted AS MATERIALIZED (
+  SELECT d.objid
+  FROM pg_catalog.pg_extension e
+  JOIN pg_catalog.pg_available_extension_versions v ON v.name = e.extname AND v.version = e.extversion AND v.trusted
+  JOIN pg_catalog.pg_depend d ON d.refclassid = 'pg_catalog.pg_extension'::regclass AND d.refobjid = e.oid
+  WHERE d.classid = 'pg_catalog.pg_proc'::regclass AND d.deptype = 'e'
+)
+SELECT p.oid, n.nspname, p.proname, p.pronargs, p.pronargdefaults, p.provariadic <> 0, p.prokind, p.provolatile, l.lanname,
+       p.oid IN (SELECT objid FROM trusted)
 FROM pg_catalog.pg_proc p
 JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
 JOIN pg_catalog.pg_language l ON l.oid = p.prolang;
@@ -135,7 +187,14 @@ SELECT n.nspname, t.typname, c.castfunc
 FROM pg_catalog.pg_cast c
 JOIN pg_catalog.pg_type t ON t.oid = c.casttarget
 JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
-WHERE c.castfunc >= 16384;
+WHERE c.castfunc >= 16384
+UNION
+SELECT n.nspname, t.typname, d.refobjid
+FROM pg_catalog.pg_constraint c
+JOIN pg_catalog.pg_type t ON t.oid = c.contypid
+JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_constraint'::regclass AND d.objid = c.oid
+WHERE c.contypid <> 0 AND d.refclassid = 'pg_catalog.pg_proc'::regclass;
 SELECT typname FROM pg_catalog.pg_type WHERE oid < 16384;
 WITH dep AS (
   SELECT r.ev_class AS rel, d.refclassid AS cls, d.refobjid AS ref
