@@ -25,7 +25,9 @@ import (
 //     volatility: PostgreSQL refuses writes in a STABLE or IMMUTABLE function only for
 //     those two (a C, plpython or plperl function marked IMMUTABLE can still write);
 //   - a STABLE or IMMUTABLE sql or plpgsql function is read, and so is a STABLE or
-//     IMMUTABLE member of a trusted extension (citext's = operator is C);
+//     IMMUTABLE member of a trusted extension (citext's = operator is C); unless its
+//     source names a function that may write (it may call it: PostgreSQL does not stop
+//     that), or, in plpgsql, runs EXECUTE;
 //   - an aggregate is judged by its support functions (transition, final, combine, ...);
 //   - a function the snapshot does not know, or a snapshot that could not be loaded, is
 //     write: fail closed.
@@ -93,6 +95,12 @@ type Function struct {
 	Kind     byte   // prokind: 'f' function, 'a' aggregate, 'w' window, 'p' procedure
 	Volatile byte   // provolatile: 'v', 's' or 'i'
 	Language string // "sql", "plpgsql", "c", "internal", "plpython3u"
+	// Body is the source of a STABLE or IMMUTABLE sql or plpgsql function (prosrc): such a
+	// function cannot write itself, but may call one that does (PostgreSQL's
+	// documentation: "not a completely bulletproof test"), so the names it mentions are
+	// judged too. Empty for others.
+	Body  string
+	words []string // Body's identifiers, made by NewCatalog
 	// Trusted is set for a member of an extension that PostgreSQL marks trusted (its
 	// control file's trusted = true, for the installed version: citext, hstore, pgcrypto,
 	// ...): code its authors and the PostgreSQL project vouch for, so that its STABLE and
@@ -176,6 +184,9 @@ func NewCatalog(funcs []Function, ops []Operator, casts []Cast, rels []Relation,
 	}
 	for i := range funcs {
 		f := &funcs[i]
+		if f.Body != "" {
+			f.words = slices.Compact(words(f.Body))
+		}
 		c.funcs[f.Name] = append(c.funcs[f.Name], f)
 		c.byOID[f.OID] = f
 	}
@@ -468,7 +479,7 @@ func (j *judge) judgeFunction(f *Function) verdict {
 	case f.Volatile == 'v':
 		own = verdict{policy.Write, name + " is VOLATILE; list it under functions.read in the policy if it only reads"}
 	default:
-		own = readVerdict
+		own = j.body(f)
 	}
 	for _, oid := range f.Calls {
 		r := j.call(oid)
@@ -477,6 +488,60 @@ func (j *judge) judgeFunction(f *Function) verdict {
 		}
 	}
 	return own
+}
+
+// body judges what a STABLE or IMMUTABLE sql or plpgsql function's source may call: every
+// name in it (comments and strings too: strict) that names a function that may write, of
+// the database's own (any number of arguments) or one of the explicit lists (nextval,
+// set_config, dblink, ...); and, in plpgsql, EXECUTE, which runs SQL made at run time.
+func (j *judge) body(f *Function) verdict {
+	name := "function " + f.String()
+	for _, word := range f.words {
+		if f.Language == "plpgsql" && word == "execute" {
+			return verdict{policy.Write, name + " runs SQL made at run time (EXECUTE), which may call a function that writes; list it under functions.read in the policy if it only reads"}
+		}
+		if c, ok := funcClass(word, 1); ok {
+			return verdict{c, name + " calls " + word + ", which is " + string(c)}
+		}
+		for _, g := range j.c.funcs[word] {
+			if g.Builtin() || g.Kind == 'p' || g == f {
+				continue
+			}
+			if r := j.function(g); r.class != policy.Read {
+				return verdict{r.class, name + " may call it: " + r.reason}
+			}
+		}
+	}
+	return readVerdict
+}
+
+// words returns the identifiers of a function's source, as PostgreSQL would fold them:
+// unquoted ones in lower case, quoted ones as written.
+func words(src string) []string {
+	var out []string
+	for i := 0; i < len(src); {
+		ch := src[i]
+		switch {
+		case ch == '"':
+			end := strings.IndexByte(src[i+1:], '"')
+			if end < 0 {
+				return append(out, src[i+1:])
+			}
+			out = append(out, src[i+1:i+1+end])
+			i += end + 2
+		case ch == '_' || ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= 0x80:
+			j := i + 1
+			for j < len(src) && (src[j] == '_' || src[j] == '$' || src[j] >= 'a' && src[j] <= 'z' || src[j] >= 'A' && src[j] <= 'Z' ||
+				src[j] >= '0' && src[j] <= '9' || src[j] >= 0x80) {
+				j++
+			}
+			out = append(out, strings.ToLower(src[i:j]))
+			i = j
+		default:
+			i++
+		}
+	}
+	return out
 }
 
 // call judges a function known by its OID only.

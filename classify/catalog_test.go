@@ -49,7 +49,16 @@ func testCatalog() *classify.Catalog {
 	funcs[len(funcs)-4].Calls = []uint32{20000} // defaulted(a int DEFAULT touch_canary())
 	funcs[len(funcs)-3].Calls = []uint32{20000} // BEGIN ATOMIC SELECT touch_canary(); END
 	funcs[len(funcs)-1].Defaults = 1
-	funcs[len(funcs)-1].Calls = []uint32{1574}                 // nextval_default(a bigint DEFAULT nextval('s'))
+	funcs[len(funcs)-1].Calls = []uint32{1574} // nextval_default(a bigint DEFAULT nextval('s'))
+	stableBody := fn(20022, "public", "stable_body_touch", 0, "sql", 's')
+	stableBody.Body = "SELECT touch_canary() -- writes, though this is STABLE"
+	dynamic := fn(20023, "public", "stable_dynamic", 1, "plpgsql", 's')
+	dynamic.Body = "BEGIN RETURN QUERY EXECUTE format('SELECT %s()', $1); END"
+	nextvalBody := fn(20024, "public", "stable_nextval", 0, "sql", 'i')
+	nextvalBody.Body = "SELECT NextVal('s')"
+	readBody := fn(20025, "public", "stable_reads", 0, "plpgsql", 's')
+	readBody.Body = "BEGIN RETURN (SELECT count(*) FROM t WHERE stable_sql(id) > 0); END"
+	funcs = append(funcs, stableBody, dynamic, nextvalBody, readBody)
 	variadic := fn(20019, "public", "vsum", 1, "plpgsql", 'v') // vsum(VARIADIC int[])
 	variadic.Variadic = true
 	funcs = append(funcs, variadic,
@@ -167,9 +176,12 @@ func TestFunctionsThatWriteAreNotRead(t *testing.T) {
 		"SELECT sum_touch(x) FROM t", // an aggregate's transition function
 		"SELECT report(1)",           // audit.report is a VOLATILE candidate
 		"SELECT audit.report(1)",
-		"SELECT vsum(1, 2, 3)",      // VARIADIC
-		"SELECT no_such_function()", // unknown: fail closed
-		"SELECT nextval_default()",  // its default calls nextval
+		"SELECT vsum(1, 2, 3)",                  // VARIADIC
+		"SELECT no_such_function()",             // unknown: fail closed
+		"SELECT nextval_default()",              // its default calls nextval
+		"SELECT stable_body_touch()",            // STABLE, but its body calls touch_canary()
+		"SELECT stable_dynamic('touch_canary')", // STABLE plpgsql running EXECUTE
+		"SELECT stable_nextval()",               // IMMUTABLE, its body calls nextval
 	}
 	for _, p := range parsers {
 		c := classify.New(p.parse, 0)
@@ -202,6 +214,7 @@ func TestFunctionsThatReadStayRead(t *testing.T) {
 		"SELECT my_sum(x) FROM t",
 		"SELECT t.id, t.name FROM t",
 		"EXPLAIN SELECT stable_sql(1)",
+		"SELECT stable_reads()", // its body names only functions that read
 	}
 	for _, p := range parsers {
 		c := classify.New(p.parse, 0)

@@ -166,7 +166,8 @@ const catalogQueries = `WITH trusted AS MATERIALIZED (
   WHERE d.classid = 'pg_catalog.pg_proc'::regclass AND d.deptype = 'e'
 )
 SELECT p.oid, n.nspname, p.proname, p.pronargs, p.pronargdefaults, p.provariadic <> 0, p.prokind, p.provolatile, l.lanname,
-       p.oid IN (SELECT objid FROM trusted)
+       p.oid IN (SELECT objid FROM trusted),
+       CASE WHEN p.oid >= 16384 AND p.provolatile <> 'v' AND l.lanname IN ('sql', 'plpgsql') THEN p.prosrc ELSE '' END
 FROM pg_catalog.pg_proc p
 JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
 JOIN pg_catalog.pg_language l ON l.oid = p.prolang;
@@ -242,7 +243,7 @@ func loadCatalog(ctx context.Context, cfg *pgconn.Config) (*classify.Catalog, er
 		f := classify.Function{
 			OID: p.oid(r, 0), Schema: string(r[1]), Name: string(r[2]), Args: p.int(r, 3), Defaults: p.int(r, 4),
 			Variadic: string(r[5]) == "t", Kind: p.char(r, 6), Volatile: p.char(r, 7), Language: string(r[8]),
-			Trusted: string(r[9]) == "t",
+			Trusted: string(r[9]) == "t", Body: string(r[10]),
 		}
 		funcs = append(funcs, f)
 	}

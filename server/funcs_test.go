@@ -38,6 +38,7 @@ CREATE AGGREGATE sum_touch(int) (SFUNC = touch_sfunc, STYPE = int);
 CREATE VIEW canary_v AS SELECT touch_canary() AS t;
 CREATE VIEW canary_outer AS SELECT * FROM canary_v;
 CREATE VIEW canary_ok AS SELECT id, canary_count() FROM canary;
+CREATE FUNCTION stable_wrap() RETURNS int LANGUAGE sql STABLE AS 'SELECT touch_canary()';
 CREATE DOMAIN touchy AS int CHECK (touch_canary() > 0);
 CREATE SCHEMA audit;
 CREATE FUNCTION audit.canary_count() RETURNS bigint LANGUAGE plpgsql AS $$BEGIN RETURN 0; END$$;
@@ -162,7 +163,18 @@ func eventuallyClass(t *testing.T, sg *sessionGate, sql, class string) {
 // database's catalog: what may write is write, wherever it is called; what only reads
 // stays read.
 func TestFunctionCatalogSnapshot(t *testing.T) {
-	_, cfg := catalogServer(t)
+	srv, cfg := catalogServer(t)
+	// The premise: a STABLE SQL function writes when it calls a VOLATILE one.
+	ctx := context.Background()
+	conn, err := pgconn.Connect(ctx, srv.SuperDSN(srv.App.DB))
+	if err != nil {
+		t.Fatal(err)
+	}
+	results, err := conn.Exec(ctx, "SELECT stable_wrap(); SELECT touched FROM canary").ReadAll()
+	conn.Close(ctx)
+	if err != nil || len(results) != 2 || string(results[1].Rows[0][0]) != "1" {
+		t.Fatalf("a STABLE SQL function that calls a VOLATILE one: %v; want it to have touched the canary", err)
+	}
 	fc := newFuncCatalog("db-prod", cfg, time.Hour, slog.New(slog.DiscardHandler))
 	g := catalogGateway(t, fc)
 	eng := g.newGate(policy.Identity{Subject: "alice", Groups: []string{"engineering"}}, "db-prod", g.log)
@@ -182,7 +194,8 @@ func TestFunctionCatalogSnapshot(t *testing.T) {
 		{"select sum_touch(id) from canary", "write", "function public.sum_touch() runs when it does: function public.touch_sfunc() is VOLATILE"},
 		{"select * from canary_v", "write", "relation public.canary_v: function public.touch_canary() is VOLATILE"},
 		{"select * from canary_outer", "write", "relation public.canary_outer: relation public.canary_v"},
-		{"select canary_count()", "write", "function audit.canary_count() is VOLATILE"},             // a candidate in another schema
+		{"select canary_count()", "write", "function audit.canary_count() is VOLATILE"}, // a candidate in another schema
+		{"select stable_wrap()", "write", "function public.stable_wrap() may call it: function public.touch_canary() is VOLATILE"},
 		{"select 1::touchy", "write", "cast to touchy: function public.touch_canary() is VOLATILE"}, // a domain's CHECK
 		{"select no_such_function()", "write", "function no_such_function() is not in the gateway's catalog snapshot"},
 		{"select public.canary_count()", "read", ""},
