@@ -245,6 +245,12 @@ func TestReadFunction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if refs := p.CheckReferences([]string{"db-prod"}); len(refs) != 0 {
+		t.Errorf("CheckReferences: %v", refs)
+	}
+	if refs := p.CheckReferences([]string{"db-prd"}); len(refs) != 1 || !strings.Contains(refs[0].Error(), "p.yaml:3: functions[0].connections[0]: unknown connection db-prod") {
+		t.Errorf("CheckReferences of functions' connections: %v", refs)
+	}
 	tests := []struct {
 		connection, schema, name string
 		want                     bool
