@@ -273,6 +273,16 @@ func TestFunctionCatalogRefresh(t *testing.T) {
 	exec("CREATE FUNCTION fresh_stable() RETURNS int LANGUAGE sql STABLE AS 'SELECT 1'")
 	wantClass(t, eng, "select fresh_stable()", "read", "")
 
+	// A session that already ran DDL still makes the snapshot stale with its next DDL.
+	for _, alter := range []string{"alter function public.canary_count() stable", "alter function public.canary_count() volatile"} {
+		if err := dba.Query(alter); err != nil {
+			t.Fatalf("%s: %v", alter, err)
+		}
+		exec(alter)
+		want := map[bool]string{true: "read", false: "write"}[strings.HasSuffix(alter, "stable")]
+		wantClass(t, eng, "select public.canary_count()", want, "is VOLATILE")
+	}
+
 	// A change the gateway did not forward is seen once the snapshot is older than refresh.
 	exec("ALTER FUNCTION public.canary_count() STABLE")
 	clock.add(time.Second) // past missRefresh, so that only age can explain a new reading

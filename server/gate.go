@@ -100,6 +100,7 @@ func (sg *sessionGate) decide(sql string) (policy.Class, error) {
 	items := make([]policy.Statement, len(stmts))
 	p := sg.g.Policy()
 	changed := sg.changed
+	ddl := false                       // a statement may change the catalog
 	whys := make([]string, len(stmts)) // why the catalog raised a statement's class
 	for i, st := range stmts {
 		items[i] = policy.Statement{Text: st.Text, Class: st.Class, Always: st.Always}
@@ -116,17 +117,20 @@ func (sg *sessionGate) decide(sql string) (policy.Class, error) {
 				items[i].Class, whys[i] = res.Class, res.Reason
 			}
 		}
-		if changed == "" && changesCatalog(st, items[i].Class) {
+		if changesCatalog(st, items[i].Class) {
 			// What it changes may be uncommitted, which the snapshot, read on another
 			// connection, cannot see: the statements after it are judged as changed.
-			changed = st.Kind
+			ddl = true
+			if changed == "" {
+				changed = st.Kind
+			}
 		}
 	}
 	ev := p.Evaluate(sg.id, sg.connection, items)
 	if why := catalogWhy(ev, whys); why != "" {
 		ev.Reason += "; " + why
 	}
-	if ev.Decision != policy.Deny && changed != sg.changed {
+	if ev.Decision != policy.Deny && ddl {
 		sg.changed = changed
 		if sg.functions != nil {
 			sg.functions.invalidate()
