@@ -106,6 +106,10 @@ type Function struct {
 	// ...): code its authors and the PostgreSQL project vouch for, so that its STABLE and
 	// IMMUTABLE functions are taken at their word whatever their language.
 	Trusted bool
+	// Extension is the extension it belongs to: "postgis"; "" for none. The policy may
+	// take the STABLE and IMMUTABLE members of an extension at their word
+	// (Resolver.Extensions).
+	Extension string
 	// Calls are the functions that run when it does, as far as the catalog records them:
 	// an aggregate's support functions (transition, final, combine, ...), the functions
 	// its argument defaults call (f(a int DEFAULT touch())), those a BEGIN ATOMIC body
@@ -286,6 +290,10 @@ type Resolution struct {
 type Resolver struct {
 	Catalog *Catalog // nil: the CLI's, without a database
 	Listed  Listed   // nil: nothing is listed
+	// Extensions reports whether the policy takes the STABLE and IMMUTABLE functions of
+	// the extension named at their word (functions.extensions), as for a trusted
+	// extension; nil: none.
+	Extensions func(name string) bool
 	// Changed is set when the session itself changed code in the database (CREATE
 	// FUNCTION, ALTER FUNCTION, CREATE VIEW, ...: "CREATE FUNCTION"). Its change may be
 	// uncommitted, which the snapshot, read on another connection, cannot see: every
@@ -472,10 +480,14 @@ func (j *judge) judgeFunction(f *Function) verdict {
 		if len(f.Calls) == 0 {
 			return verdict{policy.Write, name + " is an aggregate whose support functions the gateway does not know; list it under functions.read in the policy if it only reads"}
 		}
-	case f.Trusted && f.Volatile != 'v':
+	case f.Volatile != 'v' && (f.Trusted || f.Extension != "" && j.rv.Extensions != nil && j.rv.Extensions(f.Extension)):
 		own = readVerdict
 	case !slices.Contains(enforcedLanguages, f.Language):
-		own = verdict{policy.Write, name + " is in language " + f.Language + ", which may write whatever its volatility says; list it under functions.read in the policy if it only reads"}
+		hint := ""
+		if f.Extension != "" && f.Volatile != 'v' {
+			hint = ", or its extension " + f.Extension + " under functions.extensions"
+		}
+		own = verdict{policy.Write, name + " is in language " + f.Language + ", which may write whatever its volatility says; list it under functions.read in the policy if it only reads" + hint}
 	case f.Volatile == 'v':
 		own = verdict{policy.Write, name + " is VOLATILE; list it under functions.read in the policy if it only reads"}
 	default:

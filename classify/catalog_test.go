@@ -241,6 +241,24 @@ func TestFunctionMatrix(t *testing.T) {
 				if isListed || vol != 'v' && (lang == "sql" || lang == "plpgsql") {
 					want = read
 				}
+				// A member of an extension the policy vouches for is taken at its word.
+				ext := f
+				ext.Extension = "postgis"
+				for _, vouched := range []bool{false, true} {
+					erv := classify.Resolver{Catalog: classify.NewCatalog([]classify.Function{ext}, nil, nil, nil, nil),
+						Extensions: func(name string) bool { return vouched && name == "postgis" }}
+					eres := erv.Resolve([]classify.Ref{{Kind: classify.RefFunction, Name: "f"}})
+					ewant := write
+					if vol != 'v' && (vouched || lang == "sql" || lang == "plpgsql") {
+						ewant = read
+					}
+					if eres.Class != ewant {
+						t.Errorf("%s %s in extension postgis, vouched=%v: got %s (%s), want %s", volName, lang, vouched, eres.Class, eres.Reason, ewant)
+					}
+					if ewant == write && vol != 'v' && !strings.Contains(eres.Reason, "its extension postgis under functions.extensions") {
+						t.Errorf("%s %s in extension postgis: reason %q does not offer the extension", volName, lang, eres.Reason)
+					}
+				}
 				// A member of a trusted extension is taken at its word.
 				trusted := f
 				trusted.Trusted = true

@@ -32,4 +32,5 @@
 //	functions:
 //	  - connections: [db-prod]
 //	    read: [public.report_*, reports.*]
+//	    extensions: [postgis]    # its STABLE and IMMUTABLE functions, as for a trusted extension
 package policy

@@ -290,6 +290,9 @@ func (d *decoder) masking(f *Policy, n *yaml.Node, path string) (Masking, bool) 
 // letters, digits, '_', '$' and the '*' wildcard.
 var functionPattern = regexp.MustCompile(`^[A-Za-z0-9_$*]+\.[A-Za-z0-9_$*]+$`)
 
+// extensionName is what an extension's name may look like in functions.extensions.
+var extensionName = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
 func (d *decoder) functions(f *Policy, n *yaml.Node, path string) (Functions, bool) {
 	before := len(d.Errs)
 	fn := Functions{Pos: Pos{d.File, n.Line}, field: path}
@@ -312,9 +315,23 @@ func (d *decoder) functions(f *Policy, n *yaml.Node, path string) (Functions, bo
 				}
 			})
 		},
+		"extensions": func(v *yaml.Node, p string) {
+			d.EachStr(v, p, func(item *yaml.Node, p, s string) {
+				switch {
+				case !extensionName.MatchString(s):
+					d.Add(item, p, fmt.Sprintf("%q is not an extension name", s))
+				case slices.Contains(fn.Extensions, s):
+					d.Add(item, p, s+" is listed twice")
+				default:
+					fn.Extensions = append(fn.Extensions, s)
+				}
+			})
+		},
 	})
 	d.need(n, path, "connections", len(fn.Connections) > 0, `want at least one connection (or "*")`)
-	d.need(n, path, "read", len(fn.Read) > 0, "want at least one schema.name")
+	if len(fn.Read)+len(fn.Extensions) == 0 && !d.HasErr(path) {
+		d.Add(n, path, "want read (schema.name patterns) or extensions")
+	}
 	return fn, len(d.Errs) == before
 }
 

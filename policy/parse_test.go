@@ -138,8 +138,12 @@ func TestParseErrors(t *testing.T) {
 		{"functions without connections", "version: 1\nfunctions:\n  - read: [public.f]\n",
 			`p.yaml:3: functions[0].connections: want at least one connection (or "*")`},
 		{"functions without read", "version: 1\nfunctions:\n  - connections: [db]\n    raed: [public.f]\n",
-			"p.yaml:3: functions[0].read: want at least one schema.name\n" +
-				"p.yaml:4: functions[0].raed: unknown field (did you mean read?)"},
+			"p.yaml:4: functions[0].raed: unknown field (did you mean read?)"},
+		{"functions vouch for nothing", "version: 1\nfunctions:\n  - connections: [db]\n",
+			"p.yaml:3: functions[0]: want read (schema.name patterns) or extensions"},
+		{"functions extensions", "version: 1\nfunctions:\n  - connections: [db]\n    extensions: [postgis, \"post gis\", postgis]\n",
+			`p.yaml:4: functions[0].extensions[1]: "post gis" is not an extension name` + "\n" +
+				"p.yaml:4: functions[0].extensions[2]: postgis is listed twice"},
 		{"functions not a list", "version: 1\nfunctions:\n  read: [public.f]\n",
 			"p.yaml:3: functions: want a list"},
 		{"alias", "version: 1\ng: &g [eng]\n", "p.yaml:2: g: unknown field"},
@@ -244,6 +248,13 @@ func TestReadFunction(t *testing.T) {
 	p, err := Parse("p.yaml", []byte("version: 1\nfunctions:\n  - connections: [db-prod]\n    read: [public.report_*, reports.*, public.total]\n  - connections: [\"*\"]\n    read: [util.*_ro]\n"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	p2, err := Parse("p.yaml", []byte("version: 1\nfunctions:\n  - connections: [db-prod]\n    extensions: [postgis]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p2.ReadExtension("db-prod", "postgis") || p2.ReadExtension("db-dev", "postgis") || p2.ReadExtension("db-prod", "plpython3u") {
+		t.Errorf("ReadExtension: want postgis on db-prod only")
 	}
 	if refs := p.CheckReferences([]string{"db-prod"}); len(refs) != 0 {
 		t.Errorf("CheckReferences: %v", refs)

@@ -103,7 +103,10 @@ type Functions struct {
 	// '*' matches any run of characters; names are matched as PostgreSQL stores them
 	// (unquoted names in lower case).
 	Read []string
-	Pos  Pos // policy.yaml:70
+	// Extensions are extensions whose STABLE and IMMUTABLE functions are taken at their
+	// word whatever their language, as PostgreSQL's trusted extensions are: ["postgis"].
+	Extensions []string
+	Pos        Pos // policy.yaml:70
 
 	field string
 }
@@ -121,6 +124,18 @@ func (p *Policy) ReadFunction(connection, schema, name string) bool {
 			if globMatch(pat, full) {
 				return true
 			}
+		}
+	}
+	return false
+}
+
+// ReadExtension reports whether the policy lists the extension name of connection under
+// functions.extensions.
+func (p *Policy) ReadExtension(connection, name string) bool {
+	for i := range p.Functions {
+		f := &p.Functions[i]
+		if (slices.Contains(f.Connections, connection) || slices.Contains(f.Connections, "*")) && slices.Contains(f.Extensions, name) {
+			return true
 		}
 	}
 	return false

@@ -158,19 +158,21 @@ func (fc *funcCatalog) store(cat *classify.Catalog, err error) {
 }
 
 // The snapshot's queries, sent as one simple Query; each answers in text.
-const catalogQueries = `WITH trusted AS MATERIALIZED (
-  SELECT d.objid
+const catalogQueries = `WITH member AS MATERIALIZED (
+  SELECT d.objid, e.extname, coalesce(v.trusted, false) AS trusted
   FROM pg_catalog.pg_extension e
-  JOIN pg_catalog.pg_available_extension_versions v ON v.name = e.extname AND v.version = e.extversion AND v.trusted
+  LEFT JOIN pg_catalog.pg_available_extension_versions v ON v.name = e.extname AND v.version = e.extversion
   JOIN pg_catalog.pg_depend d ON d.refclassid = 'pg_catalog.pg_extension'::regclass AND d.refobjid = e.oid
   WHERE d.classid = 'pg_catalog.pg_proc'::regclass AND d.deptype = 'e'
 )
 SELECT p.oid, n.nspname, p.proname, p.pronargs, p.pronargdefaults, p.provariadic <> 0, p.prokind, p.provolatile, l.lanname,
-       p.oid IN (SELECT objid FROM trusted),
-       CASE WHEN p.oid >= 16384 AND p.provolatile <> 'v' AND l.lanname IN ('sql', 'plpgsql') THEN p.prosrc ELSE '' END
+       coalesce(m.trusted, false),
+       CASE WHEN p.oid >= 16384 AND p.provolatile <> 'v' AND l.lanname IN ('sql', 'plpgsql') THEN p.prosrc ELSE '' END,
+       coalesce(m.extname, '')
 FROM pg_catalog.pg_proc p
 JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
-JOIN pg_catalog.pg_language l ON l.oid = p.prolang;
+JOIN pg_catalog.pg_language l ON l.oid = p.prolang
+LEFT JOIN member m ON m.objid = p.oid;
 SELECT a.aggfnoid::oid, f
 FROM pg_catalog.pg_aggregate a,
      unnest(ARRAY[a.aggtransfn::oid, a.aggfinalfn::oid, a.aggcombinefn::oid, a.aggserialfn::oid,
@@ -243,7 +245,7 @@ func loadCatalog(ctx context.Context, cfg *pgconn.Config) (*classify.Catalog, er
 		f := classify.Function{
 			OID: p.oid(r, 0), Schema: string(r[1]), Name: string(r[2]), Args: p.int(r, 3), Defaults: p.int(r, 4),
 			Variadic: string(r[5]) == "t", Kind: p.char(r, 6), Volatile: p.char(r, 7), Language: string(r[8]),
-			Trusted: string(r[9]) == "t", Body: string(r[10]),
+			Trusted: string(r[9]) == "t", Body: string(r[10]), Extension: string(r[11]),
 		}
 		funcs = append(funcs, f)
 	}

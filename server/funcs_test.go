@@ -20,6 +20,8 @@ import (
 // read, in the shapes the catalog snapshot must tell apart.
 const canarySQL = `
 CREATE EXTENSION citext;
+CREATE EXTENSION cube;
+CREATE EXTENSION earthdistance;
 CREATE TABLE canary (id int PRIMARY KEY, touched int NOT NULL DEFAULT 0);
 INSERT INTO canary VALUES (1, 0);
 GRANT SELECT, UPDATE ON canary TO app_rw;
@@ -211,6 +213,16 @@ func TestFunctionCatalogSnapshot(t *testing.T) {
 	} {
 		wantClass(t, eng, tt.sql, tt.class, tt.why)
 	}
+	// earthdistance is not a trusted extension: its C operator is write until the policy
+	// vouches for the extension.
+	earth := "select point(0, 0) <@> point(1, 1)"
+	wantClass(t, eng, earth, "write", "function public.geo_distance() is in language c, which may write whatever its volatility says; list it under functions.read in the policy if it only reads, or its extension earthdistance under functions.extensions")
+	vouched, err := policy.Parse("policy.yaml", []byte(catalogPolicy+"    extensions: [earthdistance]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.policy.Store(vouched)
+	wantClass(t, eng, earth, "read", "")
 	// The extended protocol and SQL-level PREPARE: the same decision, and an EXECUTE gets
 	// the class its PREPARE was given.
 	var held *postgres.ReviewRequired

@@ -165,8 +165,9 @@ func (sg *sessionGate) decide(sql string) (policy.Class, error) {
 // connection's catalog, read again once when it names a function the catalog does not know.
 func (sg *sessionGate) resolve(p *policy.Policy, changed string, refs []classify.Ref) classify.Resolution {
 	rv := classify.Resolver{
-		Listed:  func(schema, name string) bool { return p.ReadFunction(sg.connection, schema, name) },
-		Changed: changed,
+		Listed:     func(schema, name string) bool { return p.ReadFunction(sg.connection, schema, name) },
+		Extensions: func(name string) bool { return p.ReadExtension(sg.connection, name) },
+		Changed:    changed,
 	}
 	if sg.functions == nil {
 		rv.Catalog = classify.Unavailable("because the gateway has no login to read the catalog of " + sg.connection)

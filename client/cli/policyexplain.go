@@ -148,7 +148,10 @@ func evaluateSQL(p *policy.Policy, c *classify.Classifier, id policy.Identity, c
 	// The CLI has no database catalog: built-in functions are known by name, and the
 	// database's own are write unless the policy lists them under functions.read (the
 	// gateway judges them by its catalog; see classify.Resolver).
-	rv := classify.Resolver{Listed: func(schema, name string) bool { return p.ReadFunction(connection, schema, name) }}
+	rv := classify.Resolver{
+		Listed:     func(schema, name string) bool { return p.ReadFunction(connection, schema, name) },
+		Extensions: func(name string) bool { return p.ReadExtension(connection, name) },
+	}
 	for i, s := range stmts {
 		items[i] = policy.Statement{Text: s.Text, Class: s.Class, Always: s.Always}
 		if len(s.Refs) > 0 && !s.Always && s.Class != policy.Admin {
