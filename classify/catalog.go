@@ -173,12 +173,13 @@ type Catalog struct {
 	rels       map[string][]*Relation // by name
 	relByOID   map[uint32]*Relation
 	why        string // set when this is no snapshot: why, for reasons
-	Version    string // where and when it was read, for logs: "db-prod at 12:00:01"
+	Version    string // where and when it was read, for reasons: "db-prod read at 12:00:01"
 	unchecked  bool   // the built-in name list stands in for a snapshot
 }
 
 // NewCatalog makes a Catalog from the rows of a snapshot. types are the names of the
-// built-in types (function-style casts such as int4(x) parse as function calls).
+// built-in types (function-style casts such as int4(x) parse as function calls). The
+// Catalog keeps funcs, ops and rels: the caller must not change them after.
 func NewCatalog(funcs []Function, ops []Operator, casts []Cast, rels []Relation, types []string) *Catalog {
 	c := &Catalog{
 		funcs: make(map[string][]*Function, len(funcs)), byOID: make(map[uint32]*Function, len(funcs)),
@@ -216,7 +217,7 @@ func NewCatalog(funcs []Function, ops []Operator, casts []Cast, rels []Relation,
 // known from the list made from PostgreSQL, every other call is write, and the reason
 // says why ("the gateway could not read the catalog of db-prod: ...").
 func Unavailable(why string) *Catalog {
-	c := builtinCatalog()
+	c := cliCatalog()
 	return &Catalog{funcs: c.funcs, types: c.types, builtinOps: c.builtinOps, why: why, unchecked: true}
 }
 
@@ -224,7 +225,8 @@ func Unavailable(why string) *Catalog {
 var builtinList string
 
 // builtinCatalog is made from builtins.txt: the names of PostgreSQL's built-in functions
-// ("f name"), operators ("o name") and types ("t name"), as selected by TestBuiltinsList from a real server.
+// ("f name"), operators ("o name") and types ("t name"), as TestBuiltinsList selects them
+// from a real server.
 func builtinCatalog() *Catalog {
 	var funcs []Function
 	var types []string

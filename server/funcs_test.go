@@ -295,6 +295,22 @@ func TestFunctionCatalogRefresh(t *testing.T) {
 		wantClass(t, eng, "select public.canary_count()", want, "is VOLATILE")
 	}
 
+	// The DDL is decided before it runs: a reading in between sees the old definition, so
+	// the snapshot is read once more ddlRecheck later.
+	if err := dba.Query("alter function public.canary_count() stable"); err != nil {
+		t.Fatal(err)
+	}
+	wantClass(t, eng, "select public.canary_count()", "write", "is VOLATILE") // read before the DDL ran
+	exec("alter function public.canary_count() stable")
+	wantClass(t, eng, "select public.canary_count()", "write", "is VOLATILE")
+	clock.add(ddlRecheck)
+	eventuallyClass(t, eng, "select public.canary_count()", "read")
+	if err := dba.Query("alter function public.canary_count() volatile"); err != nil {
+		t.Fatal(err)
+	}
+	exec("alter function public.canary_count() volatile")
+	wantClass(t, eng, "select public.canary_count()", "write", "is VOLATILE")
+
 	// A change the gateway did not forward is seen once the snapshot is older than refresh.
 	exec("ALTER FUNCTION public.canary_count() STABLE")
 	clock.add(time.Second) // past missRefresh, so that only age can explain a new reading
