@@ -332,6 +332,11 @@ func (rv Resolver) Resolve(refs []Ref) Resolution {
 				if (r.Schema == "" || r.Schema == "pg_catalog") && c.types[r.Name] {
 					continue // a function-style cast to a built-in type: int4(x)
 				}
+				if c.onlyBuiltin(r) {
+					// No function of the database's own has the name: a form the parser
+					// handles itself (unnest(a, b) in FROM), or an error.
+					continue
+				}
 				if len(c.casts[r.Name]) > 0 {
 					raise(j.casts(r.Schema, r.Name), "") // a function-style cast: money2(x)
 					continue
@@ -400,6 +405,22 @@ func (c *Catalog) functions(r Ref) []*Function {
 		out = append(out, f)
 	}
 	return out
+}
+
+// onlyBuiltin reports whether every function named as r names, whatever its arguments, is
+// a built-in, and there is one.
+func (c *Catalog) onlyBuiltin(r Ref) bool {
+	found := false
+	for _, f := range c.funcs[r.Name] {
+		if r.Schema != "" && f.Schema != r.Schema {
+			continue
+		}
+		if !f.Builtin() {
+			return false
+		}
+		found = true
+	}
+	return found
 }
 
 // operators returns the operators r may resolve to.

@@ -212,6 +212,7 @@ func TestFunctionsThatReadStayRead(t *testing.T) {
 		"SELECT 1 + 2, -1, 'a' LIKE 'b', 1 BETWEEN 0 AND 2",
 		"SELECT * FROM v_ok, v_cycle",
 		"SELECT my_sum(x) FROM t",
+		"SELECT * FROM generate_series(1, 2, 3, 4)", // no such arity: only built-ins have the name (unnest(a, b) in FROM)
 		"SELECT t.id, t.name FROM t",
 		"EXPLAIN SELECT stable_sql(1)",
 		"SELECT stable_reads()", // its body names only functions that read
@@ -296,6 +297,9 @@ func TestResolveReasons(t *testing.T) {
 			"relation public.v_dblink: function pg_catalog.dblink_exec() is admin"},
 		{[]classify.Ref{{Kind: classify.RefFunction, Name: "nosuch"}}, write,
 			"function nosuch() is not in the gateway's catalog snapshot (test snapshot)"},
+		// No such arity, but the database has functions of that name: not a built-in form.
+		{[]classify.Ref{{Kind: classify.RefFunction, Name: "report", Args: 2}}, write,
+			"function report() is not in the gateway's catalog snapshot (test snapshot)"},
 		{[]classify.Ref{{Kind: classify.RefOperator, Name: "===", Args: 2}}, write,
 			"operator ===: function public.eq_touch() is VOLATILE"},
 		{[]classify.Ref{{Kind: classify.RefFunction, Name: "sum_touch", Args: 1}}, write,
@@ -403,5 +407,39 @@ func TestRefsManyNames(t *testing.T) {
 	}
 	if len(sts[0].Refs) != 7*26+26+1 {
 		t.Errorf("got %d refs, want %d", len(sts[0].Refs), 7*26+26+1)
+	}
+}
+
+// TestClientTrafficStaysRead: what psql's meta-commands, DBeaver and analysts send uses
+// only built-ins; judged by a catalog of a database with nothing of its own, each read
+// stays read (no false write from an operator, a cast or a function-style cast).
+func TestClientTrafficStaysRead(t *testing.T) {
+	rv := classify.Resolver{Catalog: classify.Builtins()}
+	c := classify.New(parsers[0].parse, 0)
+	var texts []string
+	for _, file := range []string{"testdata/analytics.sql", "testdata/dbeaver.sql"} {
+		texts = append(texts, readFile(t, file))
+	}
+	for _, e := range readPsqlMetaTB(t) {
+		texts = append(texts, e.sql)
+	}
+	n := 0
+	for _, text := range texts {
+		sts, err := c.Classify(text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, st := range sts {
+			if st.Class != read {
+				continue
+			}
+			n++
+			if res := rv.Resolve(st.Refs); res.Class != read {
+				t.Errorf("%s: got %s (%s), want read", st.Text, res.Class, res.Reason)
+			}
+		}
+	}
+	if n < 50 {
+		t.Errorf("only %d read statements in the corpora", n)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -11,6 +13,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/hoopgw/hoop/classify"
+	"github.com/hoopgw/hoop/classify/native"
 	"github.com/hoopgw/hoop/internal/pgtest"
 	"github.com/hoopgw/hoop/policy"
 	"github.com/hoopgw/hoop/server/postgres"
@@ -358,5 +362,45 @@ func BenchmarkLoadCatalog(b *testing.B) {
 		if _, err := loadCatalog(context.Background(), cfg); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestClientTrafficStaysRead: the catalog queries psql's meta-commands send, DBeaver's
+// and analysts' queries (classify/testdata), judged by the snapshot of a real database,
+// stay read: built-ins resolve with their real argument counts, operators and casts.
+func TestClientTrafficStaysRead(t *testing.T) {
+	_, cfg := catalogServer(t)
+	cat, err := loadCatalog(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rv := classify.Resolver{Catalog: cat}
+	c := classify.New(native.Parse, 0)
+	var texts []string
+	for _, name := range []string{"analytics.sql", "dbeaver.sql", "psql_meta.sql"} {
+		b, err := os.ReadFile(filepath.Join("..", "classify", "testdata", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		texts = append(texts, string(b))
+	}
+	n := 0
+	for _, text := range texts {
+		sts, err := c.Classify(text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, st := range sts {
+			if st.Class != policy.Read || st.Always {
+				continue
+			}
+			n++
+			if res := rv.Resolve(st.Refs); res.Class != policy.Read {
+				t.Errorf("%s: got %s (%s), want read", st.Text, res.Class, res.Reason)
+			}
+		}
+	}
+	if n < 50 {
+		t.Errorf("only %d read statements in the corpora", n)
 	}
 }
