@@ -92,3 +92,34 @@ func BenchmarkClassify(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkResolve measures judging a statement's refs against a snapshot the size of a
+// real database's built-ins, for the corpus: what the gateway adds to every read.
+//
+//	go test ./classify -run '^$' -bench Resolve -benchmem
+func BenchmarkResolve(b *testing.B) {
+	c := classify.New(parsers[0].parse, 0)
+	var refs [][]classify.Ref
+	for _, text := range benchCorpus(b) {
+		sts, err := c.Classify(text)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, st := range sts {
+			refs = append(refs, st.Refs)
+		}
+	}
+	rv := classify.Resolver{Catalog: classify.Builtins(), Listed: func(string, string) bool { return false }}
+	b.Run("corpus", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			rv.Resolve(refs[i%len(refs)])
+		}
+	})
+	b.Run("pgbench-S", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			rv.Resolve(refs[0])
+		}
+	})
+}

@@ -3,6 +3,7 @@ package classify
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
@@ -49,6 +50,12 @@ type Statement struct {
 	// DISCARD ALL.
 	Closes    string
 	ClosesAll bool
+	// Refs are the functions, operators, casts and relations the statement uses whose
+	// class depends on what the database defines them to be: a user's function may UPDATE
+	// (catalog.go). Class does not count them: Resolver.Resolve judges them against the
+	// database's catalog. The explicit classes of funcs.go (dblink, set_config, ...) are
+	// in Class, not here.
+	Refs []Ref
 }
 
 // Sentinel errors.
@@ -241,8 +248,11 @@ func clone(sts []Statement) []Statement {
 	out := make([]Statement, len(sts))
 	copy(out, sts)
 	n := 0
-	for _, st := range sts {
+	for i, st := range sts {
 		n += len(st.Tables)
+		if st.Refs != nil {
+			out[i].Refs = slices.Clone(st.Refs)
+		}
 	}
 	if n == 0 {
 		return out

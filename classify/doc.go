@@ -71,6 +71,19 @@
 // a text over 1 MiB, a chain of more than 20,000 operators). classify/native also keeps
 // libpg_query's C recursion from overflowing the stack: see its package documentation.
 //
+// # Code the database defines
+//
+// A function of the database's own (not one of initdb's built-ins) may UPDATE even when
+// called from a SELECT; so may the function behind a user's operator or cast, a view's
+// query, a table's row-level security policy, an aggregate's transition function, or a
+// function's argument default. The walk cannot judge those from the text: it lists them
+// in Statement.Refs, and Resolver.Resolve judges them against a snapshot of the database's
+// catalog (catalog.go): a VOLATILE function, or one in a language other than sql and
+// plpgsql, is write unless the policy lists it under functions.read; an unknown one is
+// write. Without a catalog (hoop policy explain and test) built-ins are known by name
+// (builtins.txt) and any other function is write, saying that the gateway decides by its
+// catalog.
+//
 // # Always allowed
 //
 // Transaction control and harmless session settings have Always set and class read: a

@@ -20,7 +20,9 @@ func FuzzClassify(f *testing.F) {
 	}
 	f.Add("SELECT 1; DELETE FROM t; SET ROLE x")
 	f.Add("WITH a AS (SELECT 1) SELECT * FROM a; COPY (DELETE FROM t RETURNING *) TO STDOUT")
+	f.Add("SELECT touch_canary() FROM v_outer WHERE 1 === 2 AND x::money2 IS NULL")
 	c := classify.New(fuzzParser.parse, 0)
+	rv := classify.Resolver{Catalog: testCatalog(), Listed: listed}
 	f.Fuzz(func(t *testing.T, sql string) {
 		sts, err := c.Classify(sql)
 		if errors.Is(err, classify.ErrTooComplex) {
@@ -34,6 +36,16 @@ func FuzzClassify(f *testing.F) {
 		}
 		for _, st := range sts {
 			checkStatement(t, sql, st)
+			// The catalog's judgement of what it uses is a class too, with a reason.
+			switch res := rv.Resolve(st.Refs); res.Class {
+			case policy.Read:
+			case policy.Write, policy.Admin:
+				if res.Reason == "" {
+					t.Errorf("Classify(%q): %q resolved %s without a reason", sql, st.Text, res.Class)
+				}
+			default:
+				t.Fatalf("Classify(%q): %q resolved to class %q", sql, st.Text, res.Class)
+			}
 		}
 		if len(sts) < 2 {
 			return

@@ -2,6 +2,7 @@ package classify
 
 import (
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -102,6 +103,34 @@ type walker struct {
 	outer    []string // the enclosing statements' kinds, innermost last, for reasons
 	executes string   // the prepared statement a top-level EXECUTE runs, when its arguments only read
 	execWhy  string   // why a top-level EXECUTE's arguments need more than read
+	refs     []Ref    // code of the database's own the statement runs, each once (Statement.Refs)
+	refSet   map[Ref]bool
+}
+
+// ref notes code of the database's own that the statement runs (see catalog.go).
+func (w *walker) ref(r Ref) {
+	if r.Name == "" {
+		return
+	}
+	// A linear search while short; a set once long, so that a statement with many names
+	// costs no more than its size.
+	if w.refSet == nil {
+		if slices.Contains(w.refs, r) {
+			return
+		}
+		if len(w.refs) >= 16 {
+			w.refSet = make(map[Ref]bool, 64)
+			for _, x := range w.refs {
+				w.refSet[x] = true
+			}
+		}
+	} else if w.refSet[r] {
+		return
+	}
+	if w.refSet != nil {
+		w.refSet[r] = true
+	}
+	w.refs = append(w.refs, r)
 }
 
 func newWalker() *walker { return &walker{class: policy.Read} }
@@ -137,6 +166,7 @@ func classifyRaw(sql string, raw *pg_query.RawStmt) Statement {
 	}
 	st.Always = in.always && st.Class == policy.Read
 	st.Tables = w.tableNames()
+	st.Refs = w.refs
 	switch x := inner.(type) {
 	case *pg_query.PrepareStmt:
 		st.Prepares = x.GetName()
@@ -237,6 +267,31 @@ func (w *walker) message(m proto.Message) {
 	case *pg_query.WithClause:
 		// Met here only where a WITH is not a statement's (those go through with).
 		w.with(x)
+		return
+	case *pg_query.A_Expr:
+		w.operator(x)
+		w.children(m, "")
+		return
+	case *pg_query.SubLink:
+		if t := x.GetSubLinkType(); t == pg_query.SubLinkType_ANY_SUBLINK || t == pg_query.SubLinkType_ALL_SUBLINK ||
+			t == pg_query.SubLinkType_ROWCOMPARE_SUBLINK {
+			if len(x.GetOperName()) == 0 {
+				w.ref(Ref{Kind: RefOperator, Name: "=", Args: 2}) // IN (SELECT ...)
+			} else {
+				w.operatorName(x.GetOperName(), 2)
+			}
+		}
+		w.children(m, "")
+		return
+	case *pg_query.SortBy:
+		w.operatorName(x.GetUseOp(), 2) // ORDER BY x USING <<<
+		w.children(m, "")
+		return
+	case *pg_query.TypeCast:
+		if s, n := qualified(x.GetTypeName().GetNames()); n != "" {
+			w.ref(Ref{Kind: RefCast, Schema: s, Name: n})
+		}
+		w.children(m, "")
 		return
 	}
 	if in, ok := describe(m); ok {
@@ -441,6 +496,12 @@ func (w *walker) explain(x *pg_query.ExplainStmt) {
 			w.message(p)
 		}
 	}
+	// Without ANALYZE the statement is planned, not run, but the planner calls functions
+	// that are not VOLATILE to fold constants and estimate selectivity, and a C or plperl
+	// function marked IMMUTABLE may write: the refs count (strict for VOLATILE ones).
+	for _, r := range sub.refs {
+		w.ref(r)
+	}
 	for _, o := range x.GetOptions() {
 		w.message(o)
 	}
@@ -455,6 +516,9 @@ func (w *walker) execute(x *pg_query.ExecuteStmt) {
 		sub.message(p)
 	}
 	w.tables = append(w.tables, sub.tables...)
+	for _, r := range sub.refs {
+		w.ref(r)
+	}
 	w.raise(sub.class, sub.reason)
 	if len(w.outer) > 0 {
 		return
@@ -523,6 +587,47 @@ func (w *walker) funcCall(x *pg_query.FuncCall) {
 	name := names[len(names)-1].GetString_().GetSval()
 	if c, ok := funcClass(name, len(x.GetArgs())); ok {
 		w.raise(c, "calls "+name)
+		return
+	}
+	n := len(x.GetArgs())
+	if x.GetAggWithinGroup() {
+		n += len(x.GetAggOrder()) // percentile_cont(0.5) WITHIN GROUP (ORDER BY x): two arguments
+	}
+	schema, name := qualified(names)
+	w.ref(Ref{Kind: RefFunction, Schema: schema, Name: name, Args: n})
+}
+
+// qualified returns the schema and name of a possibly qualified name list ([name],
+// [schema, name] or [catalog, schema, name]).
+func qualified(names []*pg_query.Node) (schema, name string) {
+	switch len(names) {
+	case 0:
+		return "", ""
+	case 1:
+		return "", names[0].GetString_().GetSval()
+	}
+	return names[len(names)-2].GetString_().GetSval(), names[len(names)-1].GetString_().GetSval()
+}
+
+// operator notes the operators an expression uses.
+func (w *walker) operator(x *pg_query.A_Expr) {
+	args := 2
+	if x.GetLexpr() == nil {
+		args = 1
+	}
+	switch x.GetKind() {
+	case pg_query.A_Expr_Kind_AEXPR_BETWEEN, pg_query.A_Expr_Kind_AEXPR_NOT_BETWEEN,
+		pg_query.A_Expr_Kind_AEXPR_BETWEEN_SYM, pg_query.A_Expr_Kind_AEXPR_NOT_BETWEEN_SYM:
+		w.ref(Ref{Kind: RefOperator, Name: ">=", Args: 2})
+		w.ref(Ref{Kind: RefOperator, Name: "<=", Args: 2})
+		return
+	}
+	w.operatorName(x.GetName(), args)
+}
+
+func (w *walker) operatorName(names []*pg_query.Node, args int) {
+	if schema, name := qualified(names); name != "" {
+		w.ref(Ref{Kind: RefOperator, Schema: schema, Name: name, Args: args})
 	}
 }
 
@@ -534,7 +639,9 @@ func (w *walker) attribute(n *pg_query.Node) {
 	}
 	if c, ok := funcClass(name, 1); ok {
 		w.raise(c, "calls "+name)
+		return
 	}
+	w.ref(Ref{Kind: RefAttribute, Name: name, Args: 1})
 }
 
 // relationTypes are the object types whose DROP names relations.
@@ -572,6 +679,7 @@ func (w *walker) addTable(r *pg_query.RangeVar) {
 		name = c + "." + name
 	}
 	w.tables = append(w.tables, table{name: name, loc: r.GetLocation()})
+	w.ref(Ref{Kind: RefRelation, Schema: r.GetSchemaname(), Name: r.GetRelname()})
 }
 
 // tableNames returns the relations in the order they appear in the text, each once.

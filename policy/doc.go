@@ -21,4 +21,16 @@
 // An explicit deny or review in one rule is never lifted by another rule: a person in both
 // engineering and dba gets engineering's deny of ddl on db-prod. Groups are compared exactly
 // (case-sensitive).
+//
+// # Functions
+//
+// functions lists, per connection, the database's own functions that only read though
+// the catalog cannot vouch for it (VOLATILE, or in a language such as C whose volatility
+// PostgreSQL does not enforce): the gateway classes their calls read. Patterns are
+// schema.name with '*' for any run of characters:
+//
+//	functions:
+//	  - connections: [db-prod]
+//	    read: [public.report_*, reports.*]
+//	    extensions: [postgis]    # its STABLE and IMMUTABLE functions, as for a trusted extension
 package policy

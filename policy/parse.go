@@ -87,6 +87,13 @@ func parse(name string, data []byte) (*Policy, ErrorList) {
 				}
 			})
 		},
+		"functions": func(v *yaml.Node, path string) {
+			d.Items(v, path, func(_ int, item *yaml.Node, p string) {
+				if fn, ok := d.functions(f, item, p); ok {
+					f.Functions = append(f.Functions, fn)
+				}
+			})
+		},
 	})
 	if !version && root.Kind == yaml.MappingNode {
 		d.Add(root, "version", "required (version: 1)")
@@ -277,6 +284,55 @@ func (d *decoder) masking(f *Policy, n *yaml.Node, path string) (Masking, bool) 
 		d.Add(n, path, "a masking rule needs detectors or columns")
 	}
 	return m, len(d.Errs) == before
+}
+
+// functionPattern is what a functions.read entry may look like: schema.name, each part
+// letters, digits, '_', '$' and the '*' wildcard.
+var functionPattern = regexp.MustCompile(`^[A-Za-z0-9_$*]+\.[A-Za-z0-9_$*]+$`)
+
+// extensionName is what an extension's name may look like in functions.extensions.
+var extensionName = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
+func (d *decoder) functions(f *Policy, n *yaml.Node, path string) (Functions, bool) {
+	before := len(d.Errs)
+	fn := Functions{Pos: Pos{d.File, n.Line}, field: path}
+	if !d.Mapping(n, path) {
+		return fn, false
+	}
+	d.Fields(n, path, map[string]func(*yaml.Node, string){
+		"connections": func(v *yaml.Node, p string) { fn.Connections = d.connections(f, v, p) },
+		"read": func(v *yaml.Node, p string) {
+			d.EachStr(v, p, func(item *yaml.Node, p, s string) {
+				switch {
+				case !functionPattern.MatchString(s):
+					d.Add(item, p, fmt.Sprintf("%q: want schema.name, such as public.report_daily or reports.*", s))
+				case strings.Trim(s, "*.") == "":
+					d.Add(item, p, fmt.Sprintf("%q would vouch for every function: name a schema or a name", s))
+				case slices.Contains(fn.Read, s):
+					d.Add(item, p, s+" is listed twice")
+				default:
+					fn.Read = append(fn.Read, s)
+				}
+			})
+		},
+		"extensions": func(v *yaml.Node, p string) {
+			d.EachStr(v, p, func(item *yaml.Node, p, s string) {
+				switch {
+				case !extensionName.MatchString(s):
+					d.Add(item, p, fmt.Sprintf("%q is not an extension name", s))
+				case slices.Contains(fn.Extensions, s):
+					d.Add(item, p, s+" is listed twice")
+				default:
+					fn.Extensions = append(fn.Extensions, s)
+				}
+			})
+		},
+	})
+	d.need(n, path, "connections", len(fn.Connections) > 0, `want at least one connection (or "*")`)
+	if len(fn.Read)+len(fn.Extensions) == 0 && !d.HasErr(path) {
+		d.Add(n, path, "want read (schema.name patterns) or extensions")
+	}
+	return fn, len(d.Errs) == before
 }
 
 // quoteSuggest returns "'x' (did you mean y?)", or "'x' (want a, b or c)" when nothing is

@@ -129,6 +129,23 @@ func TestParseErrors(t *testing.T) {
 			"p.yaml:6: rules[0].allow[0]: unknown class 'reed' (did you mean read?)\n" +
 				"p.yaml:7: rules[1].groups: want at least one group\n" +
 				"p.yaml:11: rules[1].extra: unknown field"},
+		{"functions", "version: 1\nfunctions:\n  - connections: [db]\n    read: [public.report_*, reports.*, \"*.*\", report, a.b.c, \"public.x; drop\", reports.*]\n",
+			`p.yaml:4: functions[0].read[2]: "*.*" would vouch for every function: name a schema or a name` + "\n" +
+				`p.yaml:4: functions[0].read[3]: "report": want schema.name, such as public.report_daily or reports.*` + "\n" +
+				`p.yaml:4: functions[0].read[4]: "a.b.c": want schema.name, such as public.report_daily or reports.*` + "\n" +
+				`p.yaml:4: functions[0].read[5]: "public.x; drop": want schema.name, such as public.report_daily or reports.*` + "\n" +
+				"p.yaml:4: functions[0].read[6]: reports.* is listed twice"},
+		{"functions without connections", "version: 1\nfunctions:\n  - read: [public.f]\n",
+			`p.yaml:3: functions[0].connections: want at least one connection (or "*")`},
+		{"functions without read", "version: 1\nfunctions:\n  - connections: [db]\n    raed: [public.f]\n",
+			"p.yaml:4: functions[0].raed: unknown field (did you mean read?)"},
+		{"functions vouch for nothing", "version: 1\nfunctions:\n  - connections: [db]\n",
+			"p.yaml:3: functions[0]: want read (schema.name patterns) or extensions"},
+		{"functions extensions", "version: 1\nfunctions:\n  - connections: [db]\n    extensions: [postgis, \"post gis\", postgis]\n",
+			`p.yaml:4: functions[0].extensions[1]: "post gis" is not an extension name` + "\n" +
+				"p.yaml:4: functions[0].extensions[2]: postgis is listed twice"},
+		{"functions not a list", "version: 1\nfunctions:\n  read: [public.f]\n",
+			"p.yaml:3: functions: want a list"},
 		{"alias", "version: 1\ng: &g [eng]\n", "p.yaml:2: g: unknown field"},
 		{"alias used", "version: 1\nrules:\n  - name: a\n    groups: &g [eng]\n    connections: [db]\n    allow: [read]\n  - name: b\n    groups: *g\n    connections: [db2]\n    allow: [read]\n", ""},
 	}
@@ -225,4 +242,47 @@ func FuzzParse(f *testing.F) {
 			t.Errorf("Parse: accepted with version %q", p.Version())
 		}
 	})
+}
+
+func TestReadFunction(t *testing.T) {
+	p, err := Parse("p.yaml", []byte("version: 1\nfunctions:\n  - connections: [db-prod]\n    read: [public.report_*, reports.*, public.total]\n  - connections: [\"*\"]\n    read: [util.*_ro]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p2, err := Parse("p.yaml", []byte("version: 1\nfunctions:\n  - connections: [db-prod]\n    extensions: [postgis]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p2.ReadExtension("db-prod", "postgis") || p2.ReadExtension("db-dev", "postgis") || p2.ReadExtension("db-prod", "plpython3u") {
+		t.Errorf("ReadExtension: want postgis on db-prod only")
+	}
+	if refs := p.CheckReferences([]string{"db-prod"}); len(refs) != 0 {
+		t.Errorf("CheckReferences: %v", refs)
+	}
+	if refs := p.CheckReferences([]string{"db-prd"}); len(refs) != 1 || !strings.Contains(refs[0].Error(), "p.yaml:3: functions[0].connections[0]: unknown connection db-prod") {
+		t.Errorf("CheckReferences of functions' connections: %v", refs)
+	}
+	tests := []struct {
+		connection, schema, name string
+		want                     bool
+	}{
+		{"db-prod", "public", "report_daily", true},
+		{"db-prod", "public", "report_", true},
+		{"db-prod", "public", "reports", false},
+		{"db-prod", "public", "my_report_daily", false},
+		{"db-prod", "reports", "anything", true},
+		{"db-prod", "public", "total", true},
+		{"db-prod", "public", "total2", false},
+		{"db-prod", "public", "touch_canary", false},
+		{"db-prod", "other", "report_daily", false},
+		{"db-dev", "public", "report_daily", false}, // listed for db-prod only
+		{"db-dev", "util", "count_ro", true},
+		{"db-dev", "util", "count_ro_not", false},
+		{"db-prod", "Public", "report_daily", false}, // names as PostgreSQL stores them
+	}
+	for _, tt := range tests {
+		if got := p.ReadFunction(tt.connection, tt.schema, tt.name); got != tt.want {
+			t.Errorf("ReadFunction(%s, %s.%s): got %v, want %v", tt.connection, tt.schema, tt.name, got, tt.want)
+		}
+	}
 }

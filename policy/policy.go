@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -14,12 +15,13 @@ import (
 // validated Policy; a Policy is not changed after, so one value may be shared by every
 // session, and a reload swaps it for a new one.
 type Policy struct {
-	Rules      []Rule     // statement rules, in file order
-	Recordings Recordings // who may read recordings
-	Reviews    Reviews    // how held statements are approved
-	JIT        []JIT      // just-in-time access to a whole connection
-	Masking    []Masking  // what is masked in results
-	Files      []string   // the files it came from, in order: ["policy.yaml"]
+	Rules      []Rule      // statement rules, in file order
+	Recordings Recordings  // who may read recordings
+	Reviews    Reviews     // how held statements are approved
+	JIT        []JIT       // just-in-time access to a whole connection
+	Masking    []Masking   // what is masked in results
+	Functions  []Functions // functions the database defines that only read, whatever the catalog says
+	Files      []string    // the files it came from, in order: ["policy.yaml"]
 
 	version   string
 	reviewsAt Pos       // where reviews was set; zero when no file sets it
@@ -89,6 +91,76 @@ type Masking struct {
 	Pos          Pos        // policy.yaml:56
 
 	field string
+}
+
+// Functions lists functions of a connection's database that only read, though the
+// catalog cannot vouch for it (they are VOLATILE, or in a language such as C or plpython
+// whose volatility PostgreSQL does not enforce): their calls are read. It cannot make a
+// function whose class the gateway knows by name (dblink, set_config, nextval, ...) read.
+type Functions struct {
+	Connections []string // ["db-prod"] or ["*"]
+	// Read are schema.name patterns: "public.report_daily", "reports.*", "public.report_*".
+	// '*' matches any run of characters; names are matched as PostgreSQL stores them
+	// (unquoted names in lower case).
+	Read []string
+	// Extensions are extensions whose STABLE and IMMUTABLE functions are taken at their
+	// word whatever their language, as PostgreSQL's trusted extensions are: ["postgis"].
+	Extensions []string
+	Pos        Pos // policy.yaml:70
+
+	field string
+}
+
+// ReadFunction reports whether the policy lists the function schema.name of connection
+// under functions.read.
+func (p *Policy) ReadFunction(connection, schema, name string) bool {
+	full := schema + "." + name
+	for i := range p.Functions {
+		f := &p.Functions[i]
+		if !slices.Contains(f.Connections, connection) && !slices.Contains(f.Connections, "*") {
+			continue
+		}
+		for _, pat := range f.Read {
+			if globMatch(pat, full) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// ReadExtension reports whether the policy lists the extension name of connection under
+// functions.extensions.
+func (p *Policy) ReadExtension(connection, name string) bool {
+	for i := range p.Functions {
+		f := &p.Functions[i]
+		if (slices.Contains(f.Connections, connection) || slices.Contains(f.Connections, "*")) && slices.Contains(f.Extensions, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// globMatch reports whether s matches pattern, in which '*' matches any run of
+// characters and every other character itself.
+func globMatch(pattern, s string) bool {
+	parts := strings.Split(pattern, "*")
+	if len(parts) == 1 {
+		return pattern == s
+	}
+	if !strings.HasPrefix(s, parts[0]) {
+		return false
+	}
+	s = s[len(parts[0]):]
+	last := parts[len(parts)-1]
+	for _, part := range parts[1 : len(parts)-1] {
+		i := strings.Index(s, part)
+		if i < 0 {
+			return false
+		}
+		s = s[i+len(part):]
+	}
+	return strings.HasSuffix(s, last)
 }
 
 // MaskMode is how a masked value is replaced.
@@ -218,6 +290,7 @@ func merge(files []*Policy, errs ErrorList) (*Policy, error) {
 			masking[m.Name] = m.Pos
 			p.Masking = append(p.Masking, m)
 		}
+		p.Functions = append(p.Functions, f.Functions...)
 		for _, g := range f.Recordings.Readers {
 			if !readers[g] {
 				readers[g] = true

@@ -24,10 +24,16 @@ type sessionGate struct {
 	// masker masks what the gate logs of a statement by the rules that mask the session's
 	// record; nil when none do.
 	masker *sessionMasker
+
+	// functions is the snapshot of the connection's catalog by which calls of the
+	// database's own functions are classed; changed is the first statement of this session
+	// that may have changed it ("CREATE FUNCTION"), after which they are all write.
+	functions *funcCatalog
+	changed   string
 }
 
 func (g *Gateway) newGate(id policy.Identity, connection string, log *slog.Logger) *sessionGate {
-	return &sessionGate{g: g, id: id, connection: connection, log: log}
+	return &sessionGate{g: g, id: id, connection: connection, log: log, functions: g.functions[connection]}
 }
 
 // Parse implements postgres.Gate.
@@ -82,6 +88,10 @@ func (sg *sessionGate) decide(sql string, names postgres.Names) (postgres.Decisi
 	}
 	items := make([]policy.Statement, len(stmts))
 	var effects []postgres.Effect
+	p := sg.g.Policy()
+	changed := sg.changed
+	ddl := false                       // a statement may change the catalog
+	whys := make([]string, len(stmts)) // why the catalog raised a statement's class
 	for i, st := range stmts {
 		items[i] = policy.Statement{Text: st.Text, Class: st.Class, Always: st.Always, Kind: st.Kind, Why: st.Reason}
 		switch {
@@ -90,10 +100,32 @@ func (sg *sessionGate) decide(sql string, names postgres.Names) (postgres.Decisi
 		case st.Fetches != "":
 			items[i].Class = highest(lookup(effects, i, st.Fetches, true, names.Portal))
 		}
+		if len(st.Refs) > 0 && !st.Always && items[i].Class != policy.Admin {
+			res := sg.resolve(p, changed, st.Refs)
+			if rank(res.Class) > rank(items[i].Class) {
+				items[i].Class, whys[i] = res.Class, res.Reason
+			}
+		}
+		if changesCatalog(st, items[i].Class) {
+			// What it changes may be uncommitted, which the snapshot, read on another
+			// connection, cannot see: the statements after it are judged as changed.
+			ddl = true
+			if changed == "" {
+				changed = st.Kind
+			}
+		}
 		effects = appendEffects(effects, i, st, items[i].Class)
 	}
-	p := sg.g.Policy()
 	ev := p.Evaluate(sg.id, sg.connection, items)
+	if why := catalogWhy(ev, whys); why != "" {
+		ev.Reason += "; " + why
+	}
+	if ev.Decision != policy.Deny && ddl {
+		sg.changed = changed
+		if sg.functions != nil {
+			sg.functions.invalidate()
+		}
+	}
 	sg.logDecision(p, sql, stmts, items, ev)
 	d := postgres.Decision{Class: string(topClass(items)), Verdict: ev.Decision.String(), Rule: ev.Rule, PolicyVersion: p.Version()}
 	if ev.Decision == policy.Deny {
@@ -145,6 +177,38 @@ func lookup(effects []postgres.Effect, i int, name string, portal bool, view fun
 		}
 	}
 	return view(name)
+}
+
+// resolve judges the functions, operators, casts and relations a statement uses by the
+// connection's catalog, read again once when it names a function the catalog does not know.
+func (sg *sessionGate) resolve(p *policy.Policy, changed string, refs []classify.Ref) classify.Resolution {
+	rv := classify.Resolver{
+		Listed:     func(schema, name string) bool { return p.ReadFunction(sg.connection, schema, name) },
+		Extensions: func(name string) bool { return p.ReadExtension(sg.connection, name) },
+		Changed:    changed,
+	}
+	if sg.functions == nil {
+		rv.Catalog = classify.Unavailable("because the gateway has no login to read the catalog of " + sg.connection)
+		return rv.Resolve(refs)
+	}
+	rv.Catalog = sg.functions.get()
+	res := rv.Resolve(refs)
+	if res.Unknown {
+		rv.Catalog = sg.functions.miss()
+		res = rv.Resolve(refs)
+	}
+	return res
+}
+
+// catalogWhy is why the catalog raised the class of the statement whose decision is the
+// query's, for the message the client gets: "function public.touch_canary() is VOLATILE; ...".
+func catalogWhy(ev policy.Evaluation, whys []string) string {
+	for i, v := range ev.Statements {
+		if whys[i] != "" && v.Decision == ev.Decision {
+			return whys[i]
+		}
+	}
+	return ""
 }
 
 // topClass is the highest class among a query's statements, for its record.

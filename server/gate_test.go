@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hoopgw/hoop/classify"
 	"github.com/hoopgw/hoop/classify/native"
@@ -27,6 +28,7 @@ func testGateway(t testing.TB, log io.Writer) *Gateway {
 	g := &Gateway{log: slog.New(slog.NewTextHandler(log, nil)),
 		classifier: classify.New(native.Parse, 10000, classify.WithNormalizer(native.Normalize))}
 	g.policy.Store(p)
+	g.functions = map[string]*funcCatalog{"db-prod": fixedCatalog(classify.Builtins())}
 	return g
 }
 
@@ -63,6 +65,12 @@ func (n *testNames) ran(d postgres.Decision) {
 			delete(m, ef.Name)
 		}
 	}
+}
+
+// fixedCatalog is a funcCatalog that never reads: it has cat.
+func fixedCatalog(cat *classify.Catalog) *funcCatalog {
+	never := time.Now().Add(100 * 365 * 24 * time.Hour)
+	return &funcCatalog{connection: "db-prod", cat: cat, loaded: never, missed: never, refresh: time.Hour, now: time.Now, log: slog.New(slog.DiscardHandler)}
 }
 
 // TestGateDecisions: the gate refuses with the rule and class, holds what needs a review,

@@ -85,6 +85,7 @@ type Gateway struct {
 	conns        map[string]*config.Connection
 	upstream     map[string]map[policy.Class]*pgconn.Config // parsed once: connection → level → login
 	limits       *sessionLimits                             // database sessions open, by identity and connection
+	functions    map[string]*funcCatalog                    // connection → the snapshot its calls are classed by
 
 	mu      sync.Mutex
 	tunnels map[string]*liveTunnel
@@ -186,6 +187,10 @@ func New(opts Options) (*Gateway, error) {
 			}
 			g.upstream[c.Name][level] = up
 		}
+	}
+	g.functions = make(map[string]*funcCatalog, len(cfg.Connections))
+	for name, levels := range g.upstream {
+		g.functions[name] = newFuncCatalog(name, catalogLogin(levels), cfg.Catalog.Refresh, g.log)
 	}
 	g.policy.Store(p)
 	g.log.Info("policy loaded", "version", short(p.Version()), "files", cfg.PolicyFiles)

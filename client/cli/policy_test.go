@@ -421,6 +421,11 @@ func TestPolicyExplainClasses(t *testing.T) {
 			[]string{"write review"}},
 		{"harmless settings are always allowed", "analytics", "set search_path = app; show search_path", "allow",
 			[]string{"always allow", "read allow"}},
+		// Without the database's catalog, a function that is not a built-in is write: the
+		// gateway decides by its catalog (functions that write are classed read).
+		{"a function of the database's own is write without a catalog", "engineering",
+			"select lower('A'), count(*) from orders; select touch_canary(); select * from orders where touch_canary() is null",
+			"review", []string{"read allow", "write review", "write review"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

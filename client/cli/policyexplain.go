@@ -148,10 +148,33 @@ func evaluateSQL(p *policy.Policy, c *classify.Classifier, id policy.Identity, c
 		return evaluation{}, fmt.Errorf("classify: %w", err)
 	}
 	items := make([]policy.Statement, len(stmts))
+	// The CLI has no database catalog: built-in functions are known by name, and the
+	// database's own are write unless the policy lists them under functions.read (the
+	// gateway judges them by its catalog; see classify.Resolver).
+	rv := classify.Resolver{
+		Listed:     func(schema, name string) bool { return p.ReadFunction(connection, schema, name) },
+		Extensions: func(name string) bool { return p.ReadExtension(connection, name) },
+	}
 	for i, s := range stmts {
 		items[i] = policy.Statement{Text: s.Text, Class: s.Class, Always: s.Always, Kind: s.Kind, Why: s.Reason}
+		if len(s.Refs) > 0 && !s.Always && s.Class != policy.Admin {
+			if res := rv.Resolve(s.Refs); classRank(res.Class) > classRank(s.Class) {
+				items[i].Class = res.Class
+				stmts[i].Class, stmts[i].Reason = res.Class, res.Reason
+			}
+		}
 	}
 	return evaluation{Evaluation: p.Evaluate(id, connection, items), stmts: stmts}, nil
+}
+
+// classRank orders the classes: read < write < ddl < admin.
+func classRank(c policy.Class) int {
+	for i, k := range policy.Classes() {
+		if k == c {
+			return i
+		}
+	}
+	return len(policy.Classes())
 }
 
 // classOf is a statement's class for people: "always" for transaction control and

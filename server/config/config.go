@@ -44,6 +44,7 @@ type Config struct {
 	Audit       Audit        // where audit events go
 	Reviews     Reviews      // approvals: who is told that a review opened
 	Limits      Limits       // what one identity, connection or statement may take of the gateway
+	Catalog     Catalog      // the snapshot of each database's functions, by which calls are classed
 }
 
 // Limits bound what a client may take of the gateway and of the databases behind it, so
@@ -59,8 +60,7 @@ type Limits struct {
 	SessionsPerConnection int
 	// StatementBytes is the largest statement text the gateway analyses and records:
 	// 1 MiB (default, and the most: the parser's own bound). A larger Query or Parse is
-	// refused unread (SQLSTATE 54000); large
-	// data goes as bind parameters or with COPY.
+	// refused unread (SQLSTATE 54000); large data goes as bind parameters or with COPY.
 	StatementBytes int
 	// InflightBytes bounds the client messages all sessions together may hold buffered in
 	// the gateway at once: 256 MiB (default). A large message waits for room, for a
@@ -74,6 +74,13 @@ func (c *Config) SessionLimit(conn *Connection) int {
 		return conn.MaxSessions
 	}
 	return c.Limits.SessionsPerConnection
+}
+
+// Catalog says how the gateway keeps its snapshot of each connection's catalog (pg_proc,
+// pg_language, pg_operator, pg_cast, pg_depend), by which it classes the calls of the
+// database's own functions. The snapshot is also read again after a session runs DDL.
+type Catalog struct {
+	Refresh time.Duration // 1m when 0: a snapshot older than this is read again before use
 }
 
 // TLS names the gateway's certificate and key, PEM files, absolute paths.

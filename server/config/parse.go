@@ -105,6 +105,15 @@ func parse(name, abs string, data []byte, env func(string) (string, bool)) (*Con
 			d.Items(v, path, func(_ int, item *yaml.Node, p string) { d.connection(c, item, p) })
 		},
 		"policy_files": func(v *yaml.Node, path string) { c.PolicyFiles = d.Strs(v, path) },
+		"catalog": func(v *yaml.Node, path string) {
+			d.Fields(v, path, map[string]func(*yaml.Node, string){
+				"refresh": func(v *yaml.Node, path string) {
+					if dur, ok := d.Duration(v, path); ok {
+						c.Catalog.Refresh = dur
+					}
+				},
+			})
+		},
 		"recording": func(v *yaml.Node, path string) {
 			d.Fields(v, path, map[string]func(*yaml.Node, string){
 				"rows_per_statement": d.setInt(&c.Recording.RowsPerStatement, 0, 10_000_000),
