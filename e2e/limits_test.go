@@ -216,25 +216,7 @@ func startHoopd(t *testing.T, extra string, env ...string) (string, *exec.Cmd) {
 		"DB_RO_USER="+pg.App.ROUser, "DB_RO_PASSWORD="+pg.App.ROPassword,
 		"DB_RW_USER="+pg.App.RWUser, "DB_RW_PASSWORD="+pg.App.RWPassword)
 	cmd.Env = append(cmd.Env, env...)
-	logs := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("hoopd log:\n%s", logs)
-		}
-	})
-	waitFor(t, "hoopd to listen", func() bool {
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	})
+	runHoopd(t, cmd, port)
 	return url, cmd
 }
 

@@ -243,25 +243,7 @@ func TestRecordingSurvivesSIGKILL(t *testing.T) {
 	start := func() *exec.Cmd {
 		cmd := exec.Command(hoopd, "--dev", "--config", filepath.Join(dir, "gateway.yaml"))
 		cmd.Env = env
-		logs := &syncBuffer{}
-		cmd.Stdout, cmd.Stderr = logs, logs
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			cmd.Process.Kill()
-			cmd.Wait()
-			if t.Failed() {
-				t.Logf("hoopd log:\n%s", logs)
-			}
-		})
-		waitFor(t, "hoopd to listen", func() bool {
-			c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
-			if err == nil {
-				c.Close()
-			}
-			return err == nil
-		})
+		runHoopd(t, cmd, port)
 		return cmd
 	}
 	first := start()
