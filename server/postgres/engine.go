@@ -561,6 +561,15 @@ func (e *Engine) connectUpstream(ctx context.Context, startup *pgproto3.StartupM
 	if err != nil {
 		return nil, nil, err
 	}
+	// pgconn may still be reading the connection in the background: a login write that
+	// took it over 15 ms (a loaded machine) starts a read that can outlive the login,
+	// blocked on the socket, and would take the database's first answer after the relay
+	// takes over: the client would wait for it forever. SyncConn ends that read (with a
+	// round trip if it must) and leaves nothing buffered, as Hijack requires.
+	if err := pc.SyncConn(cctx); err != nil {
+		pc.Close(context.Background())
+		return nil, nil, fmt.Errorf("sync upstream connection: %w", err)
+	}
 	hc, err := pc.Hijack()
 	if err != nil {
 		pc.Close(context.Background())
