@@ -15,6 +15,10 @@ import (
 // idle tunnel a frame is written at once; under load, many streams' frames share a
 // syscall. A data header is held until its body arrives, so a frame is never split.
 //
+// yamux writes a frame's header and its body as separate Writes, and a body whole: the
+// batcher knows which Write is which by the length the last data header announced, never
+// by what the bytes look like (a body can look like a header).
+//
 // Errors surface on the next Write; yamux then ends the session, as it would have.
 type batcher struct {
 	conn     net.Conn
@@ -24,7 +28,7 @@ type batcher struct {
 	mu      sync.Mutex
 	drained sync.Cond // the queue shrank, or the batcher failed
 	buf     []byte    // frames waiting to be written
-	held    bool      // buf ends with a data header whose body has not come yet
+	body    int       // bytes of body the last data header announced that have not come yet
 	err     error     // the first write error, or net.ErrClosed
 	closing bool
 
@@ -51,24 +55,36 @@ const (
 	yamuxTypeData   = 0
 )
 
-func isDataHeader(p []byte) bool {
-	return len(p) == yamuxHeaderSize && p[0] == yamuxVersion && p[1] == yamuxTypeData &&
-		binary.BigEndian.Uint32(p[8:]) > 0
+// dataLength is the body length a data frame's header announces, or 0 when p is not one.
+func dataLength(p []byte) int {
+	if len(p) != yamuxHeaderSize || p[0] != yamuxVersion || p[1] != yamuxTypeData {
+		return 0
+	}
+	return int(binary.BigEndian.Uint32(p[8:]))
 }
 
-// Write queues p. It blocks only while the queue is full.
+// held reports whether buf ends with a frame whose body has not all come: nothing is
+// written then, so that the frame is never split. The caller holds mu.
+func (b *batcher) held() bool { return b.body > 0 }
+
+// Write queues p. It blocks only while the queue is full, and never for the body of a
+// held header: nothing is written until it comes.
 func (b *batcher) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for b.err == nil && len(b.buf) >= b.maxQueue {
+	for b.err == nil && len(b.buf) >= b.maxQueue && !b.held() {
 		b.drained.Wait()
 	}
 	if b.err != nil {
 		return 0, b.err
 	}
 	b.buf = append(b.buf, p...)
-	b.held = isDataHeader(p)
-	if !b.held {
+	if b.body > 0 {
+		b.body -= min(b.body, len(p)) // the body the last data header announced
+	} else {
+		b.body = dataLength(p)
+	}
+	if !b.held() {
 		select {
 		case b.wake <- struct{}{}:
 		default:
@@ -82,7 +98,7 @@ func (b *batcher) loop() {
 	var spare []byte
 	for range b.wake {
 		b.mu.Lock()
-		if b.held || len(b.buf) == 0 {
+		if b.held() || len(b.buf) == 0 {
 			stop := b.closing || b.err != nil
 			b.mu.Unlock()
 			if stop {
@@ -109,7 +125,7 @@ func (b *batcher) loop() {
 			b.err = err
 		}
 		stop := b.err != nil || (b.closing && len(b.buf) == 0)
-		if !stop && len(b.buf) > 0 && !b.held {
+		if !stop && len(b.buf) > 0 && !b.held() {
 			select {
 			case b.wake <- struct{}{}:
 			default:

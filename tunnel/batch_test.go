@@ -7,6 +7,7 @@ import (
 	"net"
 	"sync"
 	"testing"
+	"time"
 )
 
 // recordConn records each Write as one message. A Write blocks while gate is held, so a
@@ -135,5 +136,84 @@ func TestBatcherSplitsLongQueues(t *testing.T) {
 	}
 	if !bytes.Equal(wire, sent) {
 		t.Fatal("the byte stream on the wire differs from what was written")
+	}
+}
+
+// written waits (boundedly) until rec has been sent n bytes in all; it reports whether it
+// was.
+func written(rec *recordConn, n int) bool {
+	for range 200 {
+		total := 0
+		for _, m := range rec.messages() {
+			total += len(m)
+		}
+		if total >= n {
+			return true
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return false
+}
+
+// TestBatcherBodyThatLooksLikeAHeader: a data frame's body of 12 bytes that reads like a
+// data header (version 0, type data, a length) is the body, not a new header to hold: the
+// frame goes out at once, not when some later frame comes (which on a quiet tunnel is
+// never: the session stalls). Without Close, which would flush anything held.
+func TestBatcherBodyThatLooksLikeAHeader(t *testing.T) {
+	rec := &recordConn{}
+	b := newBatcher(rec, 1<<20)
+	defer b.Close()
+	body := yamuxHeader(yamuxTypeData, 7) // 00 00 ... 00 00 00 07
+	b.Write(yamuxHeader(yamuxTypeData, uint32(len(body))))
+	b.Write(body)
+	if !written(rec, 2*yamuxHeaderSize) {
+		t.Fatalf("the frame was held: %d messages written", len(rec.messages()))
+	}
+	// The stream goes on: the next frame is a header again, held for its own body.
+	b.Write(yamuxHeader(yamuxTypeData, 3))
+	b.Write([]byte("abc"))
+	if !written(rec, 3*yamuxHeaderSize+3) {
+		t.Fatalf("the next frame was held: %d messages written", len(rec.messages()))
+	}
+}
+
+// queued is how many bytes wait in b's queue.
+func queued(b *batcher) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.buf)
+}
+
+// TestBatcherFullQueueTakesAHeldBody: with the queue filled by a data header, the write of
+// its body must not wait for the queue to drain, since nothing drains while the header is
+// held: it would deadlock the tunnel.
+func TestBatcherFullQueueTakesAHeldBody(t *testing.T) {
+	rec := &recordConn{}
+	rec.gate.Lock() // a write in flight while the queue fills
+	b := newBatcher(rec, 64)
+	defer b.Close()
+	b.Write(bytes.Repeat([]byte{'x'}, 10)) // taken by the loop, stuck in rec's Write
+	for i := 0; queued(b) > 0; i++ {
+		if i == 500 {
+			t.Fatal("the write loop never took the first write")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	b.Write(bytes.Repeat([]byte{'y'}, 2*64-yamuxHeaderSize)) // queued behind it
+	b.Write(yamuxHeader(yamuxTypeData, 5))                   // the queue is now full, and held
+	done := make(chan struct{})
+	go func() {
+		b.Write([]byte("hello"))
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		rec.gate.Unlock()
+		t.Fatal("the body's write waited on a full queue that cannot drain while its header is held")
+	}
+	rec.gate.Unlock()
+	if !written(rec, 10+2*64+5) {
+		t.Fatal("the queued frames were not written")
 	}
 }
