@@ -197,6 +197,14 @@ func TestRefusalKeepsTheSessionUsable(t *testing.T) {
 	})
 }
 
+// holdsHeld is a gate that holds for review every statement whose text says "held".
+var holdsHeld = gateFunc(func(sql string) error {
+	if strings.Contains(sql, "held") {
+		return &ReviewRequired{Reason: "held by rule test"}
+	}
+	return nil
+})
+
 // approveAll approves every held statement at once.
 type approveAll struct{}
 
@@ -209,12 +217,7 @@ func (approveAll) Hold(context.Context, HeldStatement, func(string)) (string, er
 func TestHeldRunsOnce(t *testing.T) {
 	pg := pgtest.Start(t, pgtest.WithApp())
 	conn := connWith(t, pg, func(g *Grant) {
-		g.Gate = gateFunc(func(sql string) error {
-			if strings.Contains(sql, "held") {
-				return &ReviewRequired{Reason: "held by rule test"}
-			}
-			return nil
-		})
+		g.Gate = holdsHeld
 		g.Holder = approveAll{}
 	})
 	ctx := context.Background()
@@ -240,12 +243,7 @@ func TestHeldRunsOnce(t *testing.T) {
 func TestHeldRunsOnceWhateverTheAnswers(t *testing.T) {
 	pg := pgtest.Start(t, pgtest.WithApp())
 	conn := connWith(t, pg, func(g *Grant) {
-		g.Gate = gateFunc(func(sql string) error {
-			if strings.Contains(sql, "held") {
-				return &ReviewRequired{Reason: "held by rule test"}
-			}
-			return nil
-		})
+		g.Gate = holdsHeld
 		g.Holder = approveAll{}
 	})
 	fe := conn.PgConn().Frontend()

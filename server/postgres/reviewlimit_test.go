@@ -25,12 +25,7 @@ func (limitedHolder) Hold(context.Context, HeldStatement, func(string)) (string,
 func TestReviewLimitRefusal(t *testing.T) {
 	pg := pgtest.Start(t, pgtest.WithApp())
 	conn := connWith(t, pg, func(g *Grant) {
-		g.Gate = gateFunc(func(sql string) error {
-			if strings.Contains(sql, "held") {
-				return &ReviewRequired{Reason: "held by rule test"}
-			}
-			return nil
-		})
+		g.Gate = holdsHeld
 		g.Holder = limitedHolder{}
 	})
 	ctx := context.Background()
