@@ -226,8 +226,12 @@ func topClass(items []policy.Statement) policy.Class {
 // masked as the session's record masks it, before it is cut short, so that a cut never
 // leaves part of a value the detectors would have found whole.
 func (sg *sessionGate) logDecision(p *policy.Policy, sql string, stmts []classify.Statement, items []policy.Statement, ev policy.Evaluation) {
-	if len(stmts) == 0 {
-		return
+	level := slog.LevelInfo
+	if ev.Decision != policy.Allow {
+		level = slog.LevelWarn
+	}
+	if len(stmts) == 0 || !sg.log.Enabled(context.Background(), level) {
+		return // masking the text for a line nobody keeps is work on the hot path
 	}
 	classes := make([]string, len(items))
 	for i, it := range items {
@@ -235,10 +239,6 @@ func (sg *sessionGate) logDecision(p *policy.Policy, sql string, stmts []classif
 		if it.Always {
 			classes[i] = "always"
 		}
-	}
-	level := slog.LevelInfo
-	if ev.Decision != policy.Allow {
-		level = slog.LevelWarn
 	}
 	sg.log.Log(context.Background(), level, "statement decided",
 		"decision", ev.Decision.String(),
