@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/hoopgw/hoop/internal/pgcopy"
+	"github.com/hoopgw/hoop/store"
 )
 
 // TestMaskingLeaks: an analyst reads the sample customers (names, e-mails, phones, SSNs)
@@ -224,4 +226,76 @@ func noLeaks(t *testing.T, what, got string, secrets []string) {
 	if leaks != 0 {
 		t.Fatalf("%s: %d of %d sample values reached the client unmasked", what, leaks, len(secrets))
 	}
+}
+
+// TestMaskAlertOnEvasions: the alert rule for reads of masked fields ("pii-read", on
+// mask.column events) fires on reads that evade a plain column match too: a value computed
+// from a column rule's column, one computed from a column the detectors find values in
+// (no rule names it), and a function whose lineage the gateway cannot trace. Each read's
+// mask.column event names what it masked, and none of the values reaches the client.
+func TestMaskAlertOnEvasions(t *testing.T) {
+	cfg := readFile(t, filepath.Join(sharedExamples(t), "gateway.yaml"))
+	cfg += "  alerts:\n    - name: pii-read\n      kind: mask.column\n      threshold: 1\n      by: session\n"
+	pg := sharedPG(t)
+	ctx := context.Background()
+	if err := pg.ExecIn(ctx, pg.App.DB, `CREATE OR REPLACE FUNCTION public.alert_probe(i int) RETURNS text LANGUAGE sql STABLE AS $$ SELECT ssn FROM customers WHERE id = i $$;
+		GRANT EXECUTE ON FUNCTION public.alert_probe(int) TO PUBLIC`); err != nil {
+		t.Fatal(err)
+	}
+	direct, err := pgx.Connect(ctx, pg.SuperDSN(pg.App.DB))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer direct.Close(ctx)
+	var ssn, email string
+	if err := direct.QueryRow(ctx, "select ssn, email from customers where id = 1").Scan(&ssn, &email); err != nil {
+		t.Fatal(err)
+	}
+
+	gw := startGateway(t, gatewayOptions{config: cfg})
+	for _, c := range []struct{ sql, label string }{
+		{"select 'x' || ssn from customers where id = 1", "customers.ssn"},
+		{"select reverse(email) from customers where id = 1", "customers.email"},
+		{"select alert_probe(1)", "opaque: "},
+	} {
+		t.Run(c.label, func(t *testing.T) {
+			addr, _ := gw.connect(t, gw.login(t, "ann"), "db-prod")
+			conn := connectPgx(t, addr)
+			var got string
+			if err := conn.QueryRow(ctx, c.sql).Scan(&got); err != nil {
+				t.Fatal(err)
+			}
+			conn.Close(ctx)
+			for _, secret := range []string{ssn, email, reverse(email), strings.ReplaceAll(ssn, "-", "")} {
+				if strings.Contains(got, secret) || strings.Contains(reverse(got), secret) {
+					t.Fatalf("%q returned %q, which holds a masked value", c.sql, got)
+				}
+			}
+			var event, alert *store.Event
+			waitFor(t, "the mask.column event and its alert", func() bool {
+				event, alert = nil, nil
+				gw.Store.Events(ctx, 0, func(e *store.Event) bool {
+					switch {
+					case e.Kind == "mask.column" && strings.Contains(e.Data, c.label):
+						event = e
+					case e.Kind == "alert" && event != nil && e.Session == event.Session:
+						alert = e
+					}
+					return true
+				})
+				return event != nil && alert != nil
+			})
+			if !strings.Contains(alert.Data, `"rule":"pii-read"`) {
+				t.Errorf("alert: %+v", alert)
+			}
+		})
+	}
+}
+
+func reverse(s string) string {
+	r := []rune(s)
+	for i, j := 0, len(r)-1; i < j; i, j = i+1, j-1 {
+		r[i], r[j] = r[j], r[i]
+	}
+	return string(r)
 }

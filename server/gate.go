@@ -147,7 +147,7 @@ func appendEffects(effects []postgres.Effect, i int, st classify.Statement, clas
 	case st.Deallocates != "":
 		effects = append(effects, postgres.Effect{Stmt: i, Kind: postgres.EffectDeallocate, Name: st.Deallocates})
 	case st.Declares != "":
-		effects = append(effects, postgres.Effect{Stmt: i, Kind: postgres.EffectDeclare, Name: st.Declares, Class: string(class), Hold: st.Hold})
+		effects = append(effects, postgres.Effect{Stmt: i, Kind: postgres.EffectDeclare, Name: st.Declares, Class: string(class), Hold: st.Hold, SQL: st.Text})
 	case st.Closes != "":
 		effects = append(effects, postgres.Effect{Stmt: i, Kind: postgres.EffectClose, Name: st.Closes})
 	}

@@ -68,10 +68,12 @@ type Gateway struct {
 	classifier *classify.Classifier
 	noGate     bool
 	hashKey    []byte // the key of the hash masking mode
-	gatewayID  string // this gateway's name in a shared store: "gw-…", kept in the data dir
-	logins     logins
-	reviews    *reviews
-	grants     grants
+	// sensitivity remembers which columns hold what the masking detectors find.
+	sensitivity sensitivity
+	gatewayID   string // this gateway's name in a shared store: "gw-…", kept in the data dir
+	logins      logins
+	reviews     *reviews
+	grants      grants
 	// notifyReview tells the approvers of a new review (the config's reviews.notify); nil
 	// for none.
 	notifyReview func(api.Review)
@@ -134,7 +136,7 @@ func New(opts Options) (*Gateway, error) {
 		tunnels:    make(map[string]*liveTunnel),
 		limits:     newSessionLimits(cfg),
 	}
-	if g.hashKey, err = loadHashKey(cfg.DataDir, cfg.Masking.HashKey); err != nil {
+	if g.hashKey, err = loadHashKey(context.Background(), g.store, cfg.DataDir, cfg.Masking.HashKey); err != nil {
 		return nil, err
 	}
 	g.reviews = newReviews(g, cfg.Reviews.MaxPending, cfg.Reviews.MaxPerMinute)
@@ -447,7 +449,8 @@ func (g *Gateway) grant(id identity.Identity, c *config.Connection, tunnelID, re
 	}
 	sm, _ := grant.Masker.(*sessionMasker)
 	gate.masker = sm
-	holder.params = func(ps []postgres.Param) []*string { return maskParams(sm, ps) }
+	holder.params = func(sql string, ps []postgres.Param) []*string { return maskParams(sm, sql, ps) }
+	holder.sql = sm.statement
 	holder.text = func(s string) string { return maskText(sm, s) }
 	return grant, nil
 }

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 	"github.com/hoopgw/hoop/mask"
 	"github.com/hoopgw/hoop/policy"
 	"github.com/hoopgw/hoop/server/postgres"
+	"github.com/hoopgw/hoop/store"
 )
 
 // maskRule is one policy masking rule, ready to run.
@@ -29,6 +31,9 @@ type maskRule struct {
 	name    string
 	content *mask.Masker // its detectors, in its mode; nil when it has none
 	whole   *mask.Masker // its mode, for its column rules
+	// derived is its mode for a value computed from a column it masks: partial keeps
+	// part of a value as it is stored, which a computed value is not, so it redacts.
+	derived *mask.Masker
 	columns []policy.Column
 }
 
@@ -45,7 +50,12 @@ func (g *Gateway) maskRules(p *policy.Policy, id policy.Identity, connection str
 		if err != nil {
 			return nil, fmt.Errorf("masking rule %s: %w", r.Name, err)
 		}
-		mr := maskRule{name: r.Name, whole: whole, columns: r.Columns}
+		mr := maskRule{name: r.Name, whole: whole, derived: whole, columns: r.Columns}
+		if cfg.Mode == mask.Partial {
+			if mr.derived, err = mask.New(&mask.Config{Mode: mask.Redact}); err != nil {
+				return nil, fmt.Errorf("masking rule %s: %w", r.Name, err)
+			}
+		}
 		if len(r.Detectors) > 0 {
 			for _, d := range r.Detectors {
 				md, err := mask.ParseDetector(string(d))
@@ -76,37 +86,75 @@ func anyIn(groups, set []string) bool {
 	return false
 }
 
-// loadHashKey returns the gateway's key for the hash masking mode: masking.hash_key from
-// the config, else the one in the data dir, made the first time: hashes stay equal across
-// restarts, and nobody without the key can build a dictionary of them.
-func loadHashKey(dataDir, fromConfig string) ([]byte, error) {
+// loadHashKey returns the key for the hash masking mode. masking.hash_key from the config
+// comes first. Otherwise the key is the cluster's, kept in the store, so that every
+// gateway sharing the store hashes a value alike (hashes stay joinable across gateways and
+// restarts): the first gateway to start proposes the key of its data dir
+// (mask-hash.key, kept from before keys lived in the store) or a new random one, and every
+// later one takes what the store holds. Without a store, the data dir's key is used, made
+// the first time. Nobody without the key can build a dictionary of hashes.
+func loadHashKey(ctx context.Context, st *store.Store, dataDir, fromConfig string) ([]byte, error) {
 	if fromConfig != "" {
-		key, err := hex.DecodeString(fromConfig)
-		if err != nil || len(key) < mask.MinHashKey {
-			return nil, fmt.Errorf("masking.hash_key: want at least %d hex-encoded bytes", mask.MinHashKey)
-		}
-		return key, nil
+		return decodeHashKey("masking.hash_key", fromConfig)
 	}
 	path := filepath.Join(dataDir, "mask-hash.key")
-	b, err := os.ReadFile(path)
-	if err == nil {
-		key, derr := hex.DecodeString(string(bytes.TrimSpace(b)))
-		if derr != nil || len(key) < mask.MinHashKey {
-			return nil, fmt.Errorf("mask hash key %s: want at least %d hex-encoded bytes", path, mask.MinHashKey)
+	local, err := readHashKey(path)
+	if err != nil {
+		return nil, err
+	}
+	if st == nil {
+		if local != nil {
+			return local, nil
+		}
+		key, err := newHashKey()
+		if err != nil {
+			return nil, err
+		}
+		if err := os.MkdirAll(dataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("mask hash key: %w", err)
+		}
+		if err := os.WriteFile(path, []byte(hex.EncodeToString(key)+"\n"), 0o600); err != nil {
+			return nil, fmt.Errorf("mask hash key: %w", err)
 		}
 		return key, nil
 	}
-	if !errors.Is(err, os.ErrNotExist) {
+	proposed := local
+	if proposed == nil {
+		if proposed, err = newHashKey(); err != nil {
+			return nil, err
+		}
+	}
+	v, err := st.ClusterKey(ctx, "mask-hash", hex.EncodeToString(proposed))
+	if err != nil {
 		return nil, fmt.Errorf("mask hash key: %w", err)
 	}
+	return decodeHashKey("the store's mask hash key", v)
+}
+
+// readHashKey reads a data dir's key file: nil when there is none.
+func readHashKey(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("mask hash key: %w", err)
+	}
+	return decodeHashKey("mask hash key "+path, string(bytes.TrimSpace(b)))
+}
+
+// decodeHashKey decodes a hex key, never echoing it in an error.
+func decodeHashKey(what, v string) ([]byte, error) {
+	key, err := hex.DecodeString(v)
+	if err != nil || len(key) < mask.MinHashKey {
+		return nil, fmt.Errorf("%s: want at least %d hex-encoded bytes", what, mask.MinHashKey)
+	}
+	return key, nil
+}
+
+func newHashKey() ([]byte, error) {
 	key := make([]byte, 32)
 	if _, err := rand.Read(key); err != nil {
-		return nil, fmt.Errorf("mask hash key: %w", err)
-	}
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("mask hash key: %w", err)
-	}
-	if err := os.WriteFile(path, []byte(hex.EncodeToString(key)+"\n"), 0o600); err != nil {
 		return nil, fmt.Errorf("mask hash key: %w", err)
 	}
 	return key, nil
@@ -133,11 +181,14 @@ type sessionMasker struct {
 	stmtCounts  mask.Counts
 	stmtColumns map[string]int // "customers.ssn" → 3
 
+	flowCache map[flowKey][]classify.Flow // the lineage of recent statements' results
+
 	// statement's last text, masked under these rules: the gate's log line and the
 	// record of the same statement mask it once, and a prepared statement brings its text
 	// again at each Execute. Used on the client's side only.
 	lastRules           *ruleSet
 	lastSQL, lastMasked string
+	lastParams          []int
 }
 
 type ruleSet struct {
@@ -187,6 +238,10 @@ func (sm *sessionMasker) takeStatement() map[string]int {
 		}
 	}
 	for c, n := range sm.stmtColumns {
+		if strings.HasPrefix(c, "opaque: ") {
+			out[c] = n // a column masked whole because its lineage could not be traced
+			continue
+		}
 		out["column:"+c] = n
 	}
 	sm.stmtCounts = mask.Counts{}
@@ -194,20 +249,29 @@ func (sm *sessionMasker) takeStatement() map[string]int {
 	return out
 }
 
-// statement masks a statement's text as maskText does, remembering the last one. A nil
-// sm returns sql.
+// statement masks a statement's text, remembering the last one: the literals that go
+// into or are compared with masked columns (literals), then what the detectors find. A
+// nil sm returns sql.
 func (sm *sessionMasker) statement(sql string) string {
+	m, _ := sm.statementParams(sql)
+	return m
+}
+
+// statementParams is statement, with the bind parameters ($n) that go into or are
+// compared with masked columns.
+func (sm *sessionMasker) statementParams(sql string) (string, []int) {
 	if sm == nil {
-		return sql
+		return sql, nil
 	}
 	sm.rules() // the rules in force after a reload
 	set := sm.set.Load()
 	if set == sm.lastRules && sql == sm.lastSQL {
-		return sm.lastMasked
+		return sm.lastMasked, sm.lastParams
 	}
-	m := maskText(sm, sql)
-	sm.lastRules, sm.lastSQL, sm.lastMasked = set, sql, m
-	return m
+	lit, params := sm.literals(sql)
+	m := maskText(sm, lit)
+	sm.lastRules, sm.lastSQL, sm.lastMasked, sm.lastParams = set, sql, m, params
+	return m, params
 }
 
 func (sm *sessionMasker) hasColumnRules() bool { return hasColumnRules(sm.rules()) }
@@ -283,185 +347,6 @@ func (sm *sessionMasker) Close() {
 	sm.cat.close()
 }
 
-// Rows implements postgres.Masker.
-func (sm *sessionMasker) Rows(fields []pgproto3.FieldDescription, formats []int16) (postgres.RowMasker, error) {
-	cols := make([]colPlan, len(fields))
-	rules := sm.rules()
-	set := sm.set.Load()
-	byColumn := hasColumnRules(rules)
-	for i, f := range fields {
-		cols[i] = colPlan{oid: f.DataTypeOID, binary: formats[i] == 1}
-		if f.TableOID == 0 || !byColumn {
-			continue
-		}
-		table, column, err := sm.cat.column(f.TableOID, f.TableAttributeNumber)
-		if err != nil {
-			return nil, err
-		}
-		for _, r := range rules {
-			for _, c := range r.columns {
-				if c.Column == column.name && (c.Table == "*" || c.Table == table.name || c.Table == table.schema+"."+table.name) {
-					cols[i].whole = r.whole
-					cols[i].label = table.name + "." + column.name
-				}
-			}
-		}
-	}
-	return &rowMasker{sm: sm, set: set, cols: cols}, nil
-}
-
-// colPlan is how one column's values are masked.
-type colPlan struct {
-	oid    uint32
-	binary bool
-	whole  *mask.Masker // a column rule's: the whole value, whatever it holds
-	label  string       // the column a rule masks: "customers.ssn"
-}
-
-type rowMasker struct {
-	sm   *sessionMasker
-	set  *ruleSet // the rules it was planned with
-	cols []colPlan
-	buf  []byte
-}
-
-// Stale implements postgres.RowMasker.
-func (rm *rowMasker) Stale() bool {
-	cur := rm.sm.set.Load()
-	return cur != rm.set || (rm.sm.g != nil && rm.sm.g.Policy() != cur.policy)
-}
-
-// Type OIDs whose values are text, in both formats.
-var textTypes = map[uint32]bool{25: true, 1043: true, 1042: true, 19: true, 142: true, 705: true, 0: true}
-
-const (
-	oidJSON  = 114
-	oidJSONB = 3802
-	oidBytea = 17
-)
-
-// Value implements postgres.RowMasker.
-func (rm *rowMasker) Value(col int, v []byte) ([]byte, bool) {
-	c := rm.cols[col]
-	if c.whole != nil {
-		rm.sm.columns++
-		if rm.sm.stmtColumns == nil {
-			rm.sm.stmtColumns = make(map[string]int)
-		}
-		rm.sm.stmtColumns[c.label]++
-		if textTypes[c.oid] {
-			out, null := c.whole.MaskWhole(rm.buf[:0], v)
-			rm.buf = out
-			return out, null
-		}
-		return standIn(c.oid, c.binary) // json "null", a zero, an empty bytea...
-	}
-	text, ok := rm.asText(c, v)
-	if !ok {
-		// A value the gateway cannot read as text: scan its bytes anyway, and send NULL
-		// rather than a value in which something was found.
-		if m := rm.sm.content(v, false); !sameBytes(m, v) {
-			return nil, true
-		}
-		return v, false
-	}
-	json := c.oid == oidJSON || c.oid == oidJSONB
-	masked := rm.sm.content(text, json)
-	if sameBytes(masked, text) {
-		return v, false
-	}
-	switch {
-	case textTypes[c.oid]:
-		return masked, false
-	case json && !c.binary:
-		return masked, false
-	case c.oid == oidJSONB && c.binary:
-		return append([]byte{1}, masked...), false
-	case c.oid == oidJSON:
-		return masked, false
-	}
-	// A number, a bytea or another type that held something a detector found: a
-	// stand-in of the type, so the client can still decode the row.
-	return standIn(c.oid, c.binary)
-}
-
-// asText returns the text the detectors read for a value: the value itself for text
-// types and in text format, the decimal digits of a binary integer, the bytes of a
-// bytea, the document of binary jsonb. ok is false for binary values of other types.
-func (rm *rowMasker) asText(c colPlan, v []byte) ([]byte, bool) {
-	switch {
-	case c.oid == oidBytea && !c.binary:
-		if b, err := hex.DecodeString(string(bytes.TrimPrefix(v, []byte(`\x`)))); err == nil {
-			return b, true
-		}
-		return v, true
-	case !c.binary || textTypes[c.oid] || c.oid == oidJSON || c.oid == oidBytea:
-		return v, true
-	case c.oid == oidJSONB:
-		if len(v) > 0 && v[0] == 1 {
-			return v[1:], true
-		}
-		return nil, false
-	case c.oid == 20 && len(v) == 8:
-		return strconv.AppendInt(nil, int64(binary.BigEndian.Uint64(v)), 10), true
-	case c.oid == 23 && len(v) == 4:
-		return strconv.AppendInt(nil, int64(int32(binary.BigEndian.Uint32(v))), 10), true
-	case c.oid == 21 && len(v) == 2:
-		return strconv.AppendInt(nil, int64(int16(binary.BigEndian.Uint16(v))), 10), true
-	case c.oid == oidNumeric:
-		return numericText(v)
-	}
-	return nil, false
-}
-
-const oidNumeric = 1700
-
-// numericText writes a binary numeric as its decimal digits (sign, integer part, a '.'
-// and the fraction), so that a card number kept as numeric is found like in text format.
-func numericText(v []byte) ([]byte, bool) {
-	if len(v) < 8 {
-		return nil, false
-	}
-	ndigits := int(binary.BigEndian.Uint16(v[0:]))
-	weight := int(int16(binary.BigEndian.Uint16(v[2:])))
-	sign := binary.BigEndian.Uint16(v[4:])
-	if len(v) != 8+2*ndigits || sign == 0xC000 || sign == 0xD000 || sign == 0xF000 { // NaN, ±Infinity
-		return nil, sign >= 0xC000 && len(v) == 8+2*ndigits
-	}
-	var out []byte
-	if sign == 0x4000 {
-		out = append(out, '-')
-	}
-	digit := func(i int) int {
-		if i < 0 || i >= ndigits {
-			return 0
-		}
-		return int(binary.BigEndian.Uint16(v[8+2*i:]))
-	}
-	if weight < 0 {
-		out = append(out, '0')
-	}
-	for i := 0; i <= weight; i++ {
-		d := digit(i)
-		if i == 0 {
-			out = strconv.AppendInt(out, int64(d), 10)
-		} else {
-			out = append(out, byte('0'+d/1000), byte('0'+d/100%10), byte('0'+d/10%10), byte('0'+d%10))
-		}
-	}
-	if ndigits > weight+1 {
-		out = append(out, '.')
-		for i := max(weight+1, 0); i < ndigits; i++ {
-			if i < 0 {
-				continue
-			}
-			d := digit(i)
-			out = append(out, byte('0'+d/1000), byte('0'+d/100%10), byte('0'+d/10%10), byte('0'+d%10))
-		}
-	}
-	return out, true
-}
-
 func standIn(oid uint32, binary bool) ([]byte, bool) {
 	var b []byte
 	var ok bool
@@ -478,95 +363,4 @@ func standIn(oid uint32, binary bool) ([]byte, bool) {
 
 func sameBytes(a, b []byte) bool {
 	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
-}
-
-// catalog looks up table and column names by OID on a connection of its own to the
-// database, with the session's credential, once per table.
-type catalog struct {
-	cfg    *pgconn.Config
-	conn   *pgconn.PgConn
-	tables map[uint32]*tableInfo
-}
-
-type tableInfo struct {
-	schema, name string
-	columns      map[uint16]columnInfo
-}
-
-type columnInfo struct {
-	name      string
-	typ       uint32 // the type's OID
-	dropped   bool
-	generated bool
-	attnum    uint16
-}
-
-func (c *catalog) column(oid uint32, attnum uint16) (*tableInfo, columnInfo, error) {
-	t, ok := c.tables[oid]
-	if !ok {
-		var err error
-		if t, err = c.load(oid); err != nil {
-			return nil, columnInfo{}, err
-		}
-		c.tables[oid] = t
-	}
-	col, ok := t.columns[attnum]
-	if !ok {
-		return nil, columnInfo{}, fmt.Errorf("catalog: table %s.%s has no column %d", t.schema, t.name, attnum)
-	}
-	return t, col, nil
-}
-
-func (c *catalog) load(oid uint32) (*tableInfo, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := c.connect(ctx); err != nil {
-		return nil, err
-	}
-	res := c.conn.ExecParams(ctx,
-		`SELECT n.nspname, c.relname, a.attnum, a.attname, a.atttypid, a.attisdropped, a.attgenerated <> '' FROM pg_catalog.pg_class c
-		 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-		 JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid
-		 WHERE c.oid = $1 AND a.attnum > 0`,
-		[][]byte{[]byte(strconv.FormatUint(uint64(oid), 10))}, []uint32{26}, nil, nil).Read()
-	if res.Err != nil {
-		return nil, fmt.Errorf("catalog lookup of table %d: %w", oid, res.Err)
-	}
-	if len(res.Rows) == 0 {
-		return nil, fmt.Errorf("catalog lookup of table %d: not found", oid)
-	}
-	t := &tableInfo{schema: string(res.Rows[0][0]), name: string(res.Rows[0][1]), columns: make(map[uint16]columnInfo)}
-	for _, r := range res.Rows {
-		n, err := strconv.Atoi(string(r[2]))
-		if err != nil {
-			return nil, fmt.Errorf("catalog lookup of table %d: %w", oid, err)
-		}
-		typ, err := strconv.ParseUint(string(r[4]), 10, 32)
-		if err != nil {
-			return nil, fmt.Errorf("catalog lookup of table %d: %w", oid, err)
-		}
-		t.columns[uint16(n)] = columnInfo{name: string(r[3]), typ: uint32(typ), dropped: string(r[5]) == "t",
-			generated: string(r[6]) == "t", attnum: uint16(n)}
-	}
-	return t, nil
-}
-
-func (c *catalog) connect(ctx context.Context) error {
-	if c.conn != nil {
-		return nil
-	}
-	conn, err := pgconn.ConnectConfig(ctx, c.cfg)
-	if err != nil {
-		return fmt.Errorf("catalog connection: %w", err)
-	}
-	c.conn = conn
-	return nil
-}
-
-func (c *catalog) close() {
-	if c.conn != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_ = c.conn.Close(ctx)
-	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -526,7 +527,7 @@ func (sr *sessionRecorder) Statement(in postgres.StatementInfo) (postgres.Outcom
 	sr.seq++
 	now := time.Now()
 	// The record's parts in one allocation: one is made per statement.
-	rec := &sentRecord{st: store.Statement{SessionID: sr.id, Seq: sr.seq, StartedAt: now, SQL: sr.sqlText(in.SQL), Params: sr.params(in.Params),
+	rec := &sentRecord{st: store.Statement{SessionID: sr.id, Seq: sr.seq, StartedAt: now, SQL: sr.sqlText(in.SQL), Params: sr.params(in.SQL, in.Params),
 		State: store.StateSent, ReviewID: in.ReviewID}}
 	st := &rec.st
 	d := in.Decision // an Execute's: the statement's it runs
@@ -599,13 +600,20 @@ func maskText(masker *sessionMasker, s string) string {
 	return string(masker.scan([]byte(s), false, false))
 }
 
-func (sr *sessionRecorder) params(ps []postgres.Param) []*string { return maskParams(sr.masker, ps) }
+func (sr *sessionRecorder) params(sql string, ps []postgres.Param) []*string {
+	return maskParams(sr.masker, sql, ps)
+}
 
-// maskParams renders bind parameters for a record or a review: text ones masked, binary
-// ones as hex (masked to a marker when a detector finds anything in their bytes).
-func maskParams(masker *sessionMasker, ps []postgres.Param) []*string {
+// maskParams renders the bind parameters of statement sql for a record or a review: text
+// ones masked, binary ones as hex (masked to a marker when a detector finds anything in
+// their bytes); those that go into or are compared with a masked column masked whole.
+func maskParams(masker *sessionMasker, sql string, ps []postgres.Param) []*string {
 	if len(ps) == 0 {
 		return nil
+	}
+	var whole []int
+	if masker != nil {
+		_, whole = masker.statementParams(sql)
 	}
 	out := make([]*string, len(ps))
 	for i, p := range ps {
@@ -614,6 +622,8 @@ func maskParams(masker *sessionMasker, ps []postgres.Param) []*string {
 		}
 		var v string
 		switch {
+		case slices.Contains(whole, i+1):
+			v = "[REDACTED]" // a masked column's value
 		case p.Omitted > 0:
 			v = fmt.Sprintf("[%d bytes: too large to record]", p.Omitted)
 		case !p.Binary:
@@ -750,6 +760,8 @@ func (o *outcome) Done() {
 		for k, n := range st.Masking {
 			if c, ok := strings.CutPrefix(k, "column:"); ok {
 				cols = append(cols, c)
+			} else if strings.HasPrefix(k, "opaque: ") {
+				cols = append(cols, k) // masked whole, its lineage not traced: maybe an evasion
 			}
 			metrics.masked.WithLabelValues(k).Add(float64(n))
 		}

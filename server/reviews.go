@@ -100,15 +100,27 @@ func (e *reviewError) Error() string { return e.msg }
 // HTTPStatus is the status a web page shows the refusal with.
 func (e *reviewError) HTTPStatus() int { return e.status }
 
+// sqlText masks a held statement's text as the session's record does.
+func (h *sessionHolder) sqlText(sql string) string {
+	if h.sql == nil {
+		if h.text != nil {
+			return h.text(sql)
+		}
+		return sql
+	}
+	return h.sql(sql)
+}
+
 // sessionHolder holds one session's statements; it implements postgres.Holder.
 type sessionHolder struct {
 	g          *Gateway
 	who        identity.Identity
 	connection string
-	session    func() string                    // the session's record id, once it has one
-	params     func([]postgres.Param) []*string // masks parameters for the review
-	text       func(string) string              // masks texts for the review, as the session's record does
-	notify     func(level, text string)         // hoop connect's stderr
+	session    func() string                                   // the session's record id, once it has one
+	params     func(sql string, ps []postgres.Param) []*string // masks a statement's parameters for the review
+	text       func(string) string                             // masks texts for the review, as the session's record does
+	sql        func(string) string                             // masks a statement's text for the review, as the session's record does
+	notify     func(level, text string)                        // hoop connect's stderr
 }
 
 // Hold implements postgres.Holder.
@@ -140,7 +152,7 @@ func (h *sessionHolder) Hold(ctx context.Context, st postgres.HeldStatement, not
 	}
 	r := &review{
 		r: api.Review{ID: id, Kind: api.ReviewStatement, State: api.ReviewPending, Requester: h.who.String(),
-			Groups: nonNil(h.who.Groups), Connection: h.connection, SQL: mask(st.SQL), Params: h.params(st.Params),
+			Groups: nonNil(h.who.Groups), Connection: h.connection, SQL: h.sqlText(st.SQL), Params: h.params(st.SQL, st.Params),
 			Rule: ruleOf(st.Reason), Reason: mask(st.Reason), Created: now, Expires: now.Add(expires), MinApprovals: min,
 			URL: strings.TrimRight(h.g.cfg.PublicURL, "/") + "/reviews/" + id},
 		requester: h.who,

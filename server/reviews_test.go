@@ -110,7 +110,7 @@ func reviewsGateway(t *testing.T) *Gateway {
 // holdDetached opens a review of sql for who as hoop exec --wait 0 does, and returns its id.
 func holdDetached(t *testing.T, g *Gateway, who identity.Identity, sql string) (string, error) {
 	t.Helper()
-	h := &sessionHolder{g: g, who: who, connection: "db-prod", params: func(ps []postgres.Param) []*string { return maskParams(nil, ps) }}
+	h := &sessionHolder{g: g, who: who, connection: "db-prod", params: func(sql string, ps []postgres.Param) []*string { return maskParams(nil, sql, ps) }}
 	st := postgres.HeldStatement{SQL: sql, Reason: "held by rule engineers-read-prod: write statements on db-prod need an approval",
 		HoldOptions: postgres.HoldOptions{Detach: true}}
 	id, err := h.Hold(context.Background(), st, func(string) {})

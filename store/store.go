@@ -350,6 +350,13 @@ var migrations = []string{
 		last_hash BLOB NOT NULL,
 		data      TEXT NOT NULL
 	);`,
+
+	// Keys every gateway sharing the store must agree on (the masking hash key).
+	`CREATE TABLE cluster_keys (
+		name       TEXT PRIMARY KEY,
+		value      TEXT NOT NULL,
+		created_at BIGINT NOT NULL
+	);`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

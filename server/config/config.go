@@ -215,9 +215,10 @@ func (c Credential) GoString() string { return fmt.Sprintf("config.Credential{Us
 
 // Masking is the gateway's side of masking; the rules are in the policy.
 type Masking struct {
-	// HashKey is the hash mode's HMAC key, hex: "${HOOP_MASK_HASH_KEY}". Gateways that
-	// must give equal hashes for equal values share it. "" keeps one in
-	// data_dir/mask-hash.key, made on first use.
+	// HashKey is the hash mode's HMAC key, hex: "${HOOP_MASK_HASH_KEY}". "" uses the
+	// cluster's key, kept in the store and made by the first gateway to start (from its
+	// data_dir/mask-hash.key when it has one), so every gateway sharing the store hashes
+	// alike; without a store, data_dir/mask-hash.key, made on first use.
 	HashKey string
 }
 

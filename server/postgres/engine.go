@@ -154,7 +154,7 @@ type Effect struct {
 	Name  string     // the statement or cursor: "get_user"
 	All   bool       // EffectDeallocate, EffectClose: every one (DEALLOCATE ALL, CLOSE ALL, DISCARD ALL)
 	Class string     // EffectPrepare, EffectDeclare: the class of what it prepares or declares: "read"
-	SQL   string     // EffectPrepare: the statement's text, for the record of each run
+	SQL   string     // EffectPrepare, EffectDeclare: the statement's text, for the record of each run and to mask a cursor's rows
 	Hold  bool       // EffectDeclare: WITH HOLD, the cursor outlives its transaction
 }
 

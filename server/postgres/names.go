@@ -62,6 +62,7 @@ type portalEntry struct {
 	stmtName  string     // the statement it was bound from: "" the unnamed one
 	stmt      *stmtEntry // that statement; nil for a SQL cursor, or a statement not known
 	class     string     // what running it more does: its statement's class, or its DECLARE's
+	sql       string     // a SQL cursor: the text of its DECLARE, for masking its rows
 	params    []Param    // Bind's parameters, for the record
 	cursor    bool       // made by SQL DECLARE
 	hold      bool       // DECLARE ... WITH HOLD: outlives its transaction once committed
@@ -278,6 +279,32 @@ func (n *names) portal(name string) (p *portalEntry, unsure bool) {
 	return p, unsure || !known
 }
 
+// PreparedText implements NameTexts: the prepared statement as PostgreSQL has it, or as
+// it will have it once what is pending succeeds.
+func (n *names) PreparedText(name string) (string, bool) {
+	e := n.stmt(name)
+	if e == nil {
+		return "", false
+	}
+	return e.sql, true
+}
+
+// CursorText implements NameTexts.
+func (n *names) CursorText(name string) (string, bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	p := n.portals[name]
+	for _, c := range n.pending {
+		if c.portal && (c.name == name || c.all) {
+			p = c.port
+		}
+	}
+	if p == nil || !p.cursor {
+		return "", false
+	}
+	return p.sql, true
+}
+
 // Statement implements Names.
 func (n *names) Statement(name string) []string {
 	n.mu.Lock()
@@ -325,7 +352,7 @@ func (n *names) effectChanges(d Decision, held *heldUse) []*change {
 		case EffectDeallocate:
 		case EffectDeclare:
 			c.portal = true
-			c.port = &portalEntry{class: ef.Class, cursor: true, hold: ef.Hold}
+			c.port = &portalEntry{class: ef.Class, cursor: true, hold: ef.Hold, sql: ef.SQL}
 		case EffectClose:
 			c.portal = true
 		}

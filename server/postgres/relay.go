@@ -361,10 +361,13 @@ func (s *session) decide(typ byte, body []byte) error {
 			return s.forward(msgSync, nil)
 		}
 		e := expectation{kind: 'Z', out: out}
+		e.query = s.effects(d, held)
 		if s.masker != nil {
 			e.sql = sql
+			if e.query == nil {
+				e.query = &queryRun{} // counts the statements run, to tell whose result arrives
+			}
 		}
-		e.query = s.effects(d, held)
 		s.push(e)
 		return s.forward(typ, body)
 
@@ -826,6 +829,7 @@ func (s *session) track(typ byte, out *reply) error {
 		out.send = !head.own
 	case 'T', 'n': // RowDescription, NoData
 		if rs, ok := res.seen[string(out.body)]; ok && typ == 'T' && head.kind != 'D' {
+			rs.ref = s.resultRef(head)
 			res.cur = rs
 			if head.out != nil {
 				head.out.Columns(rs.shape.fields)
@@ -852,7 +856,7 @@ func (s *session) track(typ byte, out *reply) error {
 		}
 		// A simple Query's statement: its rows follow. The same query sends the same
 		// description each time, so its rowSet (and masker) is kept by it (above).
-		res.cur = &rowSet{shape: resultShape{fields: fields, formats: fieldFormats(fields)}}
+		res.cur = &rowSet{shape: resultShape{fields: fields, formats: fieldFormats(fields)}, ref: s.resultRef(head)}
 		if head.out != nil {
 			head.out.Columns(fields)
 		}
@@ -868,7 +872,7 @@ func (s *session) track(typ byte, out *reply) error {
 				if !ok && res.m != nil {
 					return errLostTrack
 				}
-				res.exec = &rowSet{shape: shape}
+				res.exec = &rowSet{shape: shape, ref: s.resultRef(head)}
 				if head.out != nil {
 					head.out.Columns(shape.fields)
 				}
@@ -957,6 +961,17 @@ func (s *session) track(typ byte, out *reply) error {
 		out.send = !res.dropping
 	}
 	return nil
+}
+
+// resultRef says which statement the result now arriving for head comes from: the
+// statement of a Query's text that runs now (as many have completed before it), or the one
+// an Execute runs.
+func (s *session) resultRef(head expectation) ResultRef {
+	ref := ResultRef{SQL: head.sql, Names: s.names}
+	if head.kind == 'Z' && head.query != nil {
+		ref.Nth = head.query.ran
+	}
+	return ref
 }
 
 // completed follows a CommandComplete: the next statement of the Query (or the Execute)

@@ -11,10 +11,10 @@ import (
 // Masker masks what the database sends back in one session, before the client sees it.
 // The engine calls it from one goroutine.
 type Masker interface {
-	// Rows is called when a result's first row arrives, with its columns and the format of
-	// each (0 text, 1 binary). An error ends the session: rows it cannot mask are never
-	// sent raw.
-	Rows(fields []pgproto3.FieldDescription, formats []int16) (RowMasker, error)
+	// Rows is called when a result's first row arrives, with the statement it comes from,
+	// its columns and the format of each (0 text, 1 binary). An error ends the session:
+	// rows it cannot mask are never sent raw.
+	Rows(ref ResultRef, fields []pgproto3.FieldDescription, formats []int16) (RowMasker, error)
 	// Text masks free text: error and notice fields, notification payloads. It returns
 	// src itself when it finds nothing.
 	Text(src []byte) []byte
@@ -29,6 +29,25 @@ type CopyRef struct {
 	SQL    string // a simple Query's text, or the statement an Execute runs
 	Nth    int    // 0 for the text's first COPY ... TO STDOUT, 1 for the second…
 	Binary bool   // the CopyOutResponse's format
+}
+
+// ResultRef says which statement a result comes from, so that the masker can trace its
+// computed columns back to the table columns they are made of.
+type ResultRef struct {
+	SQL string // a simple Query's text, or the statement an Execute runs
+	Nth int    // which statement of SQL: 0 for the first
+	// Names resolves what an EXECUTE or a FETCH in SQL runs: the text that prepared the
+	// statement, or that declared the cursor.
+	Names NameTexts
+}
+
+// NameTexts resolves names of the session to the SQL text that made them.
+type NameTexts interface {
+	// PreparedText returns the text of the PREPARE (or protocol-level Parse) that made
+	// prepared statement name.
+	PreparedText(name string) (string, bool)
+	// CursorText returns the text of the DECLARE that opened cursor name.
+	CursorText(name string) (string, bool)
 }
 
 // CopyRows masks the rows of one COPY TO STDOUT.
@@ -75,7 +94,9 @@ type resultShape struct {
 // rowSet is a result whose rows are arriving, with its masker made on the first row.
 type rowSet struct {
 	shape resultShape
+	ref   ResultRef // the statement the rows now arriving come from
 	rm    RowMasker
+	rmRef ResultRef // the statement rm was made for
 }
 
 func newResults(m Masker) *results {
@@ -126,12 +147,12 @@ func decodeFields(body []byte) ([]pgproto3.FieldDescription, error) {
 // maskRow returns the DataRow body with its values masked: body itself when nothing
 // changed.
 func (r *results) maskRow(rs *rowSet, body []byte) ([]byte, error) {
-	if rs.rm == nil || rs.rm.Stale() {
-		rm, err := r.m.Rows(rs.shape.fields, rs.shape.formats)
+	if rs.rm == nil || rs.rm.Stale() || rs.rmRef.Nth != rs.ref.Nth || rs.rmRef.SQL != rs.ref.SQL {
+		rm, err := r.m.Rows(rs.ref, rs.shape.fields, rs.shape.formats)
 		if err != nil {
 			return nil, fmt.Errorf("mask results: %w", err)
 		}
-		rs.rm = rm
+		rs.rm, rs.rmRef = rm, rs.ref
 	}
 	if len(body) < 2 {
 		return nil, errors.New("malformed DataRow")

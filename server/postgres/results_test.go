@@ -38,7 +38,7 @@ func (m *fakeMasker) CopyOut(c CopyRef) (CopyRows, error) {
 type fakeCopy struct{}
 
 func (fakeCopy) Row(src []byte) ([]byte, error) { return maskWord(src), nil }
-func (m *fakeMasker) Rows(fields []pgproto3.FieldDescription, formats []int16) (RowMasker, error) {
+func (m *fakeMasker) Rows(_ ResultRef, fields []pgproto3.FieldDescription, formats []int16) (RowMasker, error) {
 	m.rows++
 	return fakeRows{fields: fields, formats: formats}, nil
 }
