@@ -11,7 +11,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/big"
+	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"net/url"
 	"os"
@@ -27,6 +30,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/hoopgw/hoop/api"
 )
 
 // The evasion corpus: an analyst (ann, masked by the example policy: partial mode, every
@@ -99,14 +104,16 @@ func (r canaryRow) secrets() []string {
 func canarySchema(roUser string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `CREATE TABLE %[1]s (id int PRIMARY KEY, name text, order_no text, uid uuid, created date, amount numeric(10,2),
-	email text, phone text, ssn text, card text, card_n numeric, card_i int8, ip inet, net cidr, mac macaddr, iban text, note text, doc jsonb);
+	email text, phone text, ssn text, card text, card_n numeric, card_i int8, ip inet, net cidr, mac macaddr, iban text, note text, doc jsonb,
+	tags text[]);
 `, evasionTable)
 	for _, r := range canaryRows {
 		doc, _ := json.Marshal(map[string]string{"email": r.email, "ip": r.ip, "card": r.card, "plan": "gold"})
-		fmt.Fprintf(&b, "INSERT INTO %s VALUES (%d, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s);\n", evasionTable,
+		fmt.Fprintf(&b, "INSERT INTO %s VALUES (%d, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, ARRAY['vip', %s, %s]);\n", evasionTable,
 			r.id, sqlQuote(r.name), sqlQuote(r.orderNo), sqlQuote(r.uid), sqlQuote(r.created), r.amount,
 			sqlQuote(r.email), sqlQuote(r.phone), sqlQuote(r.ssn), sqlQuote(r.card), digitsOf(r.card), digitsOf(r.card),
-			sqlQuote(r.ip), sqlQuote(r.netAddr+"/"+r.netLen), sqlQuote(r.mac), sqlQuote(r.iban), sqlQuote(r.note), sqlQuote(string(doc)))
+			sqlQuote(r.ip), sqlQuote(r.netAddr+"/"+r.netLen), sqlQuote(r.mac), sqlQuote(r.iban), sqlQuote(r.note), sqlQuote(string(doc)),
+			sqlQuote(r.email), sqlQuote(r.orderNo))
 	}
 	fmt.Fprintf(&b, `CREATE VIEW %[2]s AS SELECT id, name, email, card, ssn, ip FROM %[1]s;
 CREATE FUNCTION %[3]s(int) RETURNS text LANGUAGE sql STABLE AS 'SELECT card FROM %[1]s WHERE id = $1';
@@ -140,10 +147,15 @@ type statementSecrets struct {
 	newPhone    string // written into customers.phone: ten digits no detector takes for a phone
 	newSSN      string // written into customers.ssn, bare
 	paramSSN    string // a bind parameter compared with customers.ssn, bare
+	// An engineer's writes, held for review: the review, its notifications and the
+	// recording show approvers the statement.
+	reviewPhone string // written into customers.phone by a held UPDATE, bare
+	reviewSSN   string // compared with customers.ssn in the held UPDATE, bare
+	reviewParam string // a bind parameter written into customers.phone by a held UPDATE
 }
 
 func (s statementSecrets) list() []string {
-	return []string{s.custSSN, s.custSSNBare, s.custPhone, s.newPhone, s.newSSN, s.paramSSN}
+	return []string{s.custSSN, s.custSSNBare, s.custPhone, s.newPhone, s.newSSN, s.paramSSN, s.reviewPhone, s.reviewSSN, s.reviewParam}
 }
 
 // evasionQuery is one entry of the corpus, as the Python scripts read it from JSON.
@@ -154,6 +166,9 @@ type evasionQuery struct {
 	Exec   bool     `json:"exec,omitempty"`   // run for its effect (SET): no rows
 	Params []string `json:"params,omitempty"` // bind parameters: only pgx runs such an entry
 	Direct bool     `json:"-"`                // also run directly (false for statement-text entries)
+	// Keep are ordinary values the output must still hold: a pass-through array, record or
+	// JSON value is masked element by element, the rest of it survives.
+	Keep []string `json:"-"`
 }
 
 // evasionCorpus builds the queries. sts holds the statement-text literals.
@@ -269,6 +284,14 @@ func evasionCorpus(sts statementSecrets) []evasionQuery {
 	} {
 		add(classBinary, "SELECT "+e+from)
 	}
+	keep := func(class, sql string, values ...string) {
+		add(class, sql)
+		qs[len(qs)-1].Keep = values
+	}
+	keep(classBinary, "SELECT tags"+from, "vip", canaryRows[0].orderNo, canaryRows[4].orderNo)
+	keep(classBinary, "SELECT id, tags, doc"+from, "vip", "gold", canaryRows[2].orderNo)
+	keep(classExpr, "SELECT c.* FROM "+evasionTable+" c ORDER BY id", canaryRows[0].name, canaryRows[3].orderNo, canaryRows[4].uid, "gold", "vip")
+	keep(classExpr, "SELECT *"+from, canaryRows[1].name, canaryRows[2].orderNo, canaryRows[3].uid, "gold", "vip")
 	for _, q := range []string{"SELECT array_agg(ip) FROM %s", "SELECT array_agg(card_n) FROM %s", "SELECT array_agg(net) FROM %s",
 		"SELECT array_agg(ROW(card_i, ip)) FROM %s", "SELECT array_agg(doc) FROM %s"} {
 		add(classBinary, fmt.Sprintf(q, evasionTable))
@@ -442,6 +465,7 @@ func doEvasion(t *testing.T) *evasionRun {
 	super.Close(ctx)
 	sts.custSSNBare = digitsOf(sts.custSSNBare)
 	sts.newPhone, sts.newSSN, sts.paramSSN = "4155550148", "321549876", "219099991"
+	sts.reviewPhone, sts.reviewSSN, sts.reviewParam = "6465550177", "457219034", "2125550143"
 
 	run := &evasionRun{queries: evasionCorpus(sts), sts: sts, through: map[string]map[string]string{}, direct: map[string]map[string]string{},
 		missing: map[string]string{}, kept: map[string]string{}}
@@ -455,7 +479,19 @@ func doEvasion(t *testing.T) *evasionRun {
 	writeFile(t, filepath.Join(dir, "psycopg_run.py"), psycopgScript)
 	python := evasionPython()
 
-	gw := startGateway(t, gatewayOptions{})
+	// Review notifications go to a webhook that keeps them.
+	var hookMu sync.Mutex
+	var hooks []string
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		hookMu.Lock()
+		hooks = append(hooks, r.URL.Path+" "+string(b))
+		hookMu.Unlock()
+	}))
+	t.Cleanup(hook.Close)
+	cfg := readFile(t, filepath.Join(sharedExamples(t), "gateway.yaml")) +
+		"\nreviews:\n  notify:\n    - type: webhook\n      url: " + hook.URL + "/hook\n"
+	gw := startGateway(t, gatewayOptions{config: cfg})
 	addr, _ := gw.connect(t, gw.login(t, "ann"), "db-prod")
 	through, direct := dsn(addr), pg.DSN(pg.App.ROUser, pg.App.ROPassword, pg.App.DB)
 	for _, client := range evasionClients {
@@ -504,21 +540,59 @@ func doEvasion(t *testing.T) *evasionRun {
 
 	// What the gateway kept: the analyst's sessions (one per client), the audit trail's
 	// file, the gateway's log.
-	want := len(evasionClients) - len(run.missing)
-	waitFor(t, "the analyst's sessions to end", func() bool {
-		list := sessionsOf(t, gw.Store, "ann")
-		if len(list) < want {
-			return false
+	// An engineer's writes with secret literals, held for review, then denied.
+	alice, dana := gw.login(t, "alice"), gw.login(t, "dana")
+	aliceAddr, _ := gw.connect(t, alice, "db-prod")
+	aconn := connectPgx(t, aliceAddr)
+	var reviews bytes.Buffer
+	for _, held := range []struct {
+		sql  string
+		args []any
+	}{
+		{"UPDATE customers SET phone = '" + sts.reviewPhone + "' WHERE replace(ssn, '-', '') = '" + sts.reviewSSN + "'", []any{pgx.QueryExecModeSimpleProtocol}},
+		{"UPDATE customers SET phone = $1 WHERE id = $2", []any{sts.reviewParam, 1}},
+	} {
+		done := make(chan error, 1)
+		go func() {
+			_, err := aconn.Exec(ctx, held.sql, held.args...)
+			done <- err
+		}()
+		rv := pendingReview(t, gw, dana)
+		b, _ := json.Marshal(rv)
+		reviews.Write(b)
+		reviews.WriteByte('\n')
+		if code := apiCall(t, gw, dana, "POST", "/api/v1/reviews/"+rv.ID+"/deny", api.ReviewAnswer{Reason: "not now"}, nil); code != 200 {
+			t.Fatalf("deny the held write: %d", code)
 		}
-		for _, s := range list {
-			if s.EndedAt.IsZero() {
+		if err := <-done; err == nil {
+			t.Fatalf("a denied write ran: %s", held.sql)
+		}
+	}
+	aconn.Close(ctx)
+	run.kept["reviews"] = reviews.String()
+	waitFor(t, "the review notifications", func() bool {
+		hookMu.Lock()
+		defer hookMu.Unlock()
+		return len(hooks) >= 2
+	})
+
+	want := map[string]int{"ann": len(evasionClients) - len(run.missing), "alice": 1}
+	waitFor(t, "the sessions to end", func() bool {
+		for user, n := range want {
+			list := sessionsOf(t, gw.Store, user)
+			if len(list) < n {
 				return false
+			}
+			for _, s := range list {
+				if s.EndedAt.IsZero() {
+					return false
+				}
 			}
 		}
 		return true
 	})
 	var rec bytes.Buffer
-	for _, s := range sessionsOf(t, gw.Store, "ann") {
+	for _, s := range append(sessionsOf(t, gw.Store, "ann"), sessionsOf(t, gw.Store, "alice")...) {
 		_, stmts, err := gw.Store.GetSession(ctx, s.ID)
 		if err != nil {
 			t.Fatal(err)
@@ -536,6 +610,9 @@ func doEvasion(t *testing.T) *evasionRun {
 	}
 	run.kept["audit trail"] = string(audit)
 	run.kept["gateway log"] = gw.Logs.String()
+	hookMu.Lock()
+	run.kept["notifications"] = strings.Join(hooks, "\n")
+	hookMu.Unlock()
 	return run
 }
 
@@ -734,6 +811,8 @@ func showValue(v any) string {
 		return strconv.FormatFloat(float64(v), 'f', -1, 32)
 	case netip.Prefix:
 		return v.String()
+	case [16]byte: // uuid
+		return fmt.Sprintf("%x-%x-%x-%x-%x", v[0:4], v[4:6], v[6:8], v[8:10], v[10:16])
 	case []any:
 		parts := make([]string, len(v))
 		for i, e := range v {
@@ -930,6 +1009,11 @@ func checkEvasionClass(t *testing.T, class string) {
 					t.Errorf("%s: %s has no output (the client did not run it)", q.ID, q.SQL)
 					continue
 				}
+				for _, k := range q.Keep {
+					if !strings.Contains(out, k) {
+						t.Errorf("%s lost the ordinary value %q (over-masking): %s\n\t%s", q.ID, k, q.SQL, firstLine(out))
+					}
+				}
 				if s, f, ok := leakIn(out, run.secrets); ok {
 					leaked = append(leaked, q.ID)
 					form := ""
@@ -1020,7 +1104,7 @@ func TestEvasionStatementText(t *testing.T) {
 	if !strings.Contains(run.kept["recording"], "customers") {
 		t.Fatal("the recording holds none of the statement-text statements")
 	}
-	for _, what := range []string{"recording", "audit trail", "gateway log"} {
+	for _, what := range []string{"recording", "audit trail", "gateway log", "reviews", "notifications"} {
 		t.Run(strings.ReplaceAll(what, " ", "_"), func(t *testing.T) {
 			text := run.kept[what]
 			for _, s := range run.sts.list() {
