@@ -101,7 +101,7 @@ func (r canaryRow) secrets() []string {
 }
 
 // canarySchema creates the table, a view and two functions over it, for the read role.
-func canarySchema(roUser string) string {
+func canarySchema(roUser, rwUser string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `CREATE TABLE %[1]s (id int PRIMARY KEY, name text, order_no text, uid uuid, created date, amount numeric(10,2),
 	email text, phone text, ssn text, card text, card_n numeric, card_i int8, ip inet, net cidr, mac macaddr, iban text, note text, doc jsonb,
@@ -118,8 +118,9 @@ func canarySchema(roUser string) string {
 	fmt.Fprintf(&b, `CREATE VIEW %[2]s AS SELECT id, name, email, card, ssn, ip FROM %[1]s;
 CREATE FUNCTION %[3]s(int) RETURNS text LANGUAGE sql STABLE AS 'SELECT card FROM %[1]s WHERE id = $1';
 CREATE FUNCTION %[4]s() RETURNS SETOF %[1]s LANGUAGE sql STABLE AS 'SELECT * FROM %[1]s ORDER BY id';
-GRANT SELECT ON %[1]s, %[2]s TO %[5]s;
-`, evasionTable, evasionView, evasionFunc, evasionSetFunc, roUser)
+GRANT SELECT ON %[1]s, %[2]s TO %[5]s, %[6]s;
+GRANT UPDATE ON %[1]s TO %[6]s;
+`, evasionTable, evasionView, evasionFunc, evasionSetFunc, roUser, rwUser)
 	return b.String()
 }
 
@@ -424,6 +425,9 @@ type evasionRun struct {
 	direct  map[string]map[string]string
 	missing map[string]string // client: why it could not run
 	kept    map[string]string // "recording", "audit trail", "gateway log": text
+	// An engineer's approved UPDATE … RETURNING in a rolled-back transaction, through
+	// the gateway and directly (pgx, binary).
+	returning, returningDirect string
 }
 
 var (
@@ -445,7 +449,7 @@ func doEvasion(t *testing.T) *evasionRun {
 	pg := sharedPG(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	if err := pg.ExecIn(ctx, pg.App.DB, canarySchema(pg.App.ROUser)); err != nil {
+	if err := pg.ExecIn(ctx, pg.App.DB, canarySchema(pg.App.ROUser, pg.App.RWUser)); err != nil {
 		t.Fatalf("seed %s: %v", evasionTable, err)
 	}
 	t.Cleanup(func() {
@@ -568,12 +572,43 @@ func doEvasion(t *testing.T) *evasionRun {
 			t.Fatalf("a denied write ran: %s", held.sql)
 		}
 	}
+	// Approved: an UPDATE … RETURNING computed from masked columns, in a transaction
+	// rolled back; and the same directly, which proves it exposes the secrets.
+	returning := evasionQuery{ID: "returning", SQL: "UPDATE " + evasionTable + " SET note = note RETURNING id, name, 'x' || ssn, card_n, ip, reverse(email), ROW(iban, card)"}
+	for _, c := range []struct {
+		conn *pgx.Conn
+		into *string
+	}{{aconn, &run.returning}, {nil, &run.returningDirect}} {
+		conn := c.conn
+		if conn == nil {
+			var err error
+			if conn, err = pgx.Connect(ctx, pg.DSN(pg.App.RWUser, pg.App.RWPassword, pg.App.DB)); err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close(ctx)
+		}
+		if _, err := conn.Exec(ctx, "BEGIN", pgx.QueryExecModeSimpleProtocol); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan *corpusOut, 1)
+		go func() { done <- runPgxOn(ctx, conn, []evasionQuery{returning}) }()
+		if c.conn != nil {
+			rv := pendingReview(t, gw, dana)
+			if code := apiCall(t, gw, dana, "POST", "/api/v1/reviews/"+rv.ID+"/approve", api.ReviewAnswer{}, nil); code != 200 {
+				t.Fatalf("approve the UPDATE … RETURNING: %d", code)
+			}
+		}
+		*c.into = (<-done).Out[returning.ID]
+		if _, err := conn.Exec(ctx, "ROLLBACK", pgx.QueryExecModeSimpleProtocol); err != nil {
+			t.Fatal(err)
+		}
+	}
 	aconn.Close(ctx)
 	run.kept["reviews"] = reviews.String()
 	waitFor(t, "the review notifications", func() bool {
 		hookMu.Lock()
 		defer hookMu.Unlock()
-		return len(hooks) >= 2
+		return len(hooks) >= 3
 	})
 
 	want := map[string]int{"ann": len(evasionClients) - len(run.missing), "alice": 1}
@@ -737,6 +772,11 @@ func runPgxCorpus(ctx context.Context, dsn string, qs []evasionQuery) (*corpusOu
 		return nil, fmt.Errorf("pgx connect: %w", err)
 	}
 	defer conn.Close(context.Background())
+	return runPgxOn(ctx, conn, qs), nil
+}
+
+// runPgxOn is runPgxCorpus on an open connection.
+func runPgxOn(ctx context.Context, conn *pgx.Conn, qs []evasionQuery) *corpusOut {
 	tm := conn.TypeMap()
 	o := &corpusOut{}
 	for _, q := range qs {
@@ -747,7 +787,7 @@ func runPgxCorpus(ctx context.Context, dsn string, qs []evasionQuery) (*corpusOu
 			}
 			o.add(q.ID, b.String())
 			if o.Lost = conn.IsClosed(); o.Lost {
-				return o, nil
+				return o
 			}
 			continue
 		}
@@ -771,10 +811,10 @@ func runPgxCorpus(ctx context.Context, dsn string, qs []evasionQuery) (*corpusOu
 		}
 		o.add(q.ID, b.String())
 		if o.Lost = conn.IsClosed(); o.Lost {
-			return o, nil
+			return o
 		}
 	}
-	return o, nil
+	return o
 }
 
 // moneyOID is PostgreSQL's money, which pgx has no codec for: binary is int8 cents.
@@ -1061,6 +1101,18 @@ func TestEvasionGlue(t *testing.T) { checkEvasionClass(t, classGlue) }
 // back exactly as a direct connection returns them, so over-masking fails too.
 func TestEvasionExpressions(t *testing.T) {
 	checkEvasionClass(t, classExpr)
+	t.Run("returning", func(t *testing.T) {
+		run := runEvasion(t)
+		if _, _, ok := leakIn(run.returningDirect, run.secrets); !ok {
+			t.Fatalf("corpus: the UPDATE … RETURNING exposes no secret even directly: %q", run.returningDirect)
+		}
+		if strings.Contains(run.returning, "ERROR") || !strings.Contains(run.returning, canaryRows[0].name) {
+			t.Fatalf("the approved UPDATE … RETURNING gave no rows: %q", run.returning)
+		}
+		if s, f, ok := leakIn(run.returning, run.secrets); ok {
+			t.Errorf("an approved UPDATE … RETURNING leaks %q (as %q):\n%s", s, f, run.returning)
+		}
+	})
 	t.Run("ordinary", func(t *testing.T) {
 		run := runEvasion(t)
 		for _, c := range evasionClients {
