@@ -46,7 +46,11 @@ import (
 // back through the gateway exactly as they do directly (over-masking fails too).
 //
 // The corpus runs once per test binary (in whichever TestEvasion* test runs first); the
-// TestEvasion* tests each check one class of it.
+// TestEvasion* tests each check one class of it. Each client connects once; only when the
+// gateway closes a session does a new one go on with the rest (after the SETs before it).
+//
+//	go test -count=1 -run TestEvasion ./e2e/
+//	HOOP_EVASION_DUMP=/tmp go test -count=1 -run TestEvasion ./e2e/   # every output in /tmp/evasion.json
 
 // evasionClass names the class a query belongs to, after the list.
 const (
