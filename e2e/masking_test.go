@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -272,30 +273,29 @@ func TestMaskAlertOnEvasions(t *testing.T) {
 				}
 			}
 			var event, alert *store.Event
-			waitFor(t, "the mask.column event and its alert", func() bool {
+			find := func() bool {
 				event, alert = nil, nil
 				gw.Store.Events(ctx, 0, func(e *store.Event) bool {
 					switch {
 					case e.Kind == "mask.column" && strings.Contains(e.Data, c.label):
 						event = e
-					case e.Kind == "alert" && event != nil && e.Session == event.Session:
+					case e.Kind == "alert" && event != nil && strings.Contains(e.Data, `"value":"`+event.Session+`"`):
 						alert = e
 					}
 					return true
 				})
 				return event != nil && alert != nil
-			})
+			}
+			for deadline := time.Now().Add(20 * time.Second); !find(); time.Sleep(20 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					var b strings.Builder
+					gw.Store.Events(ctx, 0, func(e *store.Event) bool { fmt.Fprintf(&b, "%s %s %s\n", e.Kind, e.Session, e.Data); return true })
+					t.Fatalf("timed out waiting for a mask.column event naming %q and its alert; the trail:\n%s", c.label, b.String())
+				}
+			}
 			if !strings.Contains(alert.Data, `"rule":"pii-read"`) {
 				t.Errorf("alert: %+v", alert)
 			}
 		})
 	}
-}
-
-func reverse(s string) string {
-	r := []rune(s)
-	for i, j := 0, len(r)-1; i < j; i, j = i+1, j-1 {
-		r[i], r[j] = r[j], r[i]
-	}
-	return string(r)
 }

@@ -62,7 +62,7 @@ func (sm *sessionMasker) CopyOut(ref postgres.CopyRef) (postgres.CopyRows, error
 		for _, r := range rules {
 			for _, rc := range r.columns {
 				if rc.Column == c.name && (rc.Table == "*" || rc.Table == table.name || rc.Table == table.schema+"."+table.name) {
-					cr.cols[i].whole, cr.cols[i].label = r.whole, table.name+"."+c.name
+					cr.cols[i].whole, cr.cols[i].labels = r.whole, []string{table.name + "." + c.name}
 				}
 			}
 		}
@@ -111,7 +111,9 @@ func (cr *copyRows) Row(src []byte) ([]byte, error) {
 			if cr.sm.stmtColumns == nil {
 				cr.sm.stmtColumns = make(map[string]int)
 			}
-			cr.sm.stmtColumns[c.label]++
+			for _, l := range c.labels {
+				cr.sm.stmtColumns[l]++
+			}
 			var null bool
 			if textTypes[c.oid] {
 				f.Value, null = c.whole.MaskWhole(nil, f.Value)

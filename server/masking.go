@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -12,17 +11,12 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync/atomic"
-	"time"
 
-	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgproto3"
-
+	"github.com/hoopgw/hoop/classify"
 	"github.com/hoopgw/hoop/mask"
 	"github.com/hoopgw/hoop/policy"
-	"github.com/hoopgw/hoop/server/postgres"
 	"github.com/hoopgw/hoop/store"
 )
 

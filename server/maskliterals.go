@@ -6,6 +6,7 @@ import (
 
 	"github.com/hoopgw/hoop/classify"
 	"github.com/hoopgw/hoop/classify/native"
+	"github.com/hoopgw/hoop/mask"
 )
 
 // A statement's text is kept by the gateway (the record, the log, reviews, audit events,
@@ -40,7 +41,7 @@ func (sm *sessionMasker) literals(sql string) (string, []int) {
 		return sql, params
 	}
 	slices.SortFunc(spans, func(a, b classify.Span) int { return a.Start - b.Start })
-	m := opaqueMasker(rules)
+	m := literalMasker(rules)
 	var b strings.Builder
 	prev := 0
 	for _, sp := range spans {
@@ -53,6 +54,26 @@ func (sm *sessionMasker) literals(sql string) (string, []int) {
 	}
 	b.WriteString(sql[prev:])
 	return b.String(), params
+}
+
+// literalMasker is how a literal of a masked column is masked: as a column rule masks the
+// column's values (partial keeps the last 4, as the results show them).
+func literalMasker(rules []maskRule) *mask.Masker {
+	for _, r := range rules {
+		if len(r.columns) > 0 {
+			return r.whole
+		}
+	}
+	return rules[0].whole
+}
+
+// literalValue masks a bind parameter that goes into or is compared with a masked column.
+func (sm *sessionMasker) literalValue(v string) string {
+	out, null := literalMasker(sm.rules()).MaskWhole(nil, []byte(v))
+	if null {
+		return "[REDACTED]"
+	}
+	return string(out)
 }
 
 // maskLiteral masks one literal's text, keeping it a literal of the same kind: a quoted

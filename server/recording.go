@@ -622,8 +622,10 @@ func maskParams(masker *sessionMasker, sql string, ps []postgres.Param) []*strin
 		}
 		var v string
 		switch {
-		case slices.Contains(whole, i+1):
+		case slices.Contains(whole, i+1) && (p.Binary || p.Omitted > 0):
 			v = "[REDACTED]" // a masked column's value
+		case slices.Contains(whole, i+1):
+			v = masker.literalValue(string(p.Value)) // a masked column's value, as its rule masks it
 		case p.Omitted > 0:
 			v = fmt.Sprintf("[%d bytes: too large to record]", p.Omitted)
 		case !p.Binary:
