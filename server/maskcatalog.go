@@ -243,8 +243,10 @@ func (c *catalog) sample(schema, table, column string, n int) ([][]byte, error) 
 	if schema != "" {
 		rel = quoteIdent(schema) + "." + rel
 	}
-	q := fmt.Sprintf(`SELECT %s::pg_catalog.text FROM %s WHERE %s IS NOT NULL LIMIT %d`,
-		quoteIdent(column), rel, quoteIdent(column), n)
+	// The first rows of the table, at most 50 times n of them: a column that is mostly
+	// NULL must not make the sample scan a whole table.
+	q := fmt.Sprintf(`SELECT v::pg_catalog.text FROM (SELECT %s AS v FROM %s LIMIT %d) s WHERE v IS NOT NULL LIMIT %d`,
+		quoteIdent(column), rel, 50*n, n)
 	res, err := c.exec(q)
 	if err != nil {
 		return nil, fmt.Errorf("sample of %s.%s.%s: %w", schema, table, column, err)

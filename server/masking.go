@@ -29,6 +29,9 @@ type maskRule struct {
 	// part of a value as it is stored, which a computed value is not, so it redacts.
 	derived *mask.Masker
 	columns []policy.Column
+	// ip: its detectors include ip_address, so a value of type inet or cidr, an IP
+	// address by its type, is masked whatever its text looks like (2001:db8::/48).
+	ip bool
 }
 
 // maskRules builds the masking rules that apply to id on connection: those naming the
@@ -57,6 +60,7 @@ func (g *Gateway) maskRules(p *policy.Policy, id policy.Identity, connection str
 					return nil, fmt.Errorf("masking rule %s: %w", r.Name, err)
 				}
 				cfg.Detectors = append(cfg.Detectors, md)
+				mr.ip = mr.ip || md == mask.IPAddress
 			}
 			if mr.content, err = mask.New(cfg); err != nil {
 				return nil, fmt.Errorf("masking rule %s: %w", r.Name, err)

@@ -354,6 +354,19 @@ func (rm *rowMasker) Stale() bool {
 // Type OIDs whose values are text, in both formats.
 var textTypes = map[uint32]bool{25: true, 1043: true, 1042: true, 19: true, 142: true, 705: true, 0: true}
 
+// inetTypes are inet and cidr and their arrays: their values are IP addresses.
+var inetTypes = map[uint32]bool{869: true, 650: true, 1041: true, 651: true}
+
+// ipMasked reports whether a rule in force masks IP addresses.
+func (sm *sessionMasker) ipMasked() bool {
+	for _, r := range sm.rules() {
+		if r.ip {
+			return true
+		}
+	}
+	return false
+}
+
 const (
 	oidJSON  = 114
 	oidJSONB = 3802
@@ -417,7 +430,7 @@ func (rm *rowMasker) detected(c *colPlan, v []byte) ([]byte, bool) {
 		rm.learn(c)
 		return masked, false
 	}
-	if !c.binary && c.oid != oidBytea {
+	if !c.binary && c.oid != oidBytea && !inetTypes[c.oid] {
 		// Text format: a value in which the detectors find nothing as a whole has
 		// nothing in any of its parts either (the common case: no decoding).
 		json := c.oid == oidJSON || c.oid == oidJSONB
@@ -514,6 +527,16 @@ func (rm *rowMasker) detectLeaf(l *pgvalue.Leaf, f *maskFlow) pgvalue.Edit {
 			return pgvalue.Edit{Null: true}
 		}
 		return pgvalue.Edit{Keep: true}
+	}
+	if l.Type.Kind == pgvalue.Inet && rm.sm.ipMasked() {
+		// An IP address by its type: the detector's reading of its text does not matter.
+		var found mask.Counts
+		found[mask.IPAddress] = 1
+		rm.sm.add(found)
+		if b, ok := mask.StandIn(l.Type.OID); ok {
+			return pgvalue.Edit{Text: b}
+		}
+		return pgvalue.Edit{Null: true}
 	}
 	text := l.Text
 	changed := false
