@@ -142,7 +142,7 @@ var builtin = func() map[uint32]Type {
 	// in text), pg_node_tree and the statistics types.
 	scalar(Unknown, 22, 24, 27, 30, 194, 600, 601, 602, 603, 604, 628, 718, 1033, 2202, 2203,
 		2204, 2205, 2206, 2970, 3220, 3361, 3402, 3614, 3615, 3642, 3734, 3769, 4072, 4089,
-		4096, 4191, 5017, 5038)
+		4096, 4191, 4600, 4601, 5017, 5038)
 	m[OIDRecord] = Type{OID: OIDRecord, Kind: Record}
 	ranges := [][3]uint32{ // range, subtype, multirange
 		{3904, OIDInt4, 4451}, {3926, OIDInt8, 4536}, {3906, OIDNumeric, 4532},
