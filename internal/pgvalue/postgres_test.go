@@ -418,3 +418,81 @@ WHERE t.typnamespace = 'pg_catalog'::regnamespace AND t.typtype IN ('b', 'r', 'm
 		}
 	}
 }
+
+// TestBinaryFormatEvasion is the regression test of the class "a secret inside a
+// value that is not plain text passes unmasked": a binary inet, an array, a record, a
+// numeric, read by a driver in binary format as raw bytes, and the same values in text
+// format, where one secret used to turn the whole array into {} or NULL. Each value
+// comes from a real PostgreSQL; the edit replaces only the leaves that hold a secret.
+// The test proves that every secret reaches the edit function as text, that none of
+// it is left in the rewritten bytes (as text or as its binary encoding), and that the
+// other scalars of the value survive.
+func TestBinaryFormatEvasion(t *testing.T) {
+	pg := pgtest.Start(t)
+	ctx := context.Background()
+	if err := pg.Exec(ctx, pgSetup); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgconn.Connect(ctx, pg.SuperDSN("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	types := &catalogTypes{conn: conn, cache: map[uint32]pgvalue.Type{}}
+	secrets := []string{"4111111111111111", "10.1.2.3"}
+	// What a secret looks like in binary format: an int8, an inet's address.
+	rawSecrets := [][]byte{u64(4111111111111111), {10, 1, 2, 3}, []byte("4111111111111111")}
+	for _, c := range []struct {
+		expr    string
+		survive []string // leaves that hold no secret and must come back as they were
+	}{
+		{`ARRAY[4111111111111111::int8, 42]`, []string{"42"}},
+		{`ROW(4111111111111111::numeric, '10.1.2.3'::inet, 'ok')`, []string{"ok"}},
+		{`(SELECT array_agg(ip) FROM (VALUES ('10.1.2.3'::inet), ('10.9.9.9')) v(ip))`, []string{"10.9.9.9"}},
+		{`ARRAY[ROW('4111111111111111', '10.9.9.9', ARRAY['x', 'card 4111111111111111'], 7)::card]`, []string{"10.9.9.9", "x", "7"}},
+		{`ARRAY[['10.1.2.3'::cidr, '10.9.9.0/24'::cidr], ['10.1.2.3/32'::cidr, NULL]]`, []string{"10.9.9.0/24"}},
+		{`ARRAY['{"card": "4111111111111111"}'::jsonb, '{"n": 1}']`, []string{`{"n": 1}`}},
+		{`4111111111111111::numeric`, nil},
+		{`'10.1.2.3'::inet`, nil},
+		{`int8range(4111111111111111, NULL)`, nil},
+	} {
+		for _, format := range []int16{0, 1} {
+			bin := format == 1
+			res := conn.ExecParams(ctx, "SELECT "+c.expr, nil, nil, nil, []int16{format}).Read()
+			if res.Err != nil {
+				t.Fatalf("%s: %v", c.expr, res.Err)
+			}
+			oid, v := res.FieldDescriptions[0].DataTypeOID, res.Rows[0][0]
+			found := 0
+			out, null, err := pgvalue.Rewrite(nil, types, oid, bin, v, func(l *pgvalue.Leaf) pgvalue.Edit {
+				for _, s := range secrets {
+					if bytes.Contains(l.Text, []byte(s)) {
+						found++
+						if b, ok := mask.StandIn(l.Type.OID); ok {
+							return pgvalue.Edit{Text: b}
+						}
+						return pgvalue.Edit{Text: bytes.ReplaceAll(l.Text, []byte(s), []byte("****"))}
+					}
+				}
+				return pgvalue.Edit{Keep: true}
+			})
+			if err != nil || null {
+				t.Fatalf("%s format %d: %v (null %v)", c.expr, format, err, null)
+			}
+			if found == 0 {
+				t.Fatalf("%s format %d: no secret reached the edit function in %q", c.expr, format, v)
+			}
+			for _, raw := range rawSecrets {
+				if bytes.Contains(out, raw) {
+					t.Errorf("%s format %d: %q still holds %q", c.expr, format, out, raw)
+				}
+			}
+			left := texts(leaves(t, types, oid, bin, out))
+			for _, s := range c.survive {
+				if !strings.Contains(strings.Join(left, "\x00")+"\x00", s+"\x00") {
+					t.Errorf("%s format %d: %q lost %q (leaves %q)", c.expr, format, out, s, left)
+				}
+			}
+		}
+	}
+}
