@@ -331,11 +331,13 @@ func TestTooDeep(t *testing.T) {
 }
 
 // TestNoAllocationWhenKept: the hot path, a value in which nothing changes, costs no
-// allocation.
+// allocation. (With a Rewriter of its own: under the race detector, sync.Pool drops
+// what it holds at random.)
 func TestNoAllocationWhenKept(t *testing.T) {
+	var r pgvalue.Rewriter
 	for name, b := range benchValues() {
 		allocs := testing.AllocsPerRun(100, func() {
-			if _, _, err := pgvalue.Rewrite(nil, nil, b.oid, b.bin, b.v, keep); err != nil {
+			if _, _, err := r.Rewrite(nil, nil, b.oid, b.bin, b.v, keep); err != nil {
 				t.Fatal(err)
 			}
 		})
