@@ -110,8 +110,13 @@ const (
 	OIDXID8        = 5069
 )
 
-// builtin is every built-in type Rewrite reads, by OID. Read-only after init.
-var builtin = func() map[uint32]Type {
+// builtinOIDs bounds the OIDs of built-in types: all are below it.
+const builtinOIDs = 8192
+
+// builtin is every built-in type Rewrite reads; builtinIndex maps an OID to its
+// position in builtin plus one (0: not built in). Both are read-only after init; an
+// array index is what keeps the lookup off the hot path's profile.
+var builtin, builtinIndex = func() ([]Type, *[builtinOIDs]uint8) {
 	m := map[uint32]Type{}
 	scalar := func(k Kind, oids ...uint32) {
 		for _, o := range oids {
@@ -174,13 +179,24 @@ var builtin = func() map[uint32]Type {
 		}
 		m[a[0]] = t
 	}
-	return m
+	list := make([]Type, 0, len(m))
+	index := new([builtinOIDs]uint8)
+	for oid, t := range m {
+		if oid >= builtinOIDs || len(list) >= 255 {
+			panic("pgvalue: built-in type table outgrew its index")
+		}
+		list = append(list, t)
+		index[oid] = uint8(len(list))
+	}
+	return list, index
 }()
 
 // Builtin returns the type with OID oid when it is one of PostgreSQL's built-in types
 // that Rewrite knows: every scalar, their arrays, the built-in ranges and multiranges,
 // record and record[].
 func Builtin(oid uint32) (Type, bool) {
-	t, ok := builtin[oid]
-	return t, ok
+	if oid >= builtinOIDs || builtinIndex[oid] == 0 {
+		return Type{}, false
+	}
+	return builtin[builtinIndex[oid]-1], true
 }
