@@ -24,7 +24,8 @@ type Step struct {
 }
 
 // Leaf is one scalar inside a value, as Rewrite hands it to the edit function. Its
-// slices are valid only during that call.
+// slices are valid only during that call, and may share memory with the value: read
+// them, do not modify them.
 type Leaf struct {
 	Path []Step // from the top value to this scalar: [{Field: 1} {Elem: true, Field: 0}]
 	Type Type   // the scalar's type, a domain resolved to its base type; OID 0 (Kind Text) for a field of record in text format
@@ -39,8 +40,11 @@ type Leaf struct {
 }
 
 // Edit is what becomes of a leaf: kept, sent as NULL, or replaced by Text, a value of
-// the leaf's type in text format (for bytea the bytes themselves). Rewrite copies Text
-// before it calls the edit function again.
+// the leaf's type in text format (for bytea the bytes themselves). A replacement is
+// checked by encoding it (binary format) or parsing it (text format); one that is not
+// of the type makes the leaf NULL. Texts of kind Text, Enum, JSON, JSONB and, in text
+// format, Unknown are taken as they are. The zero Edit replaces the leaf with empty
+// text. Rewrite copies Text before it calls the edit function again.
 type Edit struct {
 	Keep bool
 	Null bool
