@@ -372,3 +372,127 @@ func roundTrip(t *testing.T, conn *pgconn.PgConn, oid uint32, format int16, v []
 	}
 	return res.Rows[0][0]
 }
+
+// TestBuiltinCoversCatalog: every base, range and multirange type and every array of
+// them in a fresh database's pg_catalog (but the arrays of the catalog's own row
+// types, whose OIDs initdb assigns) is known to Builtin, with the catalog's
+// element type and delimiter, so no built-in type falls to the caller's catalog.
+func TestBuiltinCoversCatalog(t *testing.T) {
+	pg := pgtest.Start(t)
+	ctx := context.Background()
+	conn, err := pgconn.Connect(ctx, pg.SuperDSN("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	res := conn.ExecParams(ctx, `
+SELECT t.oid, t.typname, t.typtype, t.typelem, t.typdelim, t.typcategory = 'A' AND t.typlen = -1,
+	COALESCE((SELECT rngsubtype FROM pg_range WHERE rngtypid = t.oid), 0),
+	COALESCE((SELECT rngtypid FROM pg_range WHERE rngmultitypid = t.oid), 0)
+FROM pg_type t
+WHERE t.typnamespace = 'pg_catalog'::regnamespace AND t.typtype IN ('b', 'r', 'm') AND t.typrelid = 0
+	AND t.oid NOT IN ('int2vector'::regtype, 'oidvector'::regtype) -- space-separated in text: read as Unknown
+	AND NOT EXISTS (SELECT FROM pg_type e WHERE e.oid = t.typelem AND e.typrelid <> 0) -- arrays of catalog rows`, nil, nil, nil, nil).Read()
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	if len(res.Rows) < 150 {
+		t.Fatalf("only %d types in pg_catalog", len(res.Rows))
+	}
+	for _, row := range res.Rows {
+		oid, _ := strconv.ParseUint(string(row[0]), 10, 32)
+		elem, _ := strconv.ParseUint(string(row[3]), 10, 32)
+		sub, _ := strconv.ParseUint(string(row[6]), 10, 32)
+		rng, _ := strconv.ParseUint(string(row[7]), 10, 32)
+		name := string(row[1])
+		got, ok := pgvalue.Builtin(uint32(oid))
+		switch {
+		case !ok:
+			t.Errorf("%s (%d): not known to Builtin", name, oid)
+		case string(row[5]) == "t" && (got.Kind != pgvalue.Array || got.Elem != uint32(elem) || got.Delim != row[4][0]):
+			t.Errorf("%s (%d): %+v, want an array of %d delimited by %q", name, oid, got, elem, row[4])
+		case string(row[2]) == "r" && (got.Kind != pgvalue.Range || got.Elem != uint32(sub)):
+			t.Errorf("%s (%d): %+v, want a range of %d", name, oid, got, sub)
+		case string(row[2]) == "m" && (got.Kind != pgvalue.Multirange || got.Elem != uint32(rng)):
+			t.Errorf("%s (%d): %+v, want a multirange of %d", name, oid, got, rng)
+		}
+	}
+}
+
+// TestBinaryFormatEvasion is the regression test of the class "a secret inside a
+// value that is not plain text passes unmasked": a binary inet, an array, a record, a
+// numeric, read by a driver in binary format as raw bytes, and the same values in text
+// format, where one secret used to turn the whole array into {} or NULL. Each value
+// comes from a real PostgreSQL; the edit replaces only the leaves that hold a secret.
+// The test proves that every secret reaches the edit function as text, that none of
+// it is left in the rewritten bytes (as text or as its binary encoding), and that the
+// other scalars of the value survive.
+func TestBinaryFormatEvasion(t *testing.T) {
+	pg := pgtest.Start(t)
+	ctx := context.Background()
+	if err := pg.Exec(ctx, pgSetup); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgconn.Connect(ctx, pg.SuperDSN("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	types := &catalogTypes{conn: conn, cache: map[uint32]pgvalue.Type{}}
+	secrets := []string{"4111111111111111", "10.1.2.3"}
+	// What a secret looks like in binary format: an int8, an inet's address.
+	rawSecrets := [][]byte{u64(4111111111111111), {10, 1, 2, 3}, []byte("4111111111111111")}
+	for _, c := range []struct {
+		expr    string
+		survive []string // leaves that hold no secret and must come back as they were
+	}{
+		{`ARRAY[4111111111111111::int8, 42]`, []string{"42"}},
+		{`ROW(4111111111111111::numeric, '10.1.2.3'::inet, 'ok')`, []string{"ok"}},
+		{`(SELECT array_agg(ip) FROM (VALUES ('10.1.2.3'::inet), ('10.9.9.9')) v(ip))`, []string{"10.9.9.9"}},
+		{`ARRAY[ROW('4111111111111111', '10.9.9.9', ARRAY['x', 'card 4111111111111111'], 7)::card]`, []string{"10.9.9.9", "x", "7"}},
+		{`ARRAY[['10.1.2.3'::cidr, '10.9.9.0/24'::cidr], ['10.1.2.3/32'::cidr, NULL]]`, []string{"10.9.9.0/24"}},
+		{`ARRAY['{"card": "4111111111111111"}'::jsonb, '{"n": 1}']`, []string{`{"n": 1}`}},
+		{`4111111111111111::numeric`, nil},
+		{`'10.1.2.3'::inet`, nil},
+		{`int8range(4111111111111111, NULL)`, nil},
+	} {
+		for _, format := range []int16{0, 1} {
+			bin := format == 1
+			res := conn.ExecParams(ctx, "SELECT "+c.expr, nil, nil, nil, []int16{format}).Read()
+			if res.Err != nil {
+				t.Fatalf("%s: %v", c.expr, res.Err)
+			}
+			oid, v := res.FieldDescriptions[0].DataTypeOID, res.Rows[0][0]
+			found := 0
+			out, null, err := pgvalue.Rewrite(nil, types, oid, bin, v, func(l *pgvalue.Leaf) pgvalue.Edit {
+				for _, s := range secrets {
+					if bytes.Contains(l.Text, []byte(s)) {
+						found++
+						if b, ok := mask.StandIn(l.Type.OID); ok {
+							return pgvalue.Edit{Text: b}
+						}
+						return pgvalue.Edit{Text: bytes.ReplaceAll(l.Text, []byte(s), []byte("****"))}
+					}
+				}
+				return pgvalue.Edit{Keep: true}
+			})
+			if err != nil || null {
+				t.Fatalf("%s format %d: %v (null %v)", c.expr, format, err, null)
+			}
+			if found == 0 {
+				t.Fatalf("%s format %d: no secret reached the edit function in %q", c.expr, format, v)
+			}
+			for _, raw := range rawSecrets {
+				if bytes.Contains(out, raw) {
+					t.Errorf("%s format %d: %q still holds %q", c.expr, format, out, raw)
+				}
+			}
+			left := texts(leaves(t, types, oid, bin, out))
+			for _, s := range c.survive {
+				if !strings.Contains(strings.Join(left, "\x00")+"\x00", s+"\x00") {
+					t.Errorf("%s format %d: %q lost %q (leaves %q)", c.expr, format, out, s, left)
+				}
+			}
+		}
+	}
+}

@@ -24,7 +24,8 @@ type Step struct {
 }
 
 // Leaf is one scalar inside a value, as Rewrite hands it to the edit function. Its
-// slices are valid only during that call.
+// slices are valid only during that call, and may share memory with the value: read
+// them, do not modify them.
 type Leaf struct {
 	Path []Step // from the top value to this scalar: [{Field: 1} {Elem: true, Field: 0}]
 	Type Type   // the scalar's type, a domain resolved to its base type; OID 0 (Kind Text) for a field of record in text format
@@ -39,8 +40,11 @@ type Leaf struct {
 }
 
 // Edit is what becomes of a leaf: kept, sent as NULL, or replaced by Text, a value of
-// the leaf's type in text format (for bytea the bytes themselves). Rewrite copies Text
-// before it calls the edit function again.
+// the leaf's type in text format (for bytea the bytes themselves). A replacement is
+// checked by encoding it (binary format) or parsing it (text format); one that is not
+// of the type makes the leaf NULL. Texts of kind Text, Enum, JSON, JSONB and, in text
+// format, Unknown are taken as they are. The zero Edit replaces the leaf with empty
+// text. Rewrite copies Text before it calls the edit function again.
 type Edit struct {
 	Keep bool
 	Null bool
@@ -55,9 +59,15 @@ type Rewriter struct {
 	edit    func(*Leaf) Edit
 	leaf    Leaf
 	path    []Step
-	scratch []byte
+	scratch []byte   // leaves' texts: dequoted, decoded from binary
+	enc     []byte   // a leaf's replacement, encoded; its parent copies it at once
+	bufs    [][]byte // a changed container's output, by depth
 	depth   int
 }
+
+// maxKept bounds the buffers a Rewriter keeps between values, so that one huge value
+// does not pin its memory in the pool.
+const maxKept = 64 << 10
 
 var rewriters = sync.Pool{New: func() any { return new(Rewriter) }}
 
@@ -83,6 +93,17 @@ func (r *Rewriter) Rewrite(dst []byte, types Types, oid uint32, binary bool, v [
 	r.path, r.scratch = r.path[:0], r.scratch[:0]
 	res, null, changed, err := r.value(oid, binary, v)
 	r.types, r.edit, r.leaf = nil, nil, Leaf{}
+	if cap(r.scratch) > maxKept {
+		r.scratch = nil
+	}
+	if cap(r.enc) > maxKept {
+		r.enc = nil
+	}
+	for i, b := range r.bufs {
+		if cap(b) > maxKept {
+			r.bufs[i] = nil
+		}
+	}
 	switch {
 	case err != nil:
 		return dst, false, fmt.Errorf("pgvalue rewrite of type %d: %w", oid, err)
@@ -116,7 +137,8 @@ func (r *Rewriter) resolve(oid uint32) (Type, error) {
 }
 
 // value rewrites v of type oid. res is v when nothing changed; when something did, res
-// is a new slice (or the caller's Edit.Text), never r's scratch space.
+// is in r's buffers (or is the caller's Edit.Text), valid until the next part at the
+// same depth is rewritten: the caller copies it at once.
 func (r *Rewriter) value(oid uint32, bin bool, v []byte) (res []byte, null, changed bool, err error) {
 	t, err := r.resolve(oid)
 	if err != nil {
@@ -195,13 +217,15 @@ func (r *Rewriter) leafValue(t Type, bin bool, v []byte) (res []byte, null, chan
 		if !decoded {
 			return nil, true, true, nil // a type it cannot write: NULL, never the raw value
 		}
-		out, err := appendBinary(nil, t, e.Text)
+		out, err := appendBinary(r.enc[:0], t, e.Text)
 		if err != nil {
 			return nil, true, true, nil
 		}
+		r.enc = out
 		return out, false, true, nil
 	case t.Kind == Bytea:
-		return appendByteaText(nil, e.Text, len(v) == 0 || isHexBytea(v)), false, true, nil
+		r.enc = appendByteaText(r.enc[:0], e.Text, len(v) == 0 || isHexBytea(v))
+		return r.enc, false, true, nil
 	case !checkText(t, e.Text):
 		return nil, true, true, nil
 	}
@@ -225,30 +249,51 @@ func (r *Rewriter) childTyped(step Step, t Type, bin bool, v []byte) (res []byte
 
 var be = binary.BigEndian
 
-// splice builds a changed container: the bytes of v it has not copied yet up to from,
-// then what replaces v[from:to].
+// splice builds a changed container: the bytes of v not copied yet, up to where a
+// part is replaced, then the replacement. It writes into r's buffer for its depth,
+// which the parent copies from before that depth is used again, so a rewrite that
+// changes something allocates nothing once the buffers have grown.
 type splice struct {
-	v      []byte
-	out    []byte
-	copied int
+	r       *Rewriter
+	v       []byte
+	out     []byte
+	copied  int
+	started bool
 }
 
-func (s *splice) replace(from, to int, with ...[]byte) {
-	if s.out == nil {
-		s.out = make([]byte, 0, len(s.v)+32)
+// cut copies v up to from and skips v[from:to]: the caller appends its replacement
+// to s.out.
+func (s *splice) cut(from, to int) {
+	if !s.started {
+		s.started = true
+		for len(s.r.bufs) <= s.r.depth {
+			s.r.bufs = append(s.r.bufs, nil)
+		}
+		s.out = s.r.bufs[s.r.depth][:0]
 	}
 	s.out = append(s.out, s.v[s.copied:from]...)
-	for _, w := range with {
-		s.out = append(s.out, w...)
-	}
 	s.copied = to
 }
 
+// lengthPrefixed replaces v[from:to] by res after its length (-1 for NULL), as binary
+// arrays and records hold their parts.
+func (s *splice) lengthPrefixed(from, to int, res []byte, null bool) {
+	s.cut(from, to)
+	if null {
+		s.out = be.AppendUint32(s.out, 0xffffffff)
+		return
+	}
+	s.out = be.AppendUint32(s.out, uint32(len(res)))
+	s.out = append(s.out, res...)
+}
+
 func (s *splice) result() ([]byte, bool) {
-	if s.out == nil {
+	if !s.started {
 		return s.v, false
 	}
-	return append(s.out, s.v[s.copied:]...), true
+	s.out = append(s.out, s.v[s.copied:]...)
+	s.r.bufs[s.r.depth] = s.out
+	return s.out, true
 }
 
 // binaryArray walks an array in binary format: ndim, flags (has NULLs), element type,
@@ -279,8 +324,7 @@ func (r *Rewriter) binaryArray(t Type, v []byte) ([]byte, bool, error) {
 		}
 		n *= int(size)
 	}
-	s := splice{v: v}
-	var lenBuf [4]byte
+	s := splice{r: r, v: v}
 	anyNull := false
 	for i := range n {
 		if len(v)-p < 4 {
@@ -299,13 +343,8 @@ func (r *Rewriter) binaryArray(t Type, v []byte) ([]byte, bool, error) {
 			return nil, false, err
 		}
 		if changed {
-			if null {
-				anyNull = true
-				s.replace(p-4, p+int(l), []byte{0xff, 0xff, 0xff, 0xff})
-			} else {
-				be.PutUint32(lenBuf[:], uint32(len(res)))
-				s.replace(p-4, p+int(l), lenBuf[:], res)
-			}
+			anyNull = anyNull || null
+			s.lengthPrefixed(p-4, p+int(l), res, null)
 		}
 		p += int(l)
 	}
@@ -330,8 +369,7 @@ func (r *Rewriter) binaryRecord(v []byte) ([]byte, bool, error) {
 		return nil, false, malformed("record of %d fields in %d bytes", nf, len(v))
 	}
 	p := 4
-	s := splice{v: v}
-	var lenBuf [4]byte
+	s := splice{r: r, v: v}
 	for i := range int(nf) {
 		if len(v)-p < 8 {
 			return nil, false, malformed("record field %d missing", i)
@@ -349,12 +387,7 @@ func (r *Rewriter) binaryRecord(v []byte) ([]byte, bool, error) {
 			return nil, false, err
 		}
 		if changed {
-			if null {
-				s.replace(p-4, p+int(l), []byte{0xff, 0xff, 0xff, 0xff})
-			} else {
-				be.PutUint32(lenBuf[:], uint32(len(res)))
-				s.replace(p-4, p+int(l), lenBuf[:], res)
-			}
+			s.lengthPrefixed(p-4, p+int(l), res, null)
 		}
 		p += int(l)
 	}
@@ -390,8 +423,7 @@ func (r *Rewriter) binaryRange(t Type, v []byte) ([]byte, bool, error) {
 		return v, false, nil
 	}
 	p := 1
-	s := splice{v: v}
-	var lenBuf [4]byte
+	s := splice{r: r, v: v}
 	newFlags := flags
 	for b, absent := range [2]byte{rangeLBInf | rangeLBNul, rangeUBInf | rangeUBNul} {
 		if flags&absent != 0 {
@@ -416,10 +448,9 @@ func (r *Rewriter) binaryRange(t Type, v []byte) ([]byte, bool, error) {
 				} else {
 					newFlags = newFlags&^rangeUBInc | rangeUBInf
 				}
-				s.replace(p-4, p+int(l))
+				s.cut(p-4, p+int(l))
 			} else {
-				be.PutUint32(lenBuf[:], uint32(len(res)))
-				s.replace(p-4, p+int(l), lenBuf[:], res)
+				s.lengthPrefixed(p-4, p+int(l), res, false)
 			}
 		}
 		p += int(l)
@@ -452,8 +483,7 @@ func (r *Rewriter) binaryMultirange(t Type, v []byte) ([]byte, bool, error) {
 		return nil, false, fmt.Errorf("multirange %d of %s %d", t.OID, rt.Kind, t.Elem)
 	}
 	p := 4
-	s := splice{v: v}
-	var lenBuf [4]byte
+	s := splice{r: r, v: v}
 	for i := range int(n) {
 		if len(v)-p < 4 {
 			return nil, false, malformed("multirange range %d missing", i)
@@ -468,8 +498,7 @@ func (r *Rewriter) binaryMultirange(t Type, v []byte) ([]byte, bool, error) {
 			return nil, false, err
 		}
 		if changed {
-			be.PutUint32(lenBuf[:], uint32(len(res)))
-			s.replace(p-4, p+int(l), lenBuf[:], res)
+			s.lengthPrefixed(p-4, p+int(l), res, false)
 		}
 		p += int(l)
 	}

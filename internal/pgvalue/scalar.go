@@ -566,9 +566,14 @@ func appendInetBinary(dst []byte, s string, cidr bool) ([]byte, error) {
 	if cidr {
 		isCIDR = 1
 	}
-	raw := a.AsSlice()
-	dst = append(dst, family, byte(p.Bits()), isCIDR, byte(len(raw)))
-	return append(dst, raw...), nil
+	if a.Is4() {
+		raw := a.As4()
+		dst = append(dst, family, byte(p.Bits()), isCIDR, 4)
+		return append(dst, raw[:]...), nil
+	}
+	raw := a.As16()
+	dst = append(dst, family, byte(p.Bits()), isCIDR, 16)
+	return append(dst, raw[:]...), nil
 }
 
 // appendHexBytes reads n bytes written as hex digits, with any of seps between them.

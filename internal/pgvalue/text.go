@@ -48,7 +48,7 @@ func (r *Rewriter) textArray(t Type, v []byte) ([]byte, bool, error) {
 	if p >= len(v) || v[p] != '{' {
 		return nil, false, malformed("array without {")
 	}
-	s := splice{v: v}
+	s := splice{r: r, v: v}
 	level, index := 0, 0
 	for {
 		// At the start of an item: a sub-array or an element.
@@ -100,6 +100,7 @@ func (r *Rewriter) textArray(t Type, v []byte) ([]byte, bool, error) {
 func (r *Rewriter) textElement(s *splice, et Type, delim byte, v []byte, p, index int) (int, error) {
 	start := p
 	inQuote, quoted, escaped := false, false, false
+	end := p // after the last byte that is not unquoted, unescaped whitespace
 	for p < len(v) {
 		c := v[p]
 		switch {
@@ -109,23 +110,24 @@ func (r *Rewriter) textElement(s *splice, et Type, delim byte, v []byte, p, inde
 			}
 			escaped = true
 			p += 2
+			end = p
 			continue
 		case c == '"':
 			inQuote, quoted = !inQuote, true
 		case !inQuote && (c == delim || c == '}'):
-			goto end
+			goto done
 		case !inQuote && c == '{':
 			return 0, malformed("array: { inside an element")
+		case !inQuote && isSpace(c):
+			p++
+			continue
 		}
 		p++
+		end = p
 	}
-end:
+done:
 	if inQuote || p >= len(v) {
 		return 0, malformed("array ends inside an element")
-	}
-	end := p
-	for end > start && isSpace(v[end-1]) && (end-2 < start || v[end-2] != '\\') {
-		end--
 	}
 	raw := v[start:end]
 	if len(raw) == 0 {
@@ -152,16 +154,15 @@ end:
 		return 0, err
 	}
 	if changed {
+		s.cut(start, end)
 		if null {
-			s.replace(start, end, nullWord)
+			s.out = append(s.out, "NULL"...)
 		} else {
-			s.replace(start, end, appendArrayQuoted(nil, res, delim))
+			s.out = appendArrayQuoted(s.out, res, delim)
 		}
 	}
 	return p, nil
 }
-
-var nullWord = []byte("NULL")
 
 func indexByte(b []byte, c byte) int {
 	for i, x := range b {
@@ -302,7 +303,7 @@ func (r *Rewriter) textRecord(t Type, v []byte) ([]byte, bool, error) {
 		return nil, false, malformed("record without (")
 	}
 	p++
-	s := splice{v: v}
+	s := splice{r: r, v: v}
 	if t.Fields != nil && len(t.Fields) == 0 { // a composite of no columns: "()"
 		if p >= len(v) || v[p] != ')' || skipSpace(v, p+1) != len(v) {
 			return nil, false, malformed("record of no fields")
@@ -332,10 +333,9 @@ func (r *Rewriter) textRecord(t Type, v []byte) ([]byte, bool, error) {
 				return nil, false, err
 			}
 			if changed {
-				if null {
-					s.replace(p, end)
-				} else {
-					s.replace(p, end, appendFieldQuoted(nil, res, false))
+				s.cut(p, end)
+				if !null {
+					s.out = appendFieldQuoted(s.out, res, false)
 				}
 			}
 		}
@@ -368,7 +368,7 @@ func (r *Rewriter) textRange(t Type, v []byte) ([]byte, bool, error) {
 		return nil, false, malformed("range without [ or (")
 	}
 	p++
-	s := splice{v: v}
+	s := splice{r: r, v: v}
 	for b, stops := range [2]string{",", "])"} {
 		end, raw, empty, plain, err := field(v, p, stops)
 		if err != nil {
@@ -382,10 +382,9 @@ func (r *Rewriter) textRange(t Type, v []byte) ([]byte, bool, error) {
 				return nil, false, err
 			}
 			if changed {
-				if null {
-					s.replace(p, end)
-				} else {
-					s.replace(p, end, appendFieldQuoted(nil, res, true))
+				s.cut(p, end)
+				if !null {
+					s.out = appendFieldQuoted(s.out, res, true)
 				}
 			}
 		}
@@ -424,7 +423,7 @@ func (r *Rewriter) textMultirange(t Type, v []byte) ([]byte, bool, error) {
 		return nil, false, malformed("multirange without {")
 	}
 	p = skipSpace(v, p+1)
-	s := splice{v: v}
+	s := splice{r: r, v: v}
 	if p < len(v) && v[p] == '}' {
 		p++
 	} else {
@@ -449,7 +448,8 @@ func (r *Rewriter) textMultirange(t Type, v []byte) ([]byte, bool, error) {
 				return nil, false, err
 			}
 			if changed {
-				s.replace(start, p, res)
+				s.cut(start, p)
+				s.out = append(s.out, res...)
 			}
 			p = skipSpace(v, p)
 			if p >= len(v) {

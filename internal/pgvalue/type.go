@@ -110,8 +110,13 @@ const (
 	OIDXID8        = 5069
 )
 
-// builtin is every built-in type Rewrite reads, by OID. Read-only after init.
-var builtin = func() map[uint32]Type {
+// builtinOIDs bounds the OIDs of built-in types: all are below it.
+const builtinOIDs = 8192
+
+// builtin is every built-in type Rewrite reads; builtinIndex maps an OID to its
+// position in builtin plus one (0: not built in). Both are read-only after init; an
+// array index is what keeps the lookup off the hot path's profile.
+var builtin, builtinIndex = func() ([]Type, *[builtinOIDs]uint8) {
 	m := map[uint32]Type{}
 	scalar := func(k Kind, oids ...uint32) {
 		for _, o := range oids {
@@ -142,7 +147,7 @@ var builtin = func() map[uint32]Type {
 	// in text), pg_node_tree and the statistics types.
 	scalar(Unknown, 22, 24, 27, 30, 194, 600, 601, 602, 603, 604, 628, 718, 1033, 2202, 2203,
 		2204, 2205, 2206, 2970, 3220, 3361, 3402, 3614, 3615, 3642, 3734, 3769, 4072, 4089,
-		4096, 4191, 5017, 5038)
+		4096, 4191, 4600, 4601, 5017, 5038)
 	m[OIDRecord] = Type{OID: OIDRecord, Kind: Record}
 	ranges := [][3]uint32{ // range, subtype, multirange
 		{3904, OIDInt4, 4451}, {3926, OIDInt8, 4536}, {3906, OIDNumeric, 4532},
@@ -174,13 +179,24 @@ var builtin = func() map[uint32]Type {
 		}
 		m[a[0]] = t
 	}
-	return m
+	list := make([]Type, 0, len(m))
+	index := new([builtinOIDs]uint8)
+	for oid, t := range m {
+		if oid >= builtinOIDs || len(list) >= 255 {
+			panic("pgvalue: built-in type table outgrew its index")
+		}
+		list = append(list, t)
+		index[oid] = uint8(len(list))
+	}
+	return list, index
 }()
 
 // Builtin returns the type with OID oid when it is one of PostgreSQL's built-in types
 // that Rewrite knows: every scalar, their arrays, the built-in ranges and multiranges,
 // record and record[].
 func Builtin(oid uint32) (Type, bool) {
-	t, ok := builtin[oid]
-	return t, ok
+	if oid >= builtinOIDs || builtinIndex[oid] == 0 {
+		return Type{}, false
+	}
+	return builtin[builtinIndex[oid]-1], true
 }
