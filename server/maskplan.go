@@ -343,6 +343,7 @@ type rowMasker struct {
 	set  *ruleSet // the rules it was planned with
 	cols []colPlan
 	buf  []byte
+	rw   pgvalue.Rewriter
 }
 
 // Stale implements postgres.RowMasker.
@@ -456,7 +457,7 @@ func (rm *rowMasker) learn(c *colPlan) {
 
 // rewrite walks v's scalars with edit, the flow of each scalar found by its path.
 func (rm *rowMasker) rewrite(c *colPlan, v []byte, edit func(*pgvalue.Leaf, *maskFlow) pgvalue.Edit, top *maskFlow) ([]byte, bool) {
-	out, null, err := pgvalue.Rewrite(rm.buf[:0], rm.sm.cat, c.oid, c.binary, v, func(l *pgvalue.Leaf) pgvalue.Edit {
+	out, null, err := rm.rw.Rewrite(rm.buf[:0], rm.sm.cat, c.oid, c.binary, v, func(l *pgvalue.Leaf) pgvalue.Edit {
 		return edit(l, flowAt(top, l.Path))
 	})
 	if err != nil {
@@ -513,8 +514,17 @@ func wholeLeaf(m *mask.Masker, l *pgvalue.Leaf) pgvalue.Edit {
 		out, null := m.MaskWhole(nil, l.Text)
 		return pgvalue.Edit{Null: null, Text: out}
 	}
+	return standInLeaf(l)
+}
+
+// standInLeaf replaces a scalar that is not text with a valid value of its type, or NULL
+// when there is none.
+func standInLeaf(l *pgvalue.Leaf) pgvalue.Edit {
 	if b, ok := mask.StandIn(l.Type.OID); ok {
 		return pgvalue.Edit{Text: b}
+	}
+	if l.Type.Kind == pgvalue.Money {
+		return pgvalue.Edit{Text: []byte("$0.00")}
 	}
 	return pgvalue.Edit{Null: true}
 }
@@ -533,10 +543,7 @@ func (rm *rowMasker) detectLeaf(l *pgvalue.Leaf, f *maskFlow) pgvalue.Edit {
 		var found mask.Counts
 		found[mask.IPAddress] = 1
 		rm.sm.add(found)
-		if b, ok := mask.StandIn(l.Type.OID); ok {
-			return pgvalue.Edit{Text: b}
-		}
-		return pgvalue.Edit{Null: true}
+		return standInLeaf(l)
 	}
 	text := l.Text
 	changed := false
@@ -562,8 +569,5 @@ func (rm *rowMasker) detectLeaf(l *pgvalue.Leaf, f *maskFlow) pgvalue.Edit {
 	}
 	// A number, an address… that held something a detector found: a stand-in of the
 	// type, so the client can still decode the row.
-	if b, ok := mask.StandIn(l.Type.OID); ok {
-		return pgvalue.Edit{Text: b}
-	}
-	return pgvalue.Edit{Null: true}
+	return standInLeaf(l)
 }
