@@ -20,7 +20,7 @@ import (
 func (sm *sessionMasker) literals(sql string) (string, []int) {
 	rules := sm.rules()
 	names := sm.maskedNames(rules)
-	if len(names) == 0 || !mentionsAny(sql, names) {
+	if len(rules) == 0 || len(names) == 0 || !mentionsAny(sql, names) {
 		return sql, nil
 	}
 	tree, err := native.Parse(sql)
@@ -69,7 +69,11 @@ func literalMasker(rules []maskRule) *mask.Masker {
 
 // literalValue masks a bind parameter that goes into or is compared with a masked column.
 func (sm *sessionMasker) literalValue(v string) string {
-	out, null := literalMasker(sm.rules()).MaskWhole(nil, []byte(v))
+	rules := sm.rules()
+	if len(rules) == 0 {
+		return maskText(sm, v)
+	}
+	out, null := literalMasker(rules).MaskWhole(nil, []byte(v))
 	if null {
 		return "[REDACTED]"
 	}

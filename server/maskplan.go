@@ -52,6 +52,12 @@ func (sm *sessionMasker) Rows(ref postgres.ResultRef, fields []pgproto3.FieldDes
 	rules := sm.rules()
 	set := sm.set.Load()
 	cols := make([]colPlan, len(fields))
+	if len(rules) == 0 { // a reloaded policy masks nothing for the session any more
+		for i, f := range fields {
+			cols[i] = colPlan{oid: f.DataTypeOID, binary: formats[i] == 1}
+		}
+		return &rowMasker{sm: sm, set: set, cols: cols}, nil
+	}
 	var (
 		flows    []classify.Flow
 		flowsErr error
