@@ -3,8 +3,8 @@ package classify_test
 import (
 	"context"
 	"slices"
-	"strings"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -254,7 +254,6 @@ func TestLineageAgainstPostgres(t *testing.T) {
 		t.Errorf("only %d pass-through fields checked", passes)
 	}
 }
-
 
 // firstFields runs sql and returns the RowDescription of its first result, copied: pgconn
 // reuses the buffer it decodes them from.

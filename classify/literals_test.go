@@ -34,7 +34,7 @@ func spanTexts(sql string, spans []classify.Span) string {
 func TestSensitiveLiterals(t *testing.T) {
 	for _, c := range []struct {
 		name, sql, want string
-		params       []int
+		params          []int
 	}{
 		{"equal", `SELECT id FROM customers WHERE ssn = '123-45-6789'`, `'123-45-6789'`, nil},
 		{"other column", `SELECT id FROM customers WHERE name = 'bob'`, ``, nil},
