@@ -273,47 +273,12 @@ func (w *lwalk) statement(st *pg_query.Node, inner bool) ([]Flow, error) {
 		}
 		_, flows := w.query(st, nil, nil)
 		return flows, nil
-	case *pg_query.Node_InsertStmt:
-		s := n.InsertStmt
-		if len(s.ReturningList) == 0 {
+	case *pg_query.Node_InsertStmt, *pg_query.Node_UpdateStmt, *pg_query.Node_DeleteStmt, *pg_query.Node_MergeStmt:
+		if !returns(st) {
 			return nil, nil
 		}
-		ctes := w.with(s.WithClause, nil, nil)
-		sc := &scope{ctes: ctes}
-		w.target(sc, s.Relation)
-		return w.returning(sc, s.ReturningList), nil
-	case *pg_query.Node_UpdateStmt:
-		s := n.UpdateStmt
-		if len(s.ReturningList) == 0 {
-			return nil, nil
-		}
-		ctes := w.with(s.WithClause, nil, nil)
-		sc := &scope{ctes: ctes}
-		w.target(sc, s.Relation)
-		w.from(sc, s.FromClause)
-		return w.returning(sc, s.ReturningList), nil
-	case *pg_query.Node_DeleteStmt:
-		s := n.DeleteStmt
-		if len(s.ReturningList) == 0 {
-			return nil, nil
-		}
-		ctes := w.with(s.WithClause, nil, nil)
-		sc := &scope{ctes: ctes}
-		w.target(sc, s.Relation)
-		w.from(sc, s.UsingClause)
-		return w.returning(sc, s.ReturningList), nil
-	case *pg_query.Node_MergeStmt:
-		s := n.MergeStmt
-		if len(s.ReturningList) == 0 {
-			return nil, nil
-		}
-		ctes := w.with(s.WithClause, nil, nil)
-		sc := &scope{ctes: ctes}
-		w.target(sc, s.Relation)
-		if s.SourceRelation != nil {
-			w.from(sc, []*pg_query.Node{s.SourceRelation})
-		}
-		return w.returning(sc, s.ReturningList), nil
+		_, flows := w.dmlQuery(st, nil, nil)
+		return flows, nil
 	case *pg_query.Node_CopyStmt:
 		s := n.CopyStmt
 		if s.IsFrom {
@@ -365,19 +330,108 @@ func (w *lwalk) statement(st *pg_query.Node, inner bool) ([]Flow, error) {
 	return nil, nil
 }
 
-// target puts the target table of INSERT, UPDATE, DELETE or MERGE in scope.
-func (w *lwalk) target(sc *scope, rv *pg_query.RangeVar) {
+// target puts the target table of INSERT, UPDATE, DELETE or MERGE in scope, its flows
+// its own (assignments change them).
+func (w *lwalk) target(sc *scope, rv *pg_query.RangeVar) *rel {
 	if rv == nil {
-		return
+		return &rel{opaque: "a statement without a target"}
 	}
 	r := w.relation(rv, nil) // a DML target is never a CTE
+	r.flows = append([]Flow(nil), r.flows...)
 	sc.items = append(sc.items, r)
 	sc.named = append(sc.named, r)
+	return r
 }
 
-func (w *lwalk) returning(sc *scope, list []*pg_query.Node) []Flow {
-	_, flows := w.targetList(sc, list)
-	return flows
+// returns reports whether a data-modifying statement has RETURNING.
+func returns(n *pg_query.Node) bool {
+	switch x := n.Node.(type) {
+	case *pg_query.Node_InsertStmt:
+		return len(x.InsertStmt.ReturningList) > 0
+	case *pg_query.Node_UpdateStmt:
+		return len(x.UpdateStmt.ReturningList) > 0
+	case *pg_query.Node_DeleteStmt:
+		return len(x.DeleteStmt.ReturningList) > 0
+	case *pg_query.Node_MergeStmt:
+		return len(x.MergeStmt.ReturningList) > 0
+	}
+	return false
+}
+
+// assign notes that column col of the target t is given a value of flow f: what
+// RETURNING col returns then comes from f too (UPDATE items SET note = c.ssn ...
+// RETURNING note). A column default, a generated column or a trigger that writes the
+// row is not traced (they are the database's code, like a view's).
+func assign(t *rel, col string, f Flow) {
+	if t.opaque != "" || len(f.Sources) == 0 && f.Opaque == "" {
+		return
+	}
+	for k, c := range t.cols {
+		if c == col {
+			if f.Pass && t.flows[k].Pass && f.Sources[0] == t.flows[k].Sources[0] {
+				return // SET name = name
+			}
+			t.flows[k] = union(t.flows[k], f)
+			return
+		}
+	}
+	// An unknown column: the server refuses the statement; fail closed all the same.
+	for k := range t.flows {
+		t.flows[k] = union(t.flows[k], opaque("assignment to unknown column %s", col))
+	}
+}
+
+// assignments applies SET col = expr, (a, b) = (x, y) and (a, b) = (SELECT ...).
+func (w *lwalk) assignments(sc *scope, t *rel, list []*pg_query.Node) {
+	var multi []Flow // the flows of the current (a, b) = (SELECT ...)
+	var multiSrc *pg_query.Node
+	for _, n := range list {
+		rt := n.GetResTarget()
+		if rt == nil {
+			continue
+		}
+		var f Flow
+		if ma := rt.Val.GetMultiAssignRef(); ma != nil {
+			k := int(ma.Colno) - 1
+			switch {
+			case ma.Source.GetRowExpr() != nil && k >= 0 && k < len(ma.Source.GetRowExpr().Args):
+				f = w.expr(sc, ma.Source.GetRowExpr().Args[k])
+			case ma.Source.GetSubLink() != nil:
+				if multiSrc != ma.Source {
+					_, multi = w.query(ma.Source.GetSubLink().Subselect, sc, sc.ctes)
+					multiSrc = ma.Source
+				}
+				if k >= 0 && k < len(multi) {
+					f = multi[k]
+				} else {
+					f = first(multi)
+				}
+			default:
+				f = w.expr(sc, ma.Source)
+			}
+		} else {
+			f = w.expr(sc, rt.Val)
+		}
+		if len(rt.Indirection) > 0 {
+			f = computed(f) // SET a[1] = x, SET r.f = x: part of the column
+		}
+		assign(t, rt.Name, f)
+	}
+}
+
+// inserts applies the values an INSERT (or MERGE's INSERT) gives, by position.
+func inserts(t *rel, cols []*pg_query.Node, vals []Flow) {
+	for j, f := range vals {
+		if len(cols) > 0 {
+			if j < len(cols) {
+				if rt := cols[j].GetResTarget(); rt != nil {
+					assign(t, rt.Name, f)
+				}
+			}
+		} else if j < len(t.cols) {
+			assign(t, t.cols[j], f)
+		}
+	}
 }
 
 // query returns the output column names and flows of a query (SELECT, VALUES, set
@@ -452,30 +506,64 @@ func setop(left, right []Flow) []Flow {
 	return out
 }
 
-// dmlQuery is the output of a data-modifying statement in a WITH.
+// dmlQuery is the output of a data-modifying statement's RETURNING, at the top or in a
+// WITH.
 func (w *lwalk) dmlQuery(n *pg_query.Node, outer *scope, ctes *cteScope) ([]string, []Flow) {
-	var rv *pg_query.RangeVar
-	var list, from []*pg_query.Node
-	var with *pg_query.WithClause
 	switch x := n.Node.(type) {
 	case *pg_query.Node_InsertStmt:
-		rv, list, with = x.InsertStmt.Relation, x.InsertStmt.ReturningList, x.InsertStmt.WithClause
-	case *pg_query.Node_UpdateStmt:
-		rv, list, from, with = x.UpdateStmt.Relation, x.UpdateStmt.ReturningList, x.UpdateStmt.FromClause, x.UpdateStmt.WithClause
-	case *pg_query.Node_DeleteStmt:
-		rv, list, from, with = x.DeleteStmt.Relation, x.DeleteStmt.ReturningList, x.DeleteStmt.UsingClause, x.DeleteStmt.WithClause
-	case *pg_query.Node_MergeStmt:
-		rv, list, with = x.MergeStmt.Relation, x.MergeStmt.ReturningList, x.MergeStmt.WithClause
-		if x.MergeStmt.SourceRelation != nil {
-			from = []*pg_query.Node{x.MergeStmt.SourceRelation}
+		s := x.InsertStmt
+		sc := &scope{parent: outer, ctes: w.with(s.WithClause, outer, ctes)}
+		t := w.target(sc, s.Relation)
+		if s.SelectStmt != nil {
+			// The source query cannot see the target.
+			_, vals := w.query(s.SelectStmt, outer, sc.ctes)
+			inserts(t, s.Cols, vals)
 		}
-	default:
-		return nil, []Flow{opaque("a query of kind %s is not understood", nodeKind(n))}
+		if oc := s.OnConflictClause; oc != nil && len(oc.TargetList) > 0 {
+			excluded := &rel{name: "excluded", cols: t.cols, flows: append([]Flow(nil), t.flows...), opaque: t.opaque}
+			osc := &scope{parent: outer, items: []*rel{t}, named: []*rel{t, excluded}, ctes: sc.ctes}
+			w.assignments(osc, t, oc.TargetList)
+		}
+		return w.targetList(sc, s.ReturningList)
+	case *pg_query.Node_UpdateStmt:
+		s := x.UpdateStmt
+		sc := &scope{parent: outer, ctes: w.with(s.WithClause, outer, ctes)}
+		t := w.target(sc, s.Relation)
+		w.from(sc, s.FromClause)
+		w.assignments(sc, t, s.TargetList)
+		return w.targetList(sc, s.ReturningList)
+	case *pg_query.Node_DeleteStmt:
+		s := x.DeleteStmt
+		sc := &scope{parent: outer, ctes: w.with(s.WithClause, outer, ctes)}
+		w.target(sc, s.Relation)
+		w.from(sc, s.UsingClause)
+		return w.targetList(sc, s.ReturningList)
+	case *pg_query.Node_MergeStmt:
+		s := x.MergeStmt
+		sc := &scope{parent: outer, ctes: w.with(s.WithClause, outer, ctes)}
+		t := w.target(sc, s.Relation)
+		if s.SourceRelation != nil {
+			w.from(sc, []*pg_query.Node{s.SourceRelation})
+		}
+		for _, c := range s.MergeWhenClauses {
+			wc := c.GetMergeWhenClause()
+			if wc == nil {
+				continue
+			}
+			switch wc.CommandType {
+			case pg_query.CmdType_CMD_UPDATE:
+				w.assignments(sc, t, wc.TargetList)
+			case pg_query.CmdType_CMD_INSERT:
+				vals := make([]Flow, len(wc.Values))
+				for j, v := range wc.Values {
+					vals[j] = w.expr(sc, v)
+				}
+				inserts(t, wc.TargetList, vals)
+			}
+		}
+		return w.targetList(sc, s.ReturningList)
 	}
-	sc := &scope{parent: outer, ctes: w.with(with, outer, ctes)}
-	w.target(sc, rv)
-	w.from(sc, from)
-	return w.targetList(sc, list)
+	return nil, []Flow{opaque("a query of kind %s is not understood", nodeKind(n))}
 }
 
 // with walks a WITH clause: each CTE is visible to the ones after it (and, when
