@@ -371,7 +371,14 @@ func (w *lwalk) window(sc *scope, wd *pg_query.WindowDef) Flow {
 }
 
 func (w *lwalk) aexpr(sc *scope, a *pg_query.A_Expr) Flow {
-	if len(a.Name) > 0 {
+	switch a.Kind {
+	case pg_query.A_Expr_Kind_AEXPR_BETWEEN, pg_query.A_Expr_Kind_AEXPR_NOT_BETWEEN,
+		pg_query.A_Expr_Kind_AEXPR_BETWEEN_SYM, pg_query.A_Expr_Kind_AEXPR_NOT_BETWEEN_SYM:
+		// Named "BETWEEN" and so on: PostgreSQL runs >= and <= (and AND, OR).
+	default:
+		if len(a.Name) == 0 {
+			break
+		}
 		schema, op := funcName(a.Name)
 		if schema != "" && schema != "pg_catalog" || !builtinOperator(op) {
 			return union(opaque("operator %s is not a built-in", op), w.expr(sc, a.Lexpr), w.expr(sc, a.Rexpr))
