@@ -418,6 +418,11 @@ func (w *lwalk) indirection(sc *scope, a *pg_query.A_Indirection) Flow {
 			if !ok {
 				return computed(f)
 			}
+			if a.Arg.GetColumnRef() == nil {
+				// (ROW(a, b)).f1 is a FieldSelect: PostgreSQL reports it as computed.
+				// Only a field of a whole-row reference, (c).ssn, is the column itself.
+				g.Pass = false
+			}
 			f = g
 		case *pg_query.Node_AIndices:
 			// arr[i], arr[i:j]: an element (a slice is an array of them).
