@@ -3,6 +3,7 @@ package classify
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -40,7 +41,7 @@ func (s Source) String() string {
 
 // Flow says where one result column's values come from. Sources always holds every
 // source of the nested Fields, Elem and Keys too, so a caller that ignores the structure
-// can mask by Sources alone.
+// can mask by Sources alone. Flows share slices and maps: treat them as read-only.
 type Flow struct {
 	// Pass is set when the column is Sources[0] passed through untouched (renamed at
 	// most, through subqueries and CTEs too): exactly one source, no transformation.
@@ -221,13 +222,21 @@ func opaque(format string, args ...any) Flow {
 	return Flow{Opaque: fmt.Sprintf(format, args...)}
 }
 
-// addSources merges g's sources and opacity into f (not Pass, no structure).
+// add merges g's sources and opacity into f (not Pass, no structure).
 func (f *Flow) add(g Flow) {
 	if f.Opaque == "" && g.Opaque != "" {
 		f.Opaque = g.Opaque
 	}
+	clipped := false
 	for _, s := range g.Sources {
 		if !containsSource(f.Sources, s) {
+			if !clipped {
+				// Flows share their Sources' arrays (a column's flow is copied into every
+				// expression over it): append to a copy, never into a shared array, or
+				// two flows would overwrite each other's sources.
+				f.Sources = slices.Clip(f.Sources)
+				clipped = true
+			}
 			f.Sources = append(f.Sources, s)
 		}
 	}
