@@ -598,9 +598,31 @@ func (w *lwalk) with(wc *pg_query.WithClause, outer *scope, ctes *cteScope) *cte
 			def.cols, def.flows = w.query(c.Ctequery, outer, cs)
 		}
 		def.cols = rename(def.cols, alias)
+		searchCycle(def, c)
 		cs.ctes = append(cs.ctes, def)
 	}
 	return cs
+}
+
+// searchCycle adds the columns that SEARCH and CYCLE add to a recursive CTE: each is made
+// of the values of the columns it lists (the path is an array of them).
+func searchCycle(def *cte, c *pg_query.CommonTableExpr) {
+	listed := func(ns []*pg_query.Node) Flow {
+		var f Flow
+		for _, n := range ns {
+			f.add(colFlow(&rel{cols: def.cols, flows: def.flows}, strVal(n)))
+		}
+		return f
+	}
+	if sc := c.SearchClause; sc != nil {
+		def.cols = append(def.cols, sc.SearchSeqColumn)
+		def.flows = append(def.flows, listed(sc.SearchColList))
+	}
+	if cc := c.CycleClause; cc != nil {
+		f := listed(cc.CycleColList)
+		def.cols = append(def.cols, cc.CycleMarkColumn, cc.CyclePathColumn)
+		def.flows = append(def.flows, f, f)
+	}
 }
 
 // recursiveCTE resolves a WITH RECURSIVE member: its non-recursive arm first, then the
@@ -982,6 +1004,12 @@ func (w *lwalk) targetList(sc *scope, list []*pg_query.Node) ([]string, []Flow) 
 			flows = append(flows, fs...)
 			continue
 		}
+		if ind := rt.Val.GetAIndirection(); ind != nil && len(ind.Indirection) > 0 && ind.Indirection[len(ind.Indirection)-1].GetAStar() != nil {
+			ns, fs := w.expandRecord(sc, ind)
+			names = append(names, ns...)
+			flows = append(flows, fs...)
+			continue
+		}
 		f := w.expr(sc, rt.Val)
 		name := rt.Name
 		if name == "" {
@@ -991,6 +1019,23 @@ func (w *lwalk) targetList(sc *scope, list []*pg_query.Node) ([]string, []Flow) 
 		flows = append(flows, f)
 	}
 	return names, flows
+}
+
+// expandRecord expands (rec).* in a target list into the record's fields.
+func (w *lwalk) expandRecord(sc *scope, ind *pg_query.A_Indirection) ([]string, []Flow) {
+	f := w.indirection(sc, &pg_query.A_Indirection{Arg: ind.Arg, Indirection: ind.Indirection[:len(ind.Indirection)-1]})
+	if f.Fields == nil || len(f.Names) != len(f.Fields) {
+		return []string{"?column?"}, []Flow{union(f, opaque("the fields of a record of unknown type"))}
+	}
+	fs := make([]Flow, len(f.Fields))
+	copy(fs, f.Fields)
+	if ind.Arg.GetColumnRef() == nil || len(ind.Indirection) > 1 {
+		// (ROW(a, b)).* is FieldSelects; only a whole-row reference's are its columns.
+		for k := range fs {
+			fs[k].Pass = false
+		}
+	}
+	return f.Names, fs
 }
 
 // exprName is the name PostgreSQL gives an unnamed output column, as far as subqueries'
