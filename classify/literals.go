@@ -27,7 +27,8 @@ type Span struct{ Start, End int }
 //     ssn IN ('…'), BETWEEN, = ANY('{…}'), strpos(ssn, '…') > 0);
 //   - a value given to a masked column by INSERT (VALUES, multi-row, or a SELECT's list,
 //     by position; without a column list, every value), UPDATE SET (also (a, b) = (…)),
-//     ON CONFLICT DO UPDATE SET, and MERGE's UPDATE SET and INSERT VALUES.
+//     ON CONFLICT DO UPDATE SET, and MERGE's UPDATE SET and INSERT VALUES;
+//   - every argument of EXECUTE and CALL, whose destination is not in the text.
 //
 // A literal compared with a column of a subquery or CTE that renames a masked column
 // (WITH x AS (SELECT ssn AS s ...) ... WHERE s = '…') is not found: the names are
@@ -252,6 +253,19 @@ func (s *litScan) statement(st *pg_query.Node) {
 					}
 				}
 				s.values(wc.Values, table, cols)
+			}
+		}
+	case *pg_query.Node_ExecuteStmt:
+		// EXECUTE p('…'): which parameters of p reach a masked column is in p's text,
+		// not here; fail closed.
+		for _, a := range x.ExecuteStmt.Params {
+			s.flagAll(a)
+		}
+	case *pg_query.Node_CallStmt:
+		// CALL p('…'): the procedure may store its arguments anywhere; fail closed.
+		if fc := x.CallStmt.Funccall; fc != nil {
+			for _, a := range fc.Args {
+				s.flagAll(a)
 			}
 		}
 	case *pg_query.Node_PrepareStmt:

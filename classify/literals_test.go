@@ -82,6 +82,8 @@ func TestSensitiveLiterals(t *testing.T) {
 		{"prepare", `PREPARE p AS SELECT id FROM customers WHERE ssn = '1'`, `'1'`, nil},
 		{"explain", `EXPLAIN SELECT id FROM customers WHERE ssn = '1'`, `'1'`, nil},
 		{"explain insert", `EXPLAIN INSERT INTO customers (ssn) VALUES ('1')`, `'1'`, nil},
+		{"execute", `EXECUTE p(1, 'x')`, `1|'x'`, nil},
+		{"call", `CALL p('123', $1)`, `'123'`, []int{1}},
 		{"null", `SELECT id FROM customers WHERE ssn IS NULL OR ssn = NULL`, ``, nil},
 		{"json", `SELECT id FROM customers WHERE json_build_object('s', ssn) = '{"s":"1"}'::json`, `'s'|'{"s":"1"}'`, nil},
 	} {
