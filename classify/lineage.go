@@ -182,6 +182,17 @@ type rel struct {
 	cols   []string
 	flows  []Flow
 	opaque string // non-empty: its columns are not known; any of them is Opaque with this reason
+	table  bool   // a table, which has system columns (ctid, xmin, ...)
+}
+
+// systemColumn reports whether name is a system column of every table: it holds no data
+// of the table's own (tools such as DBeaver read ctid to edit rows).
+func systemColumn(name string) bool {
+	switch name {
+	case "ctid", "xmin", "xmax", "cmin", "cmax", "tableoid":
+		return true
+	}
+	return false
 }
 
 // scope is one query level's FROM namespace.
@@ -821,7 +832,7 @@ func (w *lwalk) relation(rv *pg_query.RangeVar, ctes *cteScope) *rel {
 		}
 	}
 	base := w.base(rv.Schemaname, rv.Relname)
-	r.cols, r.flows, r.opaque = base.cols, base.flows, base.opaque
+	r.cols, r.flows, r.opaque, r.table = base.cols, base.flows, base.opaque, base.table
 	return w.aliased(r, rv)
 }
 
@@ -863,6 +874,7 @@ func (w *lwalk) resolve(schema, name string) *rel {
 	}
 	r.flows = make([]Flow, len(rd.Columns))
 	if rd.Query == "" {
+		r.table = true
 		for j, c := range rd.Columns {
 			r.flows[j] = Flow{Pass: true, Sources: []Source{{Schema: rd.Schema, Table: rd.Name, Column: c}}}
 		}
@@ -1174,6 +1186,17 @@ func (w *lwalk) column(sc *scope, fields []string) Flow {
 		if r := findRel(sc, fields); r != nil {
 			return w.wholeRow(r)
 		}
+		if systemColumn(name) {
+			tables := 0
+			for _, r := range sc.items {
+				if r.table {
+					tables++
+				}
+			}
+			if tables == 1 && len(sc.items) == 1 {
+				return Flow{}
+			}
+		}
 		return opaque("unknown column %s", name)
 	}
 	quals, col := fields[:len(fields)-1], fields[len(fields)-1]
@@ -1193,6 +1216,9 @@ func (w *lwalk) column(sc *scope, fields []string) Flow {
 		if c == col {
 			return r.flows[k]
 		}
+	}
+	if r.table && systemColumn(col) {
+		return Flow{}
 	}
 	// t.f with no column f is the call f(t) (attribute notation).
 	return opaque("%s.%s is not a column: a function call f(t) is not traced", strings.Join(quals, "."), col)
