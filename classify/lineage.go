@@ -185,6 +185,17 @@ type rel struct {
 	table  bool   // a table, which has system columns (ctid, xmin, ...)
 }
 
+// flow is the flow of r's column k; Opaque if r's columns are not known.
+func (r *rel) flow(k int) Flow {
+	if r.opaque != "" {
+		return Flow{Opaque: r.opaque}
+	}
+	if k >= len(r.flows) {
+		return opaque("column %d of a relation whose columns are not all known", k+1)
+	}
+	return r.flows[k]
+}
+
 // systemColumn reports whether name is a system column of every table: it holds no data
 // of the table's own (tools such as DBeaver read ctid to edit rows).
 func systemColumn(name string) bool {
@@ -441,6 +452,25 @@ func (w *lwalk) assignments(sc *scope, t *rel, list []*pg_query.Node) {
 
 // inserts applies the values an INSERT (or MERGE's INSERT) gives, by position.
 func inserts(t *rel, cols []*pg_query.Node, vals []Flow) {
+	width := len(cols)
+	if width == 0 {
+		width = len(t.cols)
+	}
+	someOpaque := false
+	for _, f := range vals {
+		someOpaque = someOpaque || f.Opaque != ""
+	}
+	if len(vals) != width && someOpaque {
+		// INSERT ... SELECT * FROM a relation whose columns are not known: which value
+		// goes where is not known either; every column may hold any of them. (Fewer
+		// known values than columns is fine: the rest get their defaults.)
+		all := union(vals...)
+		all.add(opaque("the values of an INSERT do not match its columns"))
+		for k := range t.cols {
+			assign(t, t.cols[k], all)
+		}
+		return
+	}
 	for j, f := range vals {
 		if len(cols) > 0 {
 			if j < len(cols) {
@@ -961,7 +991,7 @@ func (w *lwalk) join(sc *scope, j *pg_query.JoinExpr) *rel {
 				continue
 			}
 			out.cols = append(out.cols, c)
-			out.flows = append(out.flows, side.flows[k])
+			out.flows = append(out.flows, side.flow(k))
 		}
 	}
 	if j.JoinUsingAlias != nil {
@@ -984,7 +1014,7 @@ func colFlow(r *rel, c string) Flow {
 	}
 	for k, x := range r.cols {
 		if x == c {
-			return r.flows[k]
+			return r.flow(k)
 		}
 	}
 	return opaque("column %s is not in the joined relation", c)
@@ -1115,8 +1145,9 @@ func (w *lwalk) expandStar(sc *scope, cr *pg_query.ColumnRef) ([]string, []Flow)
 		var names []string
 		var flows []Flow
 		for _, r := range sc.items {
-			names = append(names, r.cols...)
-			flows = append(flows, w.star(sc, r)...)
+			fs := w.star(sc, r)
+			names = append(names, starNames(r, len(fs))...)
+			flows = append(flows, fs...)
 		}
 		if len(sc.items) == 0 {
 			return []string{"?column?"}, []Flow{opaque("SELECT * without FROM")}
@@ -1131,17 +1162,38 @@ func (w *lwalk) expandStar(sc *scope, cr *pg_query.ColumnRef) ([]string, []Flow)
 	if r == nil {
 		return []string{"?column?"}, []Flow{opaque("unknown relation %s", strings.Join(quals, "."))}
 	}
-	return r.cols, w.star(sc, r)
+	fs := w.star(sc, r)
+	return starNames(r, len(fs)), fs
 }
 
-// star is the flows of r's columns; one Opaque flow when they are not known.
+// star is the flows of r's columns: each Opaque when r's contents are not known (one
+// when even its columns are not).
 func (w *lwalk) star(_ *scope, r *rel) []Flow {
 	if r.opaque != "" {
-		return []Flow{{Opaque: r.opaque}}
+		n := max(len(r.cols), 1)
+		out := make([]Flow, n)
+		for k := range out {
+			out[k] = Flow{Opaque: r.opaque}
+		}
+		return out
 	}
-	out := make([]Flow, len(r.flows))
-	copy(out, r.flows)
+	out := make([]Flow, len(r.cols))
+	for k := range out {
+		out[k] = r.flow(k)
+	}
 	return out
+}
+
+// starNames are the names of n flows of r's columns.
+func starNames(r *rel, n int) []string {
+	if len(r.cols) == n {
+		return r.cols
+	}
+	names := make([]string, n)
+	for k := range names {
+		names[k] = "?column?"
+	}
+	return names
 }
 
 // findRel finds a relation by qualified name ("c", or "public", "customers") in the
@@ -1214,7 +1266,7 @@ func (w *lwalk) column(sc *scope, fields []string) Flow {
 	}
 	for k, c := range r.cols {
 		if c == col {
-			return r.flows[k]
+			return r.flow(k)
 		}
 	}
 	if r.table && systemColumn(col) {
@@ -1237,7 +1289,7 @@ func lookup(s *scope, name string) (found bool, f Flow, ok bool) {
 		for k, c := range r.cols {
 			if c == name {
 				n++
-				f = r.flows[k]
+				f = r.flow(k)
 			}
 		}
 	}
@@ -1257,8 +1309,10 @@ func (w *lwalk) wholeRow(r *rel) Flow {
 	if r.opaque != "" {
 		return Flow{Opaque: r.opaque}
 	}
-	fs := make([]Flow, len(r.flows))
-	copy(fs, r.flows)
+	fs := make([]Flow, len(r.cols))
+	for k := range fs {
+		fs[k] = r.flow(k)
+	}
 	return record(r.cols, fs)
 }
 

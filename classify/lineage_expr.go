@@ -495,7 +495,9 @@ func (w *lwalk) allRows(sc *scope) Flow {
 			return Flow{Opaque: r.opaque}
 		}
 		names = append(names, r.cols...)
-		fs = append(fs, r.flows...)
+		for k := range r.cols {
+			fs = append(fs, r.flow(k))
+		}
 	}
 	return record(names, fs)
 }
