@@ -418,7 +418,7 @@ func (w *lwalk) indirection(sc *scope, a *pg_query.A_Indirection) Flow {
 			if !ok {
 				return computed(f)
 			}
-			if a.Arg.GetColumnRef() == nil {
+			if !w.isWholeRowRef(sc, a.Arg) {
 				// (ROW(a, b)).f1 is a FieldSelect: PostgreSQL reports it as computed.
 				// Only a field of a whole-row reference, (c).ssn, is the column itself.
 				g.Pass = false
@@ -447,6 +447,31 @@ func (w *lwalk) indirection(sc *scope, a *pg_query.A_Indirection) Flow {
 		}
 	}
 	return f
+}
+
+// isWholeRowRef reports whether n is a whole-row reference to a relation in scope (c, or
+// c.*), whose fields PostgreSQL reads as the relation's columns; a column of a record
+// type (s.c) is not.
+func (w *lwalk) isWholeRowRef(sc *scope, n *pg_query.Node) bool {
+	cr := n.GetColumnRef()
+	if cr == nil || len(cr.Fields) == 0 {
+		return false
+	}
+	last := len(cr.Fields) - 1
+	if cr.Fields[last].GetAStar() != nil {
+		return true
+	}
+	if last > 0 {
+		return false
+	}
+	name := strVal(cr.Fields[0])
+	for s := sc; s != nil; s = s.parent {
+		found, _, ok := lookup(s, name)
+		if found || !ok {
+			return false
+		}
+	}
+	return findRel(sc, []string{name}) != nil
 }
 
 // field returns a record's field by name.

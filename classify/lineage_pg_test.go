@@ -19,7 +19,7 @@ const lineageSeed = `
 CREATE TABLE customers (id serial PRIMARY KEY, name text, email text, phone text, ssn text);
 CREATE TABLE orders (id serial PRIMARY KEY, customer_id int, amount numeric, note text);
 CREATE TABLE cards (id serial PRIMARY KEY, customer_id int, card_n text, ip inet);
-CREATE TABLE items (id int PRIMARY KEY, note text);
+CREATE TABLE items (id serial PRIMARY KEY, note text);
 CREATE SCHEMA s2;
 CREATE TABLE s2.customers (id int, secret text);
 CREATE TABLE dropped (a int, gone text, b text);
@@ -27,7 +27,7 @@ ALTER TABLE dropped DROP COLUMN gone;
 INSERT INTO customers (name, email, phone, ssn) VALUES ('ann', 'a@x.org', '555-0100', '123-45-6789'), ('bob', 'b@x.org', '555-0101', '987-65-4321');
 INSERT INTO orders (customer_id, amount, note) VALUES (1, 10, 'n1'), (2, 20, 'n2');
 INSERT INTO cards (customer_id, card_n, ip) VALUES (1, '4111111111111111', '10.0.0.1');
-INSERT INTO items VALUES (1, 'i1'), (2, 'i2');
+INSERT INTO items VALUES (100, 'i1'); -- one row, an id no statement of the corpus writes
 CREATE FUNCTION f(x text) RETURNS text LANGUAGE sql AS 'SELECT x';
 CREATE FUNCTION my_srf(n int) RETURNS SETOF record LANGUAGE sql AS 'SELECT 1, ''a''::text';
 CREATE FUNCTION my_scalar_srf(n int) RETURNS SETOF text LANGUAGE sql AS 'SELECT ssn FROM customers';
