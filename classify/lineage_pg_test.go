@@ -109,9 +109,10 @@ func (s *pgSchema) Transparent(schema, name string) bool {
 // stricterThanPostgres are the queries where a column PostgreSQL reports as passed
 // through is, by design, computed for lineage: it is then masked whole (fail closed).
 var stricterThanPostgres = map[string]string{
-	`SELECT ssn::text FROM customers`:                                       "a cast to the column's own type is a no-op that PostgreSQL drops; lineage does not know column types",
-	`UPDATE items SET note = c.ssn FROM customers c RETURNING note`:         "assigned",
-	"UPDATE customers SET name = name, ssn = ssn || '' RETURNING name, ssn": "assigned",
+	`SELECT ssn::text FROM customers`:                                           "a cast to the column's own type is a no-op that PostgreSQL drops; lineage does not know column types",
+	`UPDATE items SET note = c.ssn FROM customers c RETURNING note`:             "assigned",
+	"UPDATE customers SET name = name, ssn = ssn || '' RETURNING name, ssn":     "assigned",
+	"INSERT INTO items (id, note) SELECT id, ssn FROM customers RETURNING note": "assigned",
 	// RETURNING shows the values the statement wrote: PostgreSQL names the target's
 	// column, lineage adds the sources of what was assigned to it.
 	`INSERT INTO cards (card_n) SELECT ssn FROM customers RETURNING card_n, ip`:                                                             "assigned",
