@@ -540,6 +540,14 @@ func (w *lwalk) funcCall(sc *scope, fc *pg_query.FuncCall) Flow {
 		}
 		return f
 	}
+	if name == "current_setting" {
+		// A custom setting (SET my.x, set_config('my.x', ssn, false)) holds whatever a
+		// statement stored there, maybe a masked value: a cross-statement channel.
+		// Built-in settings (no dot) hold configuration.
+		if k, ok := literalString(first1(fc.Args)); !ok || strings.Contains(k, ".") {
+			return opaque("current_setting of a custom setting may hold any value a statement stored")
+		}
+	}
 	if fc.AggStar {
 		f = Flow{}
 	} else {
@@ -555,6 +563,13 @@ func (w *lwalk) funcCall(sc *scope, fc *pg_query.FuncCall) Flow {
 		f.Pass = false
 	}
 	return f
+}
+
+func first1(ns []*pg_query.Node) *pg_query.Node {
+	if len(ns) == 0 {
+		return nil
+	}
+	return ns[0]
 }
 
 // builtin is the flow of a transparent built-in's value.

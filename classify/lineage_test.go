@@ -208,6 +208,8 @@ var lineageCases = []struct {
 	{"regex op", `SELECT substring(ssn FROM '\d+'), ssn ~ '1' FROM customers`, `{customers.ssn} | {customers.ssn}`},
 	{"overlay position", `SELECT overlay(ssn PLACING 'x' FROM 1 FOR 2), position('1' IN ssn), trim(BOTH ' ' FROM ssn) FROM customers`, `{customers.ssn} | {customers.ssn} | {customers.ssn}`},
 	{"extract at time zone", `SELECT extract(year FROM now()) + id, now() AT TIME ZONE name FROM customers`, `{customers.id} | {customers.name}`},
+	{"current_setting", `SELECT current_setting('search_path'), current_setting('my.ssn'), current_setting(name) FROM customers`, `{} | ?{} | ?{}`},
+	{"set_config", `SELECT set_config('my.ssn', ssn, false) FROM customers`, `{customers.ssn}`},
 	{"sql value function", `SELECT current_user, now()`, `{} | {}`},
 	{"xml", `SELECT xmlelement(name x, ssn) FROM customers`, `{customers.ssn}`},
 	{"xmlforest", `SELECT xmlforest(ssn, name AS n) FROM customers`, `{customers.name,customers.ssn}`},
