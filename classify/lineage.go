@@ -126,8 +126,11 @@ const maxDepth = 10000
 //
 // The caller matches flows to RowDescription fields by position. When their numbers
 // differ (a function in FROM whose columns are not known, CALL with OUT parameters, a
-// statement that returns rows where none were expected), it must take every field as
-// Opaque.
+// star over a relation the Schema could not resolve) or rows come for a statement given
+// nil, it must take every field as Opaque.
+//
+// EXECUTE and FETCH return an *IndirectError; MOVE returns no rows. Flows is safe for
+// concurrent use when the Schema and Parse are; each call resolves a relation once.
 func (l *Lineage) Flows(tree *pg_query.ParseResult, i int) ([]Flow, error) {
 	st, err := stmtAt(tree, i)
 	if err != nil {
