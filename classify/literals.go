@@ -18,7 +18,9 @@ type Span struct{ Start, End int }
 // the gateway can keep them out of the text it records, shows and logs.
 //
 // table is the relation's name as written (an alias resolved to its relation) when the
-// column is qualified or the statement names exactly one relation; else "".
+// column is qualified or the statement names exactly one relation; else "" (also for a
+// column of a CTE or a subquery): masked("", column) should answer whether a column of
+// that name is masked in any table, to fail closed.
 //
 // What counts, by class rather than by example:
 //   - any operator, function call, CASE, COALESCE, ROW, ARRAY, subquery test (IN, ANY,
@@ -31,8 +33,9 @@ type Span struct{ Start, End int }
 //   - every argument of EXECUTE and CALL, whose destination is not in the text.
 //
 // A literal compared with a column of a subquery or CTE that renames a masked column
-// (WITH x AS (SELECT ssn AS s ...) ... WHERE s = '…') is not found: the names are
-// matched as written.
+// (WITH x AS (SELECT ssn AS s ...) ... WHERE s = '…') is not found, nor one compared
+// with a view's column under the view's name: names are matched as written, without a
+// Schema.
 func SensitiveLiterals(sql string, tree *pg_query.ParseResult, i int, masked func(table, column string) bool) (spans []Span, params []int) {
 	if tree == nil || i < 0 || i >= len(tree.Stmts) || masked == nil {
 		return nil, nil
@@ -41,9 +44,9 @@ func SensitiveLiterals(sql string, tree *pg_query.ParseResult, i int, masked fun
 	if st == nil {
 		return nil, nil
 	}
-	s := &litScan{sql: sql, masked: masked, aliases: map[string]string{}}
+	s := &litScan{sql: sql, masked: masked, aliases: map[string]string{}, derived: map[string]bool{}}
 	s.relations(st.ProtoReflect())
-	if len(s.names) == 1 {
+	if len(s.names) == 1 && !s.derived[s.names[0]] {
 		s.single = s.names[0]
 	}
 	s.statement(st)
@@ -57,6 +60,7 @@ type litScan struct {
 	sql     string
 	masked  func(table, column string) bool
 	aliases map[string]string // alias -> relation name as written
+	derived map[string]bool   // names of CTEs, subqueries and functions in FROM: not tables
 	names   []string          // distinct relation names the statement has
 	single  string            // the one relation, when there is one
 	spans   []Span
@@ -101,6 +105,18 @@ func init() {
 // relations notes the relations the statement names and their aliases.
 func (s *litScan) relations(m protoreflect.Message) {
 	visit(m, func(m protoreflect.Message) {
+		switch x := m.Interface().(type) {
+		case *pg_query.CommonTableExpr:
+			s.derived[x.Ctename] = true
+		case *pg_query.RangeSubselect:
+			if x.Alias != nil {
+				s.derived[x.Alias.Aliasname] = true
+			}
+		case *pg_query.RangeFunction:
+			if x.Alias != nil {
+				s.derived[x.Alias.Aliasname] = true
+			}
+		}
 		if m.Descriptor().FullName() != rangeVarName {
 			return
 		}
@@ -185,6 +201,11 @@ func (s *litScan) columnMasked(cr *pg_query.ColumnRef) bool {
 	q := names[len(names)-2]
 	if t, ok := s.aliases[q]; ok {
 		q = t
+	}
+	if s.derived[q] {
+		// A CTE's or a subquery's column may be a masked column renamed or not: ask
+		// for the column in any table.
+		q = ""
 	}
 	return s.masked(q, names[len(names)-1])
 }

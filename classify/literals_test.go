@@ -78,6 +78,8 @@ func TestSensitiveLiterals(t *testing.T) {
 		{"update param", `UPDATE customers SET ssn = $1 WHERE id = $2`, ``, []int{1}},
 		{"merge", `MERGE INTO customers c USING orders o ON o.customer_id = c.id WHEN MATCHED THEN UPDATE SET ssn = '1' WHEN NOT MATCHED THEN INSERT (name, phone) VALUES ('n', '555')`, `'1'|'555'`, nil},
 		{"returning untouched", `DELETE FROM customers WHERE id = 1 RETURNING ssn`, ``, nil},
+		{"cte column", `WITH x AS (SELECT ssn FROM customers) SELECT * FROM x WHERE ssn = '1'`, `'1'`, nil},
+		{"subquery column", `SELECT * FROM (SELECT ssn FROM customers) s WHERE s.ssn = '1'`, `'1'`, nil},
 		{"cte", `WITH x AS (SELECT id FROM customers WHERE ssn = '1') SELECT * FROM x`, `'1'`, nil},
 		{"prepare", `PREPARE p AS SELECT id FROM customers WHERE ssn = '1'`, `'1'`, nil},
 		{"explain", `EXPLAIN SELECT id FROM customers WHERE ssn = '1'`, `'1'`, nil},
