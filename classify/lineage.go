@@ -3,6 +3,7 @@ package classify
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -40,7 +41,7 @@ func (s Source) String() string {
 
 // Flow says where one result column's values come from. Sources always holds every
 // source of the nested Fields, Elem and Keys too, so a caller that ignores the structure
-// can mask by Sources alone.
+// can mask by Sources alone. Flows share slices and maps: treat them as read-only.
 type Flow struct {
 	// Pass is set when the column is Sources[0] passed through untouched (renamed at
 	// most, through subqueries and CTEs too): exactly one source, no transformation.
@@ -125,8 +126,11 @@ const maxDepth = 10000
 //
 // The caller matches flows to RowDescription fields by position. When their numbers
 // differ (a function in FROM whose columns are not known, CALL with OUT parameters, a
-// statement that returns rows where none were expected), it must take every field as
-// Opaque.
+// star over a relation the Schema could not resolve) or rows come for a statement given
+// nil, it must take every field as Opaque.
+//
+// EXECUTE and FETCH return an *IndirectError; MOVE returns no rows. Flows is safe for
+// concurrent use when the Schema and Parse are; each call resolves a relation once.
 func (l *Lineage) Flows(tree *pg_query.ParseResult, i int) ([]Flow, error) {
 	st, err := stmtAt(tree, i)
 	if err != nil {
@@ -181,6 +185,28 @@ type rel struct {
 	cols   []string
 	flows  []Flow
 	opaque string // non-empty: its columns are not known; any of them is Opaque with this reason
+	table  bool   // a table, which has system columns (ctid, xmin, ...)
+}
+
+// flow is the flow of r's column k; Opaque if r's columns are not known.
+func (r *rel) flow(k int) Flow {
+	if r.opaque != "" {
+		return Flow{Opaque: r.opaque}
+	}
+	if k >= len(r.flows) {
+		return opaque("column %d of a relation whose columns are not all known", k+1)
+	}
+	return r.flows[k]
+}
+
+// systemColumn reports whether name is a system column of every table: it holds no data
+// of the table's own (tools such as DBeaver read ctid to edit rows).
+func systemColumn(name string) bool {
+	switch name {
+	case "ctid", "xmin", "xmax", "cmin", "cmax", "tableoid":
+		return true
+	}
+	return false
 }
 
 // scope is one query level's FROM namespace.
@@ -221,13 +247,21 @@ func opaque(format string, args ...any) Flow {
 	return Flow{Opaque: fmt.Sprintf(format, args...)}
 }
 
-// addSources merges g's sources and opacity into f (not Pass, no structure).
+// add merges g's sources and opacity into f (not Pass, no structure).
 func (f *Flow) add(g Flow) {
 	if f.Opaque == "" && g.Opaque != "" {
 		f.Opaque = g.Opaque
 	}
+	clipped := false
 	for _, s := range g.Sources {
 		if !containsSource(f.Sources, s) {
+			if !clipped {
+				// Flows share their Sources' arrays (a column's flow is copied into every
+				// expression over it): append to a copy, never into a shared array, or
+				// two flows would overwrite each other's sources.
+				f.Sources = slices.Clip(f.Sources)
+				clipped = true
+			}
 			f.Sources = append(f.Sources, s)
 		}
 	}
@@ -273,47 +307,12 @@ func (w *lwalk) statement(st *pg_query.Node, inner bool) ([]Flow, error) {
 		}
 		_, flows := w.query(st, nil, nil)
 		return flows, nil
-	case *pg_query.Node_InsertStmt:
-		s := n.InsertStmt
-		if len(s.ReturningList) == 0 {
+	case *pg_query.Node_InsertStmt, *pg_query.Node_UpdateStmt, *pg_query.Node_DeleteStmt, *pg_query.Node_MergeStmt:
+		if !returns(st) {
 			return nil, nil
 		}
-		ctes := w.with(s.WithClause, nil, nil)
-		sc := &scope{ctes: ctes}
-		w.target(sc, s.Relation)
-		return w.returning(sc, s.ReturningList), nil
-	case *pg_query.Node_UpdateStmt:
-		s := n.UpdateStmt
-		if len(s.ReturningList) == 0 {
-			return nil, nil
-		}
-		ctes := w.with(s.WithClause, nil, nil)
-		sc := &scope{ctes: ctes}
-		w.target(sc, s.Relation)
-		w.from(sc, s.FromClause)
-		return w.returning(sc, s.ReturningList), nil
-	case *pg_query.Node_DeleteStmt:
-		s := n.DeleteStmt
-		if len(s.ReturningList) == 0 {
-			return nil, nil
-		}
-		ctes := w.with(s.WithClause, nil, nil)
-		sc := &scope{ctes: ctes}
-		w.target(sc, s.Relation)
-		w.from(sc, s.UsingClause)
-		return w.returning(sc, s.ReturningList), nil
-	case *pg_query.Node_MergeStmt:
-		s := n.MergeStmt
-		if len(s.ReturningList) == 0 {
-			return nil, nil
-		}
-		ctes := w.with(s.WithClause, nil, nil)
-		sc := &scope{ctes: ctes}
-		w.target(sc, s.Relation)
-		if s.SourceRelation != nil {
-			w.from(sc, []*pg_query.Node{s.SourceRelation})
-		}
-		return w.returning(sc, s.ReturningList), nil
+		_, flows := w.dmlQuery(st, nil, nil)
+		return flows, nil
 	case *pg_query.Node_CopyStmt:
 		s := n.CopyStmt
 		if s.IsFrom {
@@ -365,19 +364,127 @@ func (w *lwalk) statement(st *pg_query.Node, inner bool) ([]Flow, error) {
 	return nil, nil
 }
 
-// target puts the target table of INSERT, UPDATE, DELETE or MERGE in scope.
-func (w *lwalk) target(sc *scope, rv *pg_query.RangeVar) {
+// target puts the target table of INSERT, UPDATE, DELETE or MERGE in scope, its flows
+// its own (assignments change them).
+func (w *lwalk) target(sc *scope, rv *pg_query.RangeVar) *rel {
 	if rv == nil {
-		return
+		return &rel{opaque: "a statement without a target"}
 	}
 	r := w.relation(rv, nil) // a DML target is never a CTE
+	r.flows = append([]Flow(nil), r.flows...)
 	sc.items = append(sc.items, r)
 	sc.named = append(sc.named, r)
+	return r
 }
 
-func (w *lwalk) returning(sc *scope, list []*pg_query.Node) []Flow {
-	_, flows := w.targetList(sc, list)
-	return flows
+// returns reports whether a data-modifying statement has RETURNING.
+func returns(n *pg_query.Node) bool {
+	switch x := n.Node.(type) {
+	case *pg_query.Node_InsertStmt:
+		return len(x.InsertStmt.ReturningList) > 0
+	case *pg_query.Node_UpdateStmt:
+		return len(x.UpdateStmt.ReturningList) > 0
+	case *pg_query.Node_DeleteStmt:
+		return len(x.DeleteStmt.ReturningList) > 0
+	case *pg_query.Node_MergeStmt:
+		return len(x.MergeStmt.ReturningList) > 0
+	}
+	return false
+}
+
+// assign notes that column col of the target t is given a value of flow f: what
+// RETURNING col returns then comes from f too (UPDATE items SET note = c.ssn ...
+// RETURNING note). A column default, a generated column or a trigger that writes the
+// row is not traced (they are the database's code, like a view's).
+func assign(t *rel, col string, f Flow) {
+	if t.opaque != "" || len(f.Sources) == 0 && f.Opaque == "" {
+		return
+	}
+	for k, c := range t.cols {
+		if c == col {
+			if f.Pass && t.flows[k].Pass && f.Sources[0] == t.flows[k].Sources[0] {
+				return // SET name = name
+			}
+			t.flows[k] = union(t.flows[k], f)
+			return
+		}
+	}
+	// An unknown column: the server refuses the statement; fail closed all the same.
+	for k := range t.flows {
+		t.flows[k] = union(t.flows[k], opaque("assignment to unknown column %s", col))
+	}
+}
+
+// assignments applies SET col = expr, (a, b) = (x, y) and (a, b) = (SELECT ...).
+func (w *lwalk) assignments(sc *scope, t *rel, list []*pg_query.Node) {
+	var multi []Flow // the flows of the current (a, b) = (SELECT ...)
+	var multiSrc *pg_query.Node
+	for _, n := range list {
+		rt := n.GetResTarget()
+		if rt == nil {
+			continue
+		}
+		var f Flow
+		if ma := rt.Val.GetMultiAssignRef(); ma != nil {
+			k := int(ma.Colno) - 1
+			switch {
+			case ma.Source.GetRowExpr() != nil && k >= 0 && k < len(ma.Source.GetRowExpr().Args):
+				f = w.expr(sc, ma.Source.GetRowExpr().Args[k])
+			case ma.Source.GetSubLink() != nil:
+				if multiSrc != ma.Source {
+					_, multi = w.query(ma.Source.GetSubLink().Subselect, sc, sc.ctes)
+					multiSrc = ma.Source
+				}
+				if k >= 0 && k < len(multi) {
+					f = multi[k]
+				} else {
+					f = first(multi)
+				}
+			default:
+				f = w.expr(sc, ma.Source)
+			}
+		} else {
+			f = w.expr(sc, rt.Val)
+		}
+		if len(rt.Indirection) > 0 {
+			f = computed(f) // SET a[1] = x, SET r.f = x: part of the column
+		}
+		assign(t, rt.Name, f)
+	}
+}
+
+// inserts applies the values an INSERT (or MERGE's INSERT) gives, by position.
+func inserts(t *rel, cols []*pg_query.Node, vals []Flow) {
+	width := len(cols)
+	if width == 0 {
+		width = len(t.cols)
+	}
+	someOpaque := false
+	for _, f := range vals {
+		someOpaque = someOpaque || f.Opaque != ""
+	}
+	if len(vals) != width && someOpaque {
+		// INSERT ... SELECT * FROM a relation whose columns are not known: which value
+		// goes where is not known either; every column may hold any of them. (Fewer
+		// known values than columns is fine: the rest get their defaults.)
+		all := union(vals...)
+		all.add(opaque("the values of an INSERT do not match its columns"))
+		for k := range t.cols {
+			assign(t, t.cols[k], all)
+		}
+		return
+	}
+	for j, f := range vals {
+		if len(cols) > 0 {
+			if j < len(cols) {
+				if rt := cols[j].GetResTarget(); rt != nil {
+					assign(t, rt.Name, f)
+				}
+			}
+		} else if j < len(t.cols) {
+			assign(t, t.cols[j], f)
+		}
+	}
 }
 
 // query returns the output column names and flows of a query (SELECT, VALUES, set
@@ -452,30 +559,64 @@ func setop(left, right []Flow) []Flow {
 	return out
 }
 
-// dmlQuery is the output of a data-modifying statement in a WITH.
+// dmlQuery is the output of a data-modifying statement's RETURNING, at the top or in a
+// WITH.
 func (w *lwalk) dmlQuery(n *pg_query.Node, outer *scope, ctes *cteScope) ([]string, []Flow) {
-	var rv *pg_query.RangeVar
-	var list, from []*pg_query.Node
-	var with *pg_query.WithClause
 	switch x := n.Node.(type) {
 	case *pg_query.Node_InsertStmt:
-		rv, list, with = x.InsertStmt.Relation, x.InsertStmt.ReturningList, x.InsertStmt.WithClause
-	case *pg_query.Node_UpdateStmt:
-		rv, list, from, with = x.UpdateStmt.Relation, x.UpdateStmt.ReturningList, x.UpdateStmt.FromClause, x.UpdateStmt.WithClause
-	case *pg_query.Node_DeleteStmt:
-		rv, list, from, with = x.DeleteStmt.Relation, x.DeleteStmt.ReturningList, x.DeleteStmt.UsingClause, x.DeleteStmt.WithClause
-	case *pg_query.Node_MergeStmt:
-		rv, list, with = x.MergeStmt.Relation, x.MergeStmt.ReturningList, x.MergeStmt.WithClause
-		if x.MergeStmt.SourceRelation != nil {
-			from = []*pg_query.Node{x.MergeStmt.SourceRelation}
+		s := x.InsertStmt
+		sc := &scope{parent: outer, ctes: w.with(s.WithClause, outer, ctes)}
+		t := w.target(sc, s.Relation)
+		if s.SelectStmt != nil {
+			// The source query cannot see the target.
+			_, vals := w.query(s.SelectStmt, outer, sc.ctes)
+			inserts(t, s.Cols, vals)
 		}
-	default:
-		return nil, []Flow{opaque("a query of kind %s is not understood", nodeKind(n))}
+		if oc := s.OnConflictClause; oc != nil && len(oc.TargetList) > 0 {
+			excluded := &rel{name: "excluded", cols: t.cols, flows: append([]Flow(nil), t.flows...), opaque: t.opaque}
+			osc := &scope{parent: outer, items: []*rel{t}, named: []*rel{t, excluded}, ctes: sc.ctes}
+			w.assignments(osc, t, oc.TargetList)
+		}
+		return w.targetList(sc, s.ReturningList)
+	case *pg_query.Node_UpdateStmt:
+		s := x.UpdateStmt
+		sc := &scope{parent: outer, ctes: w.with(s.WithClause, outer, ctes)}
+		t := w.target(sc, s.Relation)
+		w.from(sc, s.FromClause)
+		w.assignments(sc, t, s.TargetList)
+		return w.targetList(sc, s.ReturningList)
+	case *pg_query.Node_DeleteStmt:
+		s := x.DeleteStmt
+		sc := &scope{parent: outer, ctes: w.with(s.WithClause, outer, ctes)}
+		w.target(sc, s.Relation)
+		w.from(sc, s.UsingClause)
+		return w.targetList(sc, s.ReturningList)
+	case *pg_query.Node_MergeStmt:
+		s := x.MergeStmt
+		sc := &scope{parent: outer, ctes: w.with(s.WithClause, outer, ctes)}
+		t := w.target(sc, s.Relation)
+		if s.SourceRelation != nil {
+			w.from(sc, []*pg_query.Node{s.SourceRelation})
+		}
+		for _, c := range s.MergeWhenClauses {
+			wc := c.GetMergeWhenClause()
+			if wc == nil {
+				continue
+			}
+			switch wc.CommandType {
+			case pg_query.CmdType_CMD_UPDATE:
+				w.assignments(sc, t, wc.TargetList)
+			case pg_query.CmdType_CMD_INSERT:
+				vals := make([]Flow, len(wc.Values))
+				for j, v := range wc.Values {
+					vals[j] = w.expr(sc, v)
+				}
+				inserts(t, wc.TargetList, vals)
+			}
+		}
+		return w.targetList(sc, s.ReturningList)
 	}
-	sc := &scope{parent: outer, ctes: w.with(with, outer, ctes)}
-	w.target(sc, rv)
-	w.from(sc, from)
-	return w.targetList(sc, list)
+	return nil, []Flow{opaque("a query of kind %s is not understood", nodeKind(n))}
 }
 
 // with walks a WITH clause: each CTE is visible to the ones after it (and, when
@@ -501,9 +642,31 @@ func (w *lwalk) with(wc *pg_query.WithClause, outer *scope, ctes *cteScope) *cte
 			def.cols, def.flows = w.query(c.Ctequery, outer, cs)
 		}
 		def.cols = rename(def.cols, alias)
+		searchCycle(def, c)
 		cs.ctes = append(cs.ctes, def)
 	}
 	return cs
+}
+
+// searchCycle adds the columns that SEARCH and CYCLE add to a recursive CTE: each is made
+// of the values of the columns it lists (the path is an array of them).
+func searchCycle(def *cte, c *pg_query.CommonTableExpr) {
+	listed := func(ns []*pg_query.Node) Flow {
+		var f Flow
+		for _, n := range ns {
+			f.add(colFlow(&rel{cols: def.cols, flows: def.flows}, strVal(n)))
+		}
+		return f
+	}
+	if sc := c.SearchClause; sc != nil {
+		def.cols = append(def.cols, sc.SearchSeqColumn)
+		def.flows = append(def.flows, listed(sc.SearchColList))
+	}
+	if cc := c.CycleClause; cc != nil {
+		f := listed(cc.CycleColList)
+		def.cols = append(def.cols, cc.CycleMarkColumn, cc.CyclePathColumn)
+		def.flows = append(def.flows, f, f)
+	}
 }
 
 // recursiveCTE resolves a WITH RECURSIVE member: its non-recursive arm first, then the
@@ -702,7 +865,7 @@ func (w *lwalk) relation(rv *pg_query.RangeVar, ctes *cteScope) *rel {
 		}
 	}
 	base := w.base(rv.Schemaname, rv.Relname)
-	r.cols, r.flows, r.opaque = base.cols, base.flows, base.opaque
+	r.cols, r.flows, r.opaque, r.table = base.cols, base.flows, base.opaque, base.table
 	return w.aliased(r, rv)
 }
 
@@ -744,6 +907,7 @@ func (w *lwalk) resolve(schema, name string) *rel {
 	}
 	r.flows = make([]Flow, len(rd.Columns))
 	if rd.Query == "" {
+		r.table = true
 		for j, c := range rd.Columns {
 			r.flows[j] = Flow{Pass: true, Sources: []Source{{Schema: rd.Schema, Table: rd.Name, Column: c}}}
 		}
@@ -830,7 +994,7 @@ func (w *lwalk) join(sc *scope, j *pg_query.JoinExpr) *rel {
 				continue
 			}
 			out.cols = append(out.cols, c)
-			out.flows = append(out.flows, side.flows[k])
+			out.flows = append(out.flows, side.flow(k))
 		}
 	}
 	if j.JoinUsingAlias != nil {
@@ -853,7 +1017,7 @@ func colFlow(r *rel, c string) Flow {
 	}
 	for k, x := range r.cols {
 		if x == c {
-			return r.flows[k]
+			return r.flow(k)
 		}
 	}
 	return opaque("column %s is not in the joined relation", c)
@@ -885,6 +1049,12 @@ func (w *lwalk) targetList(sc *scope, list []*pg_query.Node) ([]string, []Flow) 
 			flows = append(flows, fs...)
 			continue
 		}
+		if ind := rt.Val.GetAIndirection(); ind != nil && len(ind.Indirection) > 0 && ind.Indirection[len(ind.Indirection)-1].GetAStar() != nil {
+			ns, fs := w.expandRecord(sc, ind)
+			names = append(names, ns...)
+			flows = append(flows, fs...)
+			continue
+		}
 		f := w.expr(sc, rt.Val)
 		name := rt.Name
 		if name == "" {
@@ -894,6 +1064,23 @@ func (w *lwalk) targetList(sc *scope, list []*pg_query.Node) ([]string, []Flow) 
 		flows = append(flows, f)
 	}
 	return names, flows
+}
+
+// expandRecord expands (rec).* in a target list into the record's fields.
+func (w *lwalk) expandRecord(sc *scope, ind *pg_query.A_Indirection) ([]string, []Flow) {
+	f := w.indirection(sc, &pg_query.A_Indirection{Arg: ind.Arg, Indirection: ind.Indirection[:len(ind.Indirection)-1]})
+	if f.Fields == nil || len(f.Names) != len(f.Fields) {
+		return []string{"?column?"}, []Flow{union(f, opaque("the fields of a record of unknown type"))}
+	}
+	fs := make([]Flow, len(f.Fields))
+	copy(fs, f.Fields)
+	if ind.Arg.GetColumnRef() == nil || len(ind.Indirection) > 1 {
+		// (ROW(a, b)).* is FieldSelects; only a whole-row reference's are its columns.
+		for k := range fs {
+			fs[k].Pass = false
+		}
+	}
+	return f.Names, fs
 }
 
 // exprName is the name PostgreSQL gives an unnamed output column, as far as subqueries'
@@ -961,8 +1148,9 @@ func (w *lwalk) expandStar(sc *scope, cr *pg_query.ColumnRef) ([]string, []Flow)
 		var names []string
 		var flows []Flow
 		for _, r := range sc.items {
-			names = append(names, r.cols...)
-			flows = append(flows, w.star(sc, r)...)
+			fs := w.star(sc, r)
+			names = append(names, starNames(r, len(fs))...)
+			flows = append(flows, fs...)
 		}
 		if len(sc.items) == 0 {
 			return []string{"?column?"}, []Flow{opaque("SELECT * without FROM")}
@@ -977,17 +1165,38 @@ func (w *lwalk) expandStar(sc *scope, cr *pg_query.ColumnRef) ([]string, []Flow)
 	if r == nil {
 		return []string{"?column?"}, []Flow{opaque("unknown relation %s", strings.Join(quals, "."))}
 	}
-	return r.cols, w.star(sc, r)
+	fs := w.star(sc, r)
+	return starNames(r, len(fs)), fs
 }
 
-// star is the flows of r's columns; one Opaque flow when they are not known.
+// star is the flows of r's columns: each Opaque when r's contents are not known (one
+// when even its columns are not).
 func (w *lwalk) star(_ *scope, r *rel) []Flow {
 	if r.opaque != "" {
-		return []Flow{{Opaque: r.opaque}}
+		n := max(len(r.cols), 1)
+		out := make([]Flow, n)
+		for k := range out {
+			out[k] = Flow{Opaque: r.opaque}
+		}
+		return out
 	}
-	out := make([]Flow, len(r.flows))
-	copy(out, r.flows)
+	out := make([]Flow, len(r.cols))
+	for k := range out {
+		out[k] = r.flow(k)
+	}
 	return out
+}
+
+// starNames are the names of n flows of r's columns.
+func starNames(r *rel, n int) []string {
+	if len(r.cols) == n {
+		return r.cols
+	}
+	names := make([]string, n)
+	for k := range names {
+		names[k] = "?column?"
+	}
+	return names
 }
 
 // findRel finds a relation by qualified name ("c", or "public", "customers") in the
@@ -1032,6 +1241,17 @@ func (w *lwalk) column(sc *scope, fields []string) Flow {
 		if r := findRel(sc, fields); r != nil {
 			return w.wholeRow(r)
 		}
+		if systemColumn(name) {
+			tables := 0
+			for _, r := range sc.items {
+				if r.table {
+					tables++
+				}
+			}
+			if tables == 1 && len(sc.items) == 1 {
+				return Flow{}
+			}
+		}
 		return opaque("unknown column %s", name)
 	}
 	quals, col := fields[:len(fields)-1], fields[len(fields)-1]
@@ -1049,8 +1269,11 @@ func (w *lwalk) column(sc *scope, fields []string) Flow {
 	}
 	for k, c := range r.cols {
 		if c == col {
-			return r.flows[k]
+			return r.flow(k)
 		}
+	}
+	if r.table && systemColumn(col) {
+		return Flow{}
 	}
 	// t.f with no column f is the call f(t) (attribute notation).
 	return opaque("%s.%s is not a column: a function call f(t) is not traced", strings.Join(quals, "."), col)
@@ -1069,7 +1292,7 @@ func lookup(s *scope, name string) (found bool, f Flow, ok bool) {
 		for k, c := range r.cols {
 			if c == name {
 				n++
-				f = r.flows[k]
+				f = r.flow(k)
 			}
 		}
 	}
@@ -1089,8 +1312,10 @@ func (w *lwalk) wholeRow(r *rel) Flow {
 	if r.opaque != "" {
 		return Flow{Opaque: r.opaque}
 	}
-	fs := make([]Flow, len(r.flows))
-	copy(fs, r.flows)
+	fs := make([]Flow, len(r.cols))
+	for k := range fs {
+		fs[k] = r.flow(k)
+	}
 	return record(r.cols, fs)
 }
 

@@ -371,7 +371,14 @@ func (w *lwalk) window(sc *scope, wd *pg_query.WindowDef) Flow {
 }
 
 func (w *lwalk) aexpr(sc *scope, a *pg_query.A_Expr) Flow {
-	if len(a.Name) > 0 {
+	switch a.Kind {
+	case pg_query.A_Expr_Kind_AEXPR_BETWEEN, pg_query.A_Expr_Kind_AEXPR_NOT_BETWEEN,
+		pg_query.A_Expr_Kind_AEXPR_BETWEEN_SYM, pg_query.A_Expr_Kind_AEXPR_NOT_BETWEEN_SYM:
+		// Named "BETWEEN" and so on: PostgreSQL runs >= and <= (and AND, OR).
+	default:
+		if len(a.Name) == 0 {
+			break
+		}
 		schema, op := funcName(a.Name)
 		if schema != "" && schema != "pg_catalog" || !builtinOperator(op) {
 			return union(opaque("operator %s is not a built-in", op), w.expr(sc, a.Lexpr), w.expr(sc, a.Rexpr))
@@ -411,6 +418,11 @@ func (w *lwalk) indirection(sc *scope, a *pg_query.A_Indirection) Flow {
 			if !ok {
 				return computed(f)
 			}
+			if !w.isWholeRowRef(sc, a.Arg) {
+				// (ROW(a, b)).f1 is a FieldSelect: PostgreSQL reports it as computed.
+				// Only a field of a whole-row reference, (c).ssn, is the column itself.
+				g.Pass = false
+			}
 			f = g
 		case *pg_query.Node_AIndices:
 			// arr[i], arr[i:j]: an element (a slice is an array of them).
@@ -435,6 +447,31 @@ func (w *lwalk) indirection(sc *scope, a *pg_query.A_Indirection) Flow {
 		}
 	}
 	return f
+}
+
+// isWholeRowRef reports whether n is a whole-row reference to a relation in scope (c, or
+// c.*), whose fields PostgreSQL reads as the relation's columns; a column of a record
+// type (s.c) is not.
+func (w *lwalk) isWholeRowRef(sc *scope, n *pg_query.Node) bool {
+	cr := n.GetColumnRef()
+	if cr == nil || len(cr.Fields) == 0 {
+		return false
+	}
+	last := len(cr.Fields) - 1
+	if cr.Fields[last].GetAStar() != nil {
+		return true
+	}
+	if last > 0 {
+		return false
+	}
+	name := strVal(cr.Fields[0])
+	for s := sc; s != nil; s = s.parent {
+		found, _, ok := lookup(s, name)
+		if found || !ok {
+			return false
+		}
+	}
+	return findRel(sc, []string{name}) != nil
 }
 
 // field returns a record's field by name.
@@ -483,7 +520,9 @@ func (w *lwalk) allRows(sc *scope) Flow {
 			return Flow{Opaque: r.opaque}
 		}
 		names = append(names, r.cols...)
-		fs = append(fs, r.flows...)
+		for k := range r.cols {
+			fs = append(fs, r.flow(k))
+		}
 	}
 	return record(names, fs)
 }
@@ -501,6 +540,14 @@ func (w *lwalk) funcCall(sc *scope, fc *pg_query.FuncCall) Flow {
 		}
 		return f
 	}
+	if name == "current_setting" {
+		// A custom setting (SET my.x, set_config('my.x', ssn, false)) holds whatever a
+		// statement stored there, maybe a masked value: a cross-statement channel.
+		// Built-in settings (no dot) hold configuration.
+		if k, ok := literalString(first1(fc.Args)); !ok || strings.Contains(k, ".") {
+			return opaque("current_setting of a custom setting may hold any value a statement stored")
+		}
+	}
 	if fc.AggStar {
 		f = Flow{}
 	} else {
@@ -516,6 +563,13 @@ func (w *lwalk) funcCall(sc *scope, fc *pg_query.FuncCall) Flow {
 		f.Pass = false
 	}
 	return f
+}
+
+func first1(ns []*pg_query.Node) *pg_query.Node {
+	if len(ns) == 0 {
+		return nil
+	}
+	return ns[0]
 }
 
 // builtin is the flow of a transparent built-in's value.

@@ -18,7 +18,9 @@ type Span struct{ Start, End int }
 // the gateway can keep them out of the text it records, shows and logs.
 //
 // table is the relation's name as written (an alias resolved to its relation) when the
-// column is qualified or the statement names exactly one relation; else "".
+// column is qualified or the statement names exactly one relation; else "" (also for a
+// column of a CTE or a subquery): masked("", column) should answer whether a column of
+// that name is masked in any table, to fail closed.
 //
 // What counts, by class rather than by example:
 //   - any operator, function call, CASE, COALESCE, ROW, ARRAY, subquery test (IN, ANY,
@@ -27,11 +29,13 @@ type Span struct{ Start, End int }
 //     ssn IN ('…'), BETWEEN, = ANY('{…}'), strpos(ssn, '…') > 0);
 //   - a value given to a masked column by INSERT (VALUES, multi-row, or a SELECT's list,
 //     by position; without a column list, every value), UPDATE SET (also (a, b) = (…)),
-//     ON CONFLICT DO UPDATE SET, and MERGE's UPDATE SET and INSERT VALUES.
+//     ON CONFLICT DO UPDATE SET, and MERGE's UPDATE SET and INSERT VALUES;
+//   - every argument of EXECUTE and CALL, whose destination is not in the text.
 //
 // A literal compared with a column of a subquery or CTE that renames a masked column
-// (WITH x AS (SELECT ssn AS s ...) ... WHERE s = '…') is not found: the names are
-// matched as written.
+// (WITH x AS (SELECT ssn AS s ...) ... WHERE s = '…') is not found, nor one compared
+// with a view's column under the view's name: names are matched as written, without a
+// Schema.
 func SensitiveLiterals(sql string, tree *pg_query.ParseResult, i int, masked func(table, column string) bool) (spans []Span, params []int) {
 	if tree == nil || i < 0 || i >= len(tree.Stmts) || masked == nil {
 		return nil, nil
@@ -40,9 +44,9 @@ func SensitiveLiterals(sql string, tree *pg_query.ParseResult, i int, masked fun
 	if st == nil {
 		return nil, nil
 	}
-	s := &litScan{sql: sql, masked: masked, aliases: map[string]string{}}
+	s := &litScan{sql: sql, masked: masked, aliases: map[string]string{}, derived: map[string]bool{}}
 	s.relations(st.ProtoReflect())
-	if len(s.names) == 1 {
+	if len(s.names) == 1 && !s.derived[s.names[0]] {
 		s.single = s.names[0]
 	}
 	s.statement(st)
@@ -56,6 +60,7 @@ type litScan struct {
 	sql     string
 	masked  func(table, column string) bool
 	aliases map[string]string // alias -> relation name as written
+	derived map[string]bool   // names of CTEs, subqueries and functions in FROM: not tables
 	names   []string          // distinct relation names the statement has
 	single  string            // the one relation, when there is one
 	spans   []Span
@@ -100,6 +105,18 @@ func init() {
 // relations notes the relations the statement names and their aliases.
 func (s *litScan) relations(m protoreflect.Message) {
 	visit(m, func(m protoreflect.Message) {
+		switch x := m.Interface().(type) {
+		case *pg_query.CommonTableExpr:
+			s.derived[x.Ctename] = true
+		case *pg_query.RangeSubselect:
+			if x.Alias != nil {
+				s.derived[x.Alias.Aliasname] = true
+			}
+		case *pg_query.RangeFunction:
+			if x.Alias != nil {
+				s.derived[x.Alias.Aliasname] = true
+			}
+		}
 		if m.Descriptor().FullName() != rangeVarName {
 			return
 		}
@@ -185,6 +202,11 @@ func (s *litScan) columnMasked(cr *pg_query.ColumnRef) bool {
 	if t, ok := s.aliases[q]; ok {
 		q = t
 	}
+	if s.derived[q] {
+		// A CTE's or a subquery's column may be a masked column renamed or not: ask
+		// for the column in any table.
+		q = ""
+	}
 	return s.masked(q, names[len(names)-1])
 }
 
@@ -252,6 +274,19 @@ func (s *litScan) statement(st *pg_query.Node) {
 					}
 				}
 				s.values(wc.Values, table, cols)
+			}
+		}
+	case *pg_query.Node_ExecuteStmt:
+		// EXECUTE p('…'): which parameters of p reach a masked column is in p's text,
+		// not here; fail closed.
+		for _, a := range x.ExecuteStmt.Params {
+			s.flagAll(a)
+		}
+	case *pg_query.Node_CallStmt:
+		// CALL p('…'): the procedure may store its arguments anywhere; fail closed.
+		if fc := x.CallStmt.Funccall; fc != nil {
+			for _, a := range fc.Args {
+				s.flagAll(a)
 			}
 		}
 	case *pg_query.Node_PrepareStmt:

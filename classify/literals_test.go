@@ -34,7 +34,7 @@ func spanTexts(sql string, spans []classify.Span) string {
 func TestSensitiveLiterals(t *testing.T) {
 	for _, c := range []struct {
 		name, sql, want string
-		params       []int
+		params          []int
 	}{
 		{"equal", `SELECT id FROM customers WHERE ssn = '123-45-6789'`, `'123-45-6789'`, nil},
 		{"other column", `SELECT id FROM customers WHERE name = 'bob'`, ``, nil},
@@ -78,10 +78,14 @@ func TestSensitiveLiterals(t *testing.T) {
 		{"update param", `UPDATE customers SET ssn = $1 WHERE id = $2`, ``, []int{1}},
 		{"merge", `MERGE INTO customers c USING orders o ON o.customer_id = c.id WHEN MATCHED THEN UPDATE SET ssn = '1' WHEN NOT MATCHED THEN INSERT (name, phone) VALUES ('n', '555')`, `'1'|'555'`, nil},
 		{"returning untouched", `DELETE FROM customers WHERE id = 1 RETURNING ssn`, ``, nil},
+		{"cte column", `WITH x AS (SELECT ssn FROM customers) SELECT * FROM x WHERE ssn = '1'`, `'1'`, nil},
+		{"subquery column", `SELECT * FROM (SELECT ssn FROM customers) s WHERE s.ssn = '1'`, `'1'`, nil},
 		{"cte", `WITH x AS (SELECT id FROM customers WHERE ssn = '1') SELECT * FROM x`, `'1'`, nil},
 		{"prepare", `PREPARE p AS SELECT id FROM customers WHERE ssn = '1'`, `'1'`, nil},
 		{"explain", `EXPLAIN SELECT id FROM customers WHERE ssn = '1'`, `'1'`, nil},
 		{"explain insert", `EXPLAIN INSERT INTO customers (ssn) VALUES ('1')`, `'1'`, nil},
+		{"execute", `EXECUTE p(1, 'x')`, `1|'x'`, nil},
+		{"call", `CALL p('123', $1)`, `'123'`, []int{1}},
 		{"null", `SELECT id FROM customers WHERE ssn IS NULL OR ssn = NULL`, ``, nil},
 		{"json", `SELECT id FROM customers WHERE json_build_object('s', ssn) = '{"s":"1"}'::json`, `'s'|'{"s":"1"}'`, nil},
 	} {
@@ -119,5 +123,21 @@ func TestSensitiveLiteralsMultiStatement(t *testing.T) {
 	}
 	if spans, params := classify.SensitiveLiterals(sql, tree, 9, maskedCols); spans != nil || params != nil {
 		t.Errorf("statement out of range: got %v %v", spans, params)
+	}
+}
+
+// BenchmarkSensitiveLiterals measures the literal scan of a typical UPDATE.
+func BenchmarkSensitiveLiterals(b *testing.B) {
+	sql := `UPDATE customers c SET phone = '555-0100', name = $1 FROM orders o
+		WHERE o.customer_id = c.id AND c.ssn IN ('123-45-6789', '987-65-4321') AND o.amount > 10`
+	tree, err := parsers[0].parse(sql)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if spans, _ := classify.SensitiveLiterals(sql, tree, 0, maskedCols); len(spans) != 3 {
+			b.Fatalf("got %d spans", len(spans))
+		}
 	}
 }
