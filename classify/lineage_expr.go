@@ -1,6 +1,7 @@
 package classify
 
 import (
+	"slices"
 	"strings"
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
@@ -711,6 +712,17 @@ func (w *lwalk) rangeFunction(sc *scope, rf *pg_query.RangeFunction) *rel {
 				cols = []string{name}
 				if single && rf.Alias != nil && len(colnames) == 0 {
 					cols = []string{rf.Alias.Aliasname}
+				}
+				named := len(colnames)
+				if rf.Ordinality {
+					named-- // the last name is the ordinality column's
+				}
+				if single && ok && named > 1 {
+					// A built-in returning a record its alias names the columns of
+					// (pg_stat_get_activity(NULL) s(datid, pid, …) in pg_stat_activity):
+					// each column derives from the arguments. Fewer names than columns
+					// leave the count short, and the caller fails closed.
+					cols = slices.Clone(colnames[:named])
 				}
 				if !ok {
 					base.add(opaque("record from function %s", name))

@@ -352,6 +352,8 @@ var lineageCases = []struct {
 	{"jsonb_each", `SELECT * FROM customers c, jsonb_each(to_jsonb(c)) e`, `=customers.id | =customers.name | =customers.email | =customers.phone | =customers.ssn | {customers.email,customers.id,customers.name,customers.phone,customers.ssn} | {customers.email,customers.id,customers.name,customers.phone,customers.ssn}`},
 	{"json_to_recordset", `SELECT a FROM customers c, json_to_recordset(json_build_array(to_json(c))) AS t(a text, b text)`, `{customers.email,customers.id,customers.name,customers.phone,customers.ssn}`},
 	{"rows from", `SELECT * FROM ROWS FROM (generate_series(1, 2), unnest(ARRAY['a'])) AS r(a, b)`, `{} | {}`},
+	{"builtin record aliased", `SELECT s.application_name, s.pid FROM pg_stat_get_activity(NULL::integer) s(datid, pid, application_name)`, `{} | {}`},
+	{"builtin record aliased over a column", `SELECT s.b FROM customers c, json_to_record(to_json(c)) s(a, b)`, `{customers.email,customers.id,customers.name,customers.phone,customers.ssn}`},
 	{"user srf", `SELECT * FROM my_srf(1)`, `?{}`},
 	{"user srf coldef", `SELECT * FROM my_srf(1) AS t(a int, b text)`, `?{} | ?{}`},
 	{"xmltable", `SELECT x.a FROM customers c, XMLTABLE('/r' PASSING xmlelement(name r, c.ssn) COLUMNS a text PATH '.') x`, `{customers.ssn}`},
