@@ -66,7 +66,7 @@ var detectCases = []detectCase{
 	{"card fails luhn", "4111111111111112", ""},
 	{"card fails luhn grouped", "4111 1111 1111 1112", ""},
 	{"card longer run", "41111111111111110", ""},
-	{"card glued to letters", "ref4111111111111111", ""},
+	{"card glued to letters", "ref4111111111111111", "ref" + rCard},
 	{"card starts with 1 (unix ms)", "1700000000005", ""},
 	{"card starts with 0", "0000000000000000", ""},
 	{"card odd grouping isbn", "978-0-306-40615-7", ""},
@@ -158,7 +158,8 @@ var detectCases = []detectCase{
 	{"iban bad check", "DE89370400440532013001", ""},
 	{"iban bad length", "DE8937040044053201300", ""},
 	{"iban unknown country", "ZZ89370400440532013000", ""},
-	{"iban glued", "XDE89370400440532013000", ""},
+	{"iban glued", "XDE89370400440532013000", "X" + rIBAN},
+	{"iban glued to a lower-case hash", "abcde89370400440532013000f", ""},
 
 	// ip_address
 	{"ipv4", "192.168.1.1", rIP},
@@ -191,9 +192,10 @@ var detectCases = []detectCase{
 	{"aws temporary", "key=ASIAY34FZKBOKMUTVV7A;", "key=" + rAWS + ";"},
 	{"aws json", `{"aws_access_key_id":"AKIAI44QH8DHBEXAMPLE"}`, `{"aws_access_key_id":"` + rAWS + `"}`},
 	{"aws short", "AKIAIOSFODNN7EXAMPL", ""},
-	{"aws long", "AKIAIOSFODNN7EXAMPLEX", ""},
+	{"aws long", "AKIAIOSFODNN7EXAMPLEX", rAWS + "X"},
+	{"aws word", "ASIAPACIFICREGIONSALES", ""},
 	{"aws lower", "AKIAiosfodnn7example", ""},
-	{"aws glued", "XAKIAIOSFODNN7EXAMPLE", ""},
+	{"aws glued", "XAKIAIOSFODNN7EXAMPLE", "X" + rAWS},
 
 	// github_token
 	{"github ghp", ghp, rGH},

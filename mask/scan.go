@@ -348,7 +348,18 @@ func (m *Masker) digitCandidates(b *blockBits, starts, l1, l2 uint64, p1 byte, l
 	if !last && d>>63 != 0 {
 		keep |= 1 << (63 - bits.LeadingZeros64(starts)) // the run that reaches the end
 	}
-	keep &^= b.lettersSure<<1 | b2u(isLetter(p1)) // glued to a word: only an IBAN
+	// Runs of 4 digits or more glued before a value's first group: a separator and
+	// two digits after the run's last digit (99123-45-6789). Rare: found by the end,
+	// kept by the start.
+	ends := d &^ (d >> 1)
+	if g := ends & (d << 1) & (d << 2) & (d << 3) & (sd >> 1) & (d >> 2) & (d >> 3); g != 0 {
+		for ; g != 0; g &= g - 1 {
+			e := bits.TrailingZeros64(g)
+			if s := starts & (1<<uint(e+1) - 1); s != 0 {
+				keep |= 1 << uint(63-bits.LeadingZeros64(s))
+			}
+		}
+	}
 	plus1 := b.plus<<1 | b2u(p1 == '+' && m.rare['+'] != 0)
 	paren1 := paren<<1 | b2u(p1 == '(' && m.rare['('] != 0)
 	// An IBAN's check digits after its country code, then 4 letters or digits, or a
@@ -394,9 +405,17 @@ func (m *Masker) worth(src []byte, k, r int) bool {
 		next = src[k+r]
 	}
 	first := src[k]
+	if isLetter(prev) && m.on[IBAN] && r >= 2 && k >= 2 && ibanCountry(src[k-2], prev) {
+		return true // an IBAN's check digits after its country code
+	}
+	if r > 3 && (next == '-' || next == ' ' || next == '.') && digitAt(src, k+r+1) && digitAt(src, k+r+2) {
+		// Glued to digits before it: 99123-45-6789, 99555-123-4567, 994111 1111 …
+		p := k + r + 3
+		if p < len(src) && (src[p] == next || (digitAt(src, p) && p+1 < len(src) && (src[p+1] == next || digitAt(src, p+1)))) {
+			return true
+		}
+	}
 	switch {
-	case isLetter(prev): // inside a word, or an IBAN's check digits after its country code
-		return m.on[IBAN] && r >= 2 && k >= 2 && ibanCountry(src[k-2], prev)
 	case prev == '+' && first != '0': // +14155552671, +1 (415) …
 		return true
 	case prev == '(' && next == ')': // (555) 123-4567, (020) 7946 0958

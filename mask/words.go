@@ -68,7 +68,8 @@ func email(src []byte, a, lo int) (span, bool) {
 	}
 	switch {
 	case k == len(tld):
-	case k >= 2 && tld[k] >= 0x80: // "example.com谢谢": the TLD ends where the ASCII does
+	case k >= 2 && (tld[k] >= 0x80 || isDigit(tld[k])):
+		// "example.com谢谢", "example.com123-45-6789": the TLD ends where its letters do.
 		tld, le = tld[:k], ls+k
 	case k == 0 && (tld[0] >= 0x80 || tld[0] == '\\'): // an IDN TLD, "рф", maybe escaped
 		for q := 0; q < len(tld); q++ {
@@ -272,16 +273,21 @@ func dottedQuad(b []byte) bool {
 func awsKey(src []byte, k, lo int) (span, bool) {
 	p := k - 2
 	if p < lo || p < 0 || k+18 > len(src) || src[p] != 'A' || (src[k-1] != 'K' && src[k-1] != 'S') ||
-		src[k+1] != 'A' || !leftOK(src, p) {
+		src[k+1] != 'A' {
 		return span{}, false
 	}
+	digit := false
 	for _, c := range src[k+2 : k+18] {
 		if class[c]&(cUpper|cDigit) == 0 {
 			return span{}, false
 		}
+		digit = digit || isDigit(c)
 	}
 	e := k + 18
-	if !rightOK(src, e) {
+	// A key is 20 characters: glued to other text on either side it is still taken,
+	// when it holds a digit (real ids nearly always do); 20 upper-case letters glued
+	// to more are a word ("ASIAPACIFICREGIONSALES").
+	if !digit && (!leftOK(src, p) || !rightOK(src, e)) {
 		return span{}, false
 	}
 	return span{p, e, AWSAccessKey}, true
@@ -294,14 +300,14 @@ func awsKey(src []byte, k, lo int) (span, bool) {
 // of the word (it is 82 characters long today: 22, '_', 59).
 func githubToken(src []byte, u, lo int) (span, bool) {
 	n := len(src)
-	if u >= 3 && u-3 >= lo && src[u-3] == 'g' && src[u-2] == 'h' && leftOK(src, u-3) {
+	if u >= 3 && u-3 >= lo && src[u-3] == 'g' && src[u-2] == 'h' {
 		switch src[u-1] {
 		case 'p', 'o', 'u', 's', 'r':
 		default:
 			return span{}, false
 		}
-		e := u + 37
-		if e > n || (e < n && (isAlnum(src[e]) || src[e] == '_')) {
+		e := u + 37 // the checksum delimits the token: what is glued after is not its
+		if e > n {
 			return span{}, false
 		}
 		tok := src[u+1 : e]
@@ -319,8 +325,7 @@ func githubToken(src []byte, u, lo int) (span, bool) {
 		}
 		return span{u - 3, e, GitHubToken}, true
 	}
-	if u >= 6 && u-6 >= lo && string(src[u-6:u]) == "github" && bytes.HasPrefix(src[u+1:], []byte("pat_")) &&
-		leftOK(src, u-6) {
+	if u >= 6 && u-6 >= lo && string(src[u-6:u]) == "github" && bytes.HasPrefix(src[u+1:], []byte("pat_")) {
 		e := u + 5
 		for e < n && (isAlnum(src[e]) || src[e] == '_') {
 			e++
@@ -347,8 +352,8 @@ func base62(c byte) byte {
 // an unsigned token), whose first decodes to a JSON object with an "alg" member.
 func jwt(src []byte, j, lo int) (span, bool) {
 	p := j - 2
-	if p < lo || p < 0 || src[p] != 'e' || src[p+1] != 'y' || !leftOK(src, p) || (p > 0 && class[src[p-1]]&cB64 != 0 && !endsEscape(src, p)) {
-		return span{}, false // not at the start of a word: a base64 blob goes on
+	if p < lo || p < 0 || src[p] != 'e' || src[p+1] != 'y' {
+		return span{}, false
 	}
 	n := len(src)
 	h := b64End(src, j)
