@@ -639,17 +639,14 @@ func iban(src []byte, p int) (int, bool) {
 	}
 	// Glued to letters or digits: the country's length delimits the IBAN. Then its
 	// letters must be upper-case (lower-case hex hashes hold "de12…" by chance), and
-	// a run of hex digits glued to hex digits on both sides is a hash, not an IBAN.
-	leftGlued, rightGlued := p > 0 && isAlnum(src[p-1]), pos < n && isAlnum(src[pos])
-	if leftGlued || rightGlued {
-		hex := leftGlued && rightGlued && class[src[p-1]]&cHex != 0 && class[src[pos]]&cHex != 0
+	// it must not be inside a hex hash.
+	if (p > 0 && isAlnum(src[p-1])) || (pos < n && isAlnum(src[pos])) {
 		for _, c := range src[p:pos] {
 			if class[c]&cLower != 0 {
 				return 0, false
 			}
-			hex = hex && (c == ' ' || class[c]&cHex != 0)
 		}
-		if hex || lookAlikeWord(src, p, pos) {
+		if lookAlikeWord(src, p, pos) {
 			return 0, false
 		}
 	}

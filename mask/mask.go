@@ -225,13 +225,20 @@ func (m *Masker) MaskJSON(dst, src []byte) (out []byte, found Counts, null bool)
 
 func (m *Masker) mask(dst, src []byte, json bool) (out []byte, found Counts, null bool) {
 	sp, ok := m.find(src, 0, 0)
+	it := spanIter{m: m, src: src}
+	if needsNorm(src) { // the slow path: Unicode dashes, fullwidth digits, zero-widths
+		it.norm = new(normText)
+		it.norm.normalize(src)
+		it.list = m.normSpans(it.norm)
+		sp, ok = it.next(0)
+	}
 	if !ok {
 		return src, found, false
 	}
 	if m.mode == Null {
 		for ok {
 			found[sp.det]++
-			sp, ok = m.find(src, sp.end, sp.end)
+			sp, ok = it.next(sp.end)
 		}
 		return nil, found, true
 	}
@@ -248,8 +255,9 @@ func (m *Masker) mask(dst, src []byte, json bool) (out []byte, found Counts, nul
 			// A number: replace all of it, with what else was found in it.
 			w := numberToken(src, sp, prev)
 			for end := sp.end; ; {
-				in, ok := m.find(src, end, end)
+				in, ok := it.next(end)
 				if !ok || in.start >= w.end {
+					it.back(in, ok)
 					break
 				}
 				found[in.det]++
@@ -261,14 +269,51 @@ func (m *Masker) mask(dst, src []byte, json bool) (out []byte, found Counts, nul
 		if quote {
 			out = append(out, '"')
 		}
-		out = m.replace(out, src[sp.start:sp.end], sp.det)
+		if it.norm != nil {
+			out = m.replaceNorm(out, src[sp.start:sp.end], it.norm.of(sp), sp.det)
+		} else {
+			out = m.replace(out, src[sp.start:sp.end], sp.det)
+		}
 		if quote {
 			out = append(out, '"')
 		}
 		prev = sp.end
-		sp, ok = m.find(src, sp.end, sp.end)
+		sp, ok = it.next(sp.end)
 	}
 	return append(out, src[prev:]...), found, false
+}
+
+// spanIter gives the values found in src in order: with find, or from the list found in
+// the normalised text when src needs it.
+type spanIter struct {
+	m    *Masker
+	src  []byte
+	norm *normText // nil: src is read as it is
+	list []span
+	k    int
+}
+
+// next returns the first value that ends after from, starting no earlier than it.
+func (it *spanIter) next(from int) (span, bool) {
+	if it.norm == nil {
+		return it.m.find(it.src, from, from)
+	}
+	for it.k < len(it.list) && it.list[it.k].end <= from {
+		it.k++
+	}
+	if it.k == len(it.list) {
+		return span{}, false
+	}
+	sp := it.list[it.k]
+	it.k++
+	return clamp(sp, from), true
+}
+
+// back returns to the list the span next gave last, which was not taken.
+func (it *spanIter) back(sp span, ok bool) {
+	if ok && it.norm != nil {
+		it.k--
+	}
 }
 
 // MaskWhole masks all of src, for a column rule ("*.ssn"): Redact gives "[REDACTED]";
