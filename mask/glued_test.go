@@ -91,7 +91,9 @@ var secretGens = []secretGen{
 	{mask.Phone, func(r *rand.Rand) string {
 		return fmt.Sprintf("%03d-%03d-%04d", 200+r.IntN(800), 200+r.IntN(800), r.IntN(10000))
 	}, true, false},
-	{mask.Phone, func(r *rand.Rand) string { return fmt.Sprintf("+1 %03d %03d %04d", 200+r.IntN(800), 200+r.IntN(800), r.IntN(10000)) }, true, false},
+	{mask.Phone, func(r *rand.Rand) string {
+		return fmt.Sprintf("+1 %03d %03d %04d", 200+r.IntN(800), 200+r.IntN(800), r.IntN(10000))
+	}, true, false},
 	{mask.Email, func(r *rand.Rand) string {
 		return strings.ToLower(pick(r, []string{"bob", "alice.smith", "o.neil+tag", "x_y"})) + fmt.Sprint(r.IntN(100)) + "@example.com"
 	}, true, true},
@@ -116,7 +118,7 @@ var secretGens = []secretGen{
 }
 
 var (
-	glueWords = []string{"x", "Alice", "ref", "Z", "#", ":", "=", "😀", "東京", "\u200b", "é"}
+	glueWords  = []string{"x", "Alice", "ref", "Z", "#", ":", "=", "😀", "東京", "\u200b", "é"}
 	glueDigits = []string{"9", "12345"}
 	containers = []func(string) string{
 		func(s string) string { return s },
