@@ -224,9 +224,9 @@ func (m *Masker) MaskJSON(dst, src []byte) (out []byte, found Counts, null bool)
 }
 
 func (m *Masker) mask(dst, src []byte, json bool) (out []byte, found Counts, null bool) {
-	sp, ok := m.find(src, 0, 0)
+	sp, ok, high := m.findHigh(src, 0, 0) // high: maybe not ASCII (always, when ok)
 	it := spanIter{m: m, src: src}
-	if needsNorm(src) { // the slow path: Unicode dashes, fullwidth digits, zero-widths
+	if high && needsNorm(src) { // the slow path: Unicode dashes, fullwidth digits, zero-widths
 		it.norm = new(normText)
 		it.norm.normalize(src)
 		it.list = m.normSpans(it.norm)

@@ -40,22 +40,12 @@ func normRune(r rune) (c byte, skip bool) {
 	return 0, false
 }
 
-// needsNorm reports whether src holds a character normRune changes. It looks at the
-// bytes 8 at a time and decodes only around the lead bytes of those characters (C2,
-// E2, E3, EF): "Amélie" or "東京" cost one pass.
+// needsNorm reports whether src holds a character normRune changes: it decodes only
+// at the lead bytes of those characters (C2, E2, E3, EF), so "Amélie" or "東京" cost a
+// table lookup a byte.
 func needsNorm(src []byte) bool {
-	const high = 0x8080808080808080
-	k := 0
-	for ; k+8 <= len(src); k += 8 {
-		w := uint64(src[k]) | uint64(src[k+1])<<8 | uint64(src[k+2])<<16 | uint64(src[k+3])<<24 |
-			uint64(src[k+4])<<32 | uint64(src[k+5])<<40 | uint64(src[k+6])<<48 | uint64(src[k+7])<<56
-		if w&high != 0 {
-			break
-		}
-	}
-	for ; k < len(src); k++ {
-		switch src[k] {
-		case 0xC2, 0xE2, 0xE3, 0xEF:
+	for k, c := range src {
+		if normLead[c] {
 			r, _ := utf8.DecodeRune(src[k:])
 			if c, skip := normRune(r); c != 0 || skip {
 				return true
@@ -64,6 +54,8 @@ func needsNorm(src []byte) bool {
 	}
 	return false
 }
+
+var normLead = [256]bool{0xC2: true, 0xE2: true, 0xE3: true, 0xEF: true}
 
 // normalize fills t with src spelled in ASCII.
 func (t *normText) normalize(src []byte) {
