@@ -1,6 +1,9 @@
 package mask
 
-import "unicode/utf8"
+import (
+	"encoding/binary"
+	"unicode/utf8"
+)
 
 // Values are found in text a person reads, and a person reads "１２３‐４５‐６７８９" or a
 // card number with zero-width spaces between its digits as the ASCII value. A value that
@@ -44,15 +47,24 @@ func normRune(r rune) (c byte, skip bool) {
 // at the lead bytes of those characters (C2, E2, E3, EF), so "Amélie" or "東京" cost a
 // table lookup a byte.
 func needsNorm(src []byte) bool {
-	for k, c := range src {
-		if normLead[c] {
-			r, _ := utf8.DecodeRune(src[k:])
-			if c, skip := normRune(r); c != 0 || skip {
-				return true
+	const high = 0x8080808080808080
+	k := 0
+	for {
+		for k+8 <= len(src) && binary.LittleEndian.Uint64(src[k:])&high == 0 {
+			k += 8 // ASCII words: none of these
+		}
+		if k >= len(src) {
+			return false
+		}
+		for e := min(k+8, len(src)); k < e; k++ {
+			if normLead[src[k]] {
+				r, _ := utf8.DecodeRune(src[k:])
+				if c, skip := normRune(r); c != 0 || skip {
+					return true
+				}
 			}
 		}
 	}
-	return false
 }
 
 var normLead = [256]bool{0xC2: true, 0xE2: true, 0xE3: true, 0xEF: true}
