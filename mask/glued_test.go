@@ -244,6 +244,11 @@ func TestGluedValuesFound(t *testing.T) {
 		{"keyAKIAIOSFODNN7EXAMPLE", "AKIAIOSFODNN7EXAMPLE", mask.AWSAccessKey},
 		{"AKIAIOSFODNN7EXAMPLEsecret", "AKIAIOSFODNN7EXAMPLE", mask.AWSAccessKey},
 		{"tok" + "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" + "x", "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", mask.GitHubToken},
+		{"x2001:db8::1", "2001:db8::1", mask.IPAddress},
+		{"2001:db8::1x", "2001:db8::1", mask.IPAddress},
+		{"host2001:db8:85a3::8a2e:370:7334z", "2001:db8:85a3::8a2e:370:7334", mask.IPAddress},
+		{"ssn123-45-6789ssn", "123-45-6789", mask.USSSN},
+		{"ssn１２３‐４５‐６７８９", "123-45-6789", mask.USSSN},
 	} {
 		checkMasked(t, ms, alone[tc.d], tc.d, tc.in, tc.secret)
 	}

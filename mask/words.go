@@ -140,8 +140,10 @@ func ipv6(src []byte, c, lo int) (span, bool) {
 	if e-s >= 2 && src[e-1] == ':' && src[e-2] != ':' {
 		e--
 	}
-	// A word glued after the last group: drop the group.
-	if e < n && (isAlnum(src[e]) || src[e] == '_') {
+	// A word glued after the last group ("1::date", a cast): drop the group, unless
+	// the groups before it are an address's ("2001:db8::1x"): a single ':' between
+	// two of them.
+	if e < n && (isAlnum(src[e]) || src[e] == '_') && !singleColon(src[s:e]) {
 		x := bytes.LastIndexByte(src[s:e], ':')
 		if x < 0 {
 			return span{}, false
@@ -157,7 +159,9 @@ func ipv6(src []byte, c, lo int) (span, bool) {
 			s++ // a lone ':' before the first group
 			continue
 		}
-		glued := !leftOK(src, s) || (s > 0 && src[s-1] == '_')
+		// Letters that are not hex digits end a group: "x2001:db8::1" is an address
+		// glued to a word. A group glued to '_' is a name's ("a_fe80::1").
+		glued := s > 0 && src[s-1] == '_'
 		if !glued && maybeIPv6(cand) && parseIPv6(cand) {
 			return span{s, e, IPAddress}, true
 		}
@@ -168,6 +172,16 @@ func ipv6(src []byte, c, lo int) (span, bool) {
 		s += x // drop the first group
 	}
 	return span{}, false
+}
+
+// singleColon reports whether b holds a ':' with a byte other than ':' on each side.
+func singleColon(b []byte) bool {
+	for k := 1; k+1 < len(b); k++ {
+		if b[k] == ':' && b[k-1] != ':' && b[k+1] != ':' {
+			return true
+		}
+	}
+	return false
 }
 
 // maybeIPv6 is the cheap test before parseIPv6: two colons or more, "::" or all eight
@@ -347,16 +361,36 @@ func base62(c byte) byte {
 	return c - 'a' + 36
 }
 
-// jwt finds a JSON web token around the 'J' of the "eyJ" at src[j] ('{"' in base64url)
-// that starts a word: three to five base64url segments separated by dots (JWS, JWE; the last may be empty,
-// an unsigned token), whose first decodes to a JSON object with an "alg" member.
+// jwt finds a JSON web token around the 'J' of the "eyJ" at src[j] ('{"' in base64url),
+// glued to at most maxJWTGlue base64url characters before it: three to five base64url
+// segments separated by dots (JWS, JWE; the last may be empty, an unsigned token),
+// whose first decodes to a JSON object with an "alg" member.
 func jwt(src []byte, j, lo int) (span, bool) {
 	p := j - 2
 	if p < lo || p < 0 || src[p] != 'e' || src[p+1] != 'y' {
 		return span{}, false
 	}
+	// Glued to base64url text before it ('x' || token) it is still a token; deep inside
+	// a base64 blob it is not, and looking there for each "eyJ" would read the blob
+	// again and again.
 	n := len(src)
-	h := b64End(src, j)
+	if p > 0 && class[src[p-1]]&cB64 != 0 && !endsEscape(src, p) {
+		w := p - 1
+		for w > 0 && p-w < maxJWTGlue && class[src[w-1]]&cB64 != 0 {
+			w--
+		}
+		if w > 0 && class[src[w-1]]&cB64 != 0 {
+			return span{}, false
+		}
+		// And its header ends within 1 KiB, so that the few "eyJ" near the start of
+		// a blob cost little.
+		n = min(n, j+1024)
+	}
+	h := b64End(src[:n], j)
+	if h == n && n < len(src) {
+		return span{}, false
+	}
+	n = len(src)
 	e, segs := h, 1
 	for segs < 5 && e < n && src[e] == '.' {
 		start := e + 1
@@ -377,6 +411,9 @@ func jwt(src []byte, j, lo int) (span, bool) {
 	}
 	return span{p, e, JWT}, true
 }
+
+// maxJWTGlue is how much base64url text may be glued before a token's "eyJ".
+const maxJWTGlue = 16
 
 func b64End(src []byte, p int) int {
 	for p < len(src) && class[src[p]]&cB64 != 0 {
