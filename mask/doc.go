@@ -93,7 +93,8 @@
 // Redact writes "[REDACTED:email]". Partial keeps the last 4 digits of cards, phones and
 // SSNs and the last 4 characters of IBANs (separators kept: "**** **** **** 1111"; a
 // value written in fullwidth digits keeps its last 4 as written), and the domain of
-// e-mails ("***@example.com"); it redacts the others. Hash writes "hmac:"
+// e-mails ("***@example.com"; redacted when the domain holds another detector's value,
+// "x@10.1.2.3.example"); it redacts the others. Hash writes "hmac:"
 // and the first 16 hex digits (64 bits) of HMAC-SHA256 under the gateway's key, of the
 // value's canonical form (digits only, upper-case IBAN, lower-case e-mail): equal values
 // give equal hashes whatever their spelling, so masked columns still join and group,
