@@ -36,7 +36,7 @@ func (m *Masker) digits(src []byte, i, lo int) (span, bool, int) {
 	}
 	// Glued to digits on the left ("99123-45-6789", "004111 1111 1111 1111"): the
 	// value's first group is the end of this run, and its separators delimit it.
-	if r > 3 && j+2 < n && (next == '-' || next == ' ' || next == '.') && isDigit(src[j+1]) && isDigit(src[j+2]) {
+	if r > 3 && (next == '-' || next == ' ' || next == '.') && gluedWorth(src, j, r) {
 		if sp, ok := m.gluedDigits(src, j, lo); ok {
 			return sp, true, sp.end
 		}

@@ -365,14 +365,17 @@ func (m *Masker) digitCandidates(b *blockBits, starts, l1, l2 uint64, p1 byte, l
 	// Runs of 4 digits or more glued before a value's first group: a separator and
 	// two digits after the run's last digit (99123-45-6789). Rare: found by the end,
 	// kept by the start.
-	if g := d &^ (d >> 1) & (d << 1) & (d << 2) & (d << 3) & (sd >> 1) & (d2 >> 2); g != 0 {
+	var near uint64 // what follows may be in the next block
+	if !last {
+		near = ^uint64(1<<(block-10) - 1)
+	}
+	// Each shape has a digit 7 bytes on (dates, "2024-03-15 ", have not).
+	if g := d &^ (d >> 1) & (d3 << 3) & (sd >> 1) & ((d2>>2)&(d>>7) | near); g != 0 {
 		d4 := d3 & (d >> 3)
 		tail := (sep>>1)&(sep>>4)&(d4>>5) | // -45-6789
 			(sd>>1)&(d>>4)&(sd>>5)&(d4>>6) | // -123-4567
-			(sep>>1)&(d2>>4)&(sep>>6) // " 1111 "
-		if !last {
-			tail |= ^uint64(1<<(block-10) - 1) // what follows may be in the next block
-		}
+			(sep>>1)&(d2>>4)&(sep>>6) | // " 1111 "
+			near
 		g &= tail
 		for ; g != 0; g &= g - 1 {
 			e := bits.TrailingZeros64(g)
