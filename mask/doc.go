@@ -57,7 +57,8 @@
 //   - ip_address: IPv4 dotted quads, not inside a longer dotted number (1.2.3.4.5, but a
 //     four-part version is taken: it is a valid address), letters glued on either side
 //     ("x10.1.2.3", "10.1.2.3abc") but for the word "v1.2.3.4" (a version); and IPv6 as
-//     net/netip parses it (zones left out); not times (12:30:45), casts ('1'::int) or
+//     net/netip parses it (zones left out), glued to letters that are not hex digits
+//     ("x2001:db8::1y"); not times (12:30:45), casts ('1'::int) or
 //     "::".
 //   - aws_access_key: AKIA or ASIA and 16 upper-case letters or digits: the 20
 //     characters delimit the key, so it is found glued to any text when the 16 hold a
@@ -69,7 +70,8 @@
 //     their prefix alone (they carry no public checksum), to the end of the word.
 //   - jwt: three to five base64url segments from an "eyJ", whose header decodes to a
 //     JSON object with "alg": that structure delimits it, so text glued before it does
-//     not hide it.
+//     not hide it (up to 16 base64url characters, and then a header within 1 KiB:
+//     deeper inside a base64 blob an "eyJ" is the blob's).
 //   - private_key: a PEM "-----BEGIN … PRIVATE KEY-----" block (RSA, EC, DSA, OPENSSH,
 //     ENCRYPTED, PGP, PKCS#8) to its END line; when the END line is missing, to the end
 //     of the value, of its JSON string or of its COPY field (failing closed).

@@ -102,7 +102,7 @@ func (t *normText) add(c byte, from, to int) {
 	t.to = append(t.to, int32(to))
 }
 
-// spans returns the values found in the normalised text, as spans of src.
+// normSpans returns the values found in t's text, as spans of the original value.
 func (m *Masker) normSpans(t *normText) []span {
 	var out []span
 	for sp, ok := m.find(t.text, 0, 0); ok; sp, ok = m.find(t.text, sp.end, sp.end) {
@@ -111,7 +111,7 @@ func (m *Masker) normSpans(t *normText) []span {
 	return out
 }
 
-// normOf returns the normalised spelling of src[sp.start:sp.end].
+// of returns the ASCII spelling of the original bytes sp covers.
 func (t *normText) of(sp span) []byte {
 	// from is non-decreasing: the first text byte from sp.start, the last before sp.end.
 	lo, hi := 0, len(t.from)
