@@ -50,8 +50,16 @@ func needsNorm(src []byte) bool {
 	const high = 0x8080808080808080
 	k := 0
 	for {
+		for k+32 <= len(src) { // ASCII: none of these
+			p := src[k : k+32]
+			if (binary.LittleEndian.Uint64(p)|binary.LittleEndian.Uint64(p[8:])|
+				binary.LittleEndian.Uint64(p[16:])|binary.LittleEndian.Uint64(p[24:]))&high != 0 {
+				break
+			}
+			k += 32
+		}
 		for k+8 <= len(src) && binary.LittleEndian.Uint64(src[k:])&high == 0 {
-			k += 8 // ASCII words: none of these
+			k += 8
 		}
 		if k >= len(src) {
 			return false
@@ -65,6 +73,16 @@ func needsNorm(src []byte) bool {
 			}
 		}
 	}
+}
+
+// hasHigh reports whether b has a byte ≥ 0x80.
+func hasHigh(b []byte) bool {
+	for _, c := range b {
+		if c >= utf8.RuneSelf {
+			return true
+		}
+	}
+	return false
 }
 
 var normLead = [256]bool{0xC2: true, 0xE2: true, 0xE3: true, 0xEF: true}

@@ -209,8 +209,10 @@ func (m *Masker) find(src []byte, i, lo int) (span, bool) {
 	return sp, ok
 }
 
-// findHigh is find, and says whether a byte ≥ 0x80 was seen on the way (when nothing
-// is found: in all of src[i:]), for Mask to know whether src may need normText.
+// findHigh is find, and says whether a byte ≥ 0x80 was seen in the blocks it looked at:
+// when nothing is found, all of src[i:]; when a value is found, the text up to the
+// block of its anchor (a value may end beyond: Mask looks at its bytes). Mask learns so
+// whether src may need normText.
 func (m *Masker) findHigh(src []byte, i, lo int) (span, bool, bool) {
 	var high uint64
 	n := len(src)
@@ -231,7 +233,7 @@ func (m *Masker) findHigh(src []byte, i, lo int) (span, bool, bool) {
 		}
 		if b.backslash != 0 || afterBackslash {
 			if sp, ok := m.findSlow(src, i, end, lo); ok {
-				return sp, true, true
+				return sp, true, high|b.high != 0
 			}
 			afterBackslash = bytes.IndexByte(src[max(i, end-6):end], '\\') >= 0
 			i = end
@@ -260,7 +262,7 @@ func (m *Masker) findHigh(src []byte, i, lo int) (span, bool, bool) {
 				sp, ok, _ = m.digits(src, k, lo)
 			}
 			if ok {
-				return clamp(sp, lo), true, true
+				return clamp(sp, lo), true, high != 0
 			}
 		}
 		i = step
