@@ -134,7 +134,10 @@ func card(src []byte, i, r int) (int, bool) {
 	if k >= 1 && usualLayout(sizes[:k]) && luhn(src[i:ends[k-1]]) && !inUUID(src, i, ends[k-1]) {
 		return ends[k-1], true
 	}
-	return card4444(src, i)
+	if i+19 < n && isDigit(src[i+19]) { // 4-4-4-4 and more digits glued after it
+		return card4444(src, i)
+	}
+	return 0, false
 }
 
 // card4444 finds a card printed 4-4-4-4 at src[i] (4 digits), with the same separator

@@ -77,8 +77,14 @@ func needsNorm(src []byte) bool {
 
 // hasHigh reports whether b has a byte ≥ 0x80.
 func hasHigh(b []byte) bool {
-	for _, c := range b {
-		if c >= utf8.RuneSelf {
+	k := 0
+	for ; k+8 <= len(b); k += 8 {
+		if binary.LittleEndian.Uint64(b[k:])&0x8080808080808080 != 0 {
+			return true
+		}
+	}
+	for ; k < len(b); k++ {
+		if b[k] >= utf8.RuneSelf {
 			return true
 		}
 	}
