@@ -1,6 +1,9 @@
 package mask
 
-import "strings"
+import (
+	"bytes"
+	"strings"
+)
 
 // digits looks at the digit run that starts at src[i] (the byte before is not a digit)
 // for every detector anchored on digits. It returns the span found, or where the scan
@@ -10,6 +13,9 @@ func (m *Masker) digits(src []byte, i, lo int) (span, bool, int) {
 	j := i + 1
 	for j < n && isDigit(src[j]) {
 		j++
+	}
+	if i > 0 && isDigit(src[i-1]) {
+		return span{}, false, j // inside a run: only gluedDigits looks there
 	}
 	if a := afterEscape(src, i); a != i {
 		if a >= j { // the digits are an escape's ("\u0020")
@@ -23,13 +29,17 @@ func (m *Masker) digits(src []byte, i, lo int) (span, bool, int) {
 		next = src[j]
 	}
 	// An IBAN's check digits follow its two-letter country code.
-	if m.on[IBAN] && r >= 2 && i-2 >= lo && isLetter(src[i-1]) && isLetter(src[i-2]) && leftOK(src, i-2) {
+	if m.on[IBAN] && r >= 2 && i-2 >= lo && isLetter(src[i-1]) && isLetter(src[i-2]) {
 		if e, ok := iban(src, i-2); ok {
 			return span{i - 2, e, IBAN}, true, e
 		}
 	}
-	if !leftOK(src, i) {
-		return span{}, false, j
+	// Glued to digits on the left ("99123-45-6789", "004111 1111 1111 1111"): the
+	// value's first group is the end of this run, and its separators delimit it.
+	if r > 3 && (next == '-' || next == ' ' || next == '.') && gluedWorth(src, j, r) {
+		if sp, ok := m.gluedDigits(src, j, lo); ok {
+			return sp, true, sp.end
+		}
 	}
 	var prev byte
 	if i > 0 {
@@ -101,7 +111,7 @@ func digitRun(src []byte, p int) int {
 func card(src []byte, i, r int) (int, bool) {
 	if r >= 13 {
 		e := i + r
-		return e, rightOK(src, e) && luhn(src[i:e])
+		return e, luhn(src[i:e]) && !compactTime(src[i:e]) && !lookAlikeWord(src, i, e)
 	}
 	n := len(src)
 	var sizes, ends [7]int
@@ -118,13 +128,146 @@ func card(src []byte, i, r int) (int, bool) {
 		total += g
 		pos = q
 	}
-	if total >= 13 && total <= 19 && rightOK(src, pos) && luhn(src[i:pos]) {
+	if total >= 13 && total <= 19 && luhn(src[i:pos]) && !inUUID(src, i, pos) {
 		return pos, true
 	}
-	if k >= 1 && usualLayout(sizes[:k]) && luhn(src[i:ends[k-1]]) {
+	if k >= 1 && usualLayout(sizes[:k]) && luhn(src[i:ends[k-1]]) && !inUUID(src, i, ends[k-1]) {
 		return ends[k-1], true
 	}
+	if i+19 < n && isDigit(src[i+19]) { // 4-4-4-4 and more digits glued after it
+		return card4444(src, i)
+	}
 	return 0, false
+}
+
+// card4444 finds a card printed 4-4-4-4 at src[i] (4 digits), with the same separator
+// three times, whose last group may be glued to more digits ("4111 1111 1111 111199",
+// card_n || order_no): 16 digits that pass the Luhn check.
+func card4444(src []byte, i int) (int, bool) {
+	if i+19 > len(src) || src[i] < '2' {
+		return 0, false
+	}
+	s := src[i+4]
+	if s != ' ' && s != '-' {
+		return 0, false
+	}
+	for g := 0; g < 4; g++ {
+		p := i + 5*g
+		if g > 0 && src[p-1] != s {
+			return 0, false
+		}
+		for _, c := range src[p : p+4] {
+			if !isDigit(c) {
+				return 0, false
+			}
+		}
+		if g < 3 && isDigit(src[p+4]) {
+			return 0, false
+		}
+	}
+	return i + 19, luhn(src[i:i+19]) && !inUUID(src, i, i+19)
+}
+
+// inUUID reports whether src[i:e], digits in dashed groups, is inside a UUID
+// (8-4-4-4-12 hex digits): its middle groups, glued to its first and last, are a card's
+// shape.
+func inUUID(src []byte, i, e int) bool {
+	if bytes.IndexByte(src[i:e], '-') < 0 {
+		return false
+	}
+	for o := max(0, e-36); o <= i && o+36 <= len(src); o++ {
+		if isUUID(src[o : o+36]) {
+			return true
+		}
+	}
+	return false
+}
+
+func isUUID(b []byte) bool {
+	for k, c := range b {
+		if k == 8 || k == 13 || k == 18 || k == 23 {
+			if c != '-' {
+				return false
+			}
+		} else if class[c]&cHex == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// lookAlikeWord reports whether src[i:e], glued to letters or digits, is part of a word
+// that is something else: a hex hash (32 hex digits or more) or a UPS tracking number
+// ("1Z" and 16 letters and digits).
+func lookAlikeWord(src []byte, i, e int) bool {
+	ws, we := i, e
+	for ws > 0 && isAlnum(src[ws-1]) {
+		ws--
+	}
+	for we < len(src) && isAlnum(src[we]) {
+		we++
+	}
+	if ws == i && we == e {
+		return false
+	}
+	w := src[ws:we]
+	if len(w) == 18 && w[0] == '1' && w[1]|0x20 == 'z' {
+		return true
+	}
+	if len(w) < 32 {
+		return false
+	}
+	for _, c := range w {
+		if class[c]&cHex == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// compactTime reports whether the digits of b are a compact timestamp,
+// YYYYMMDDhhmmss with or without milliseconds, from 1900 to 2099: such a run is a time,
+// not a card (no network issues 14 or 17-digit numbers starting with 19 or 20).
+func compactTime(b []byte) bool {
+	if (len(b) != 14 && len(b) != 17) || b[0] != '1' && b[0] != '2' {
+		return false
+	}
+	y, mo, d, h, mi, s := num(b[:4]), num(b[4:6]), num(b[6:8]), num(b[8:10]), num(b[10:12]), num(b[12:14])
+	return y >= 1900 && y <= 2099 && mo >= 1 && mo <= 12 && d >= 1 && d <= 31 && h <= 23 && mi <= 59 && s <= 60
+}
+
+// gluedDigits finds a value whose first group is the end of a longer run of digits
+// that ends at src[j], a separator followed by two digits: a card printed 4-4-4-4, a
+// dashed SSN or a North American phone number, glued to the digits before it
+// ("99123-45-6789"). A run that is itself part of a longer dashed or dotted number
+// ("1-99123-45-6789") is not.
+func (m *Masker) gluedDigits(src []byte, j, lo int) (span, bool) {
+	rs := j
+	for rs > 0 && isDigit(src[rs-1]) {
+		rs--
+	}
+	if rs >= 2 && (src[rs-1] == '-' || src[rs-1] == '.') && isDigit(src[rs-2]) {
+		return span{}, false
+	}
+	if m.on[CreditCard] && j-4 > rs && j-4 >= lo {
+		if e, ok := card4444(src, j-4); ok {
+			return span{j - 4, e, CreditCard}, true
+		}
+	}
+	if j-3 < lo {
+		return span{}, false
+	}
+	if m.on[USSSN] && src[j] == '-' {
+		if e, ok := ssn(src, j-3); ok {
+			return span{j - 3, e, USSSN}, true
+		}
+	}
+	if m.on[Phone] {
+		if e, ok := nanp(src, j-3); ok {
+			return span{j - 3, e, Phone}, true
+		}
+	}
+	return span{}, false
 }
 
 // usualLayout reports whether groups are a common way to print a card number.
@@ -168,11 +311,17 @@ func luhn(b []byte) bool {
 func ssn(src []byte, i int) (int, bool) {
 	n := len(src)
 	s := src[i+3]
-	if !exact(src, i, 3) || !exact(src, i+4, 2) || i+6 >= n || src[i+6] != s || !exact(src, i+7, 4) {
+	if !exact(src, i, 3) || !exact(src, i+4, 2) || i+6 >= n || src[i+6] != s {
+		return 0, false
+	}
+	// The serial: 4 digits; in the dashed form, more digits glued after it are
+	// another value's ("123-45-6789" || order_no).
+	last := digitRun(src, i+7)
+	if last-i-7 < 4 || (last-i-7 > 4 && s != '-') {
 		return 0, false
 	}
 	e := i + 11
-	if !rightOK(src, e) || (s == '-' && e+1 < n && src[e] == '-' && isDigit(src[e+1])) {
+	if s == '-' && last+1 < n && src[last] == '-' && isDigit(src[last+1]) {
 		return 0, false
 	}
 	if s == '-' && i >= 2 && src[i-1] == '-' && isDigit(src[i-2]) {
@@ -196,15 +345,15 @@ func num(b []byte) int {
 }
 
 // phoneEnd reports whether a phone number may end before src[e]: not inside a longer
-// number (a digit, or "-5"/".5" going on) or a word (a UUID's group), but an extension
-// may follow ("555-123-4567x12").
+// number (a digit, or "-5"/".5" going on); letters may follow ("555-123-4567x12", an
+// extension, or a phone glued to a name).
 func phoneEnd(src []byte, e int) bool {
 	if e >= len(src) {
 		return true
 	}
 	c := src[e]
-	if isAlnum(c) {
-		return c == 'x' && e+1 < len(src) && isDigit(src[e+1])
+	if isDigit(c) {
+		return false
 	}
 	return !((c == '-' || c == '.') && e+1 < len(src) && isDigit(src[e+1]))
 }
@@ -245,14 +394,18 @@ func phone(src []byte, i, r int, next byte) (int, bool) {
 		}
 		return nanp(src, p)
 	}
-	if src[i] == '0' && r >= 2 {
+	// A trunk 0 or an 00 prefix is a weak shape (hex hashes and UUIDs hold "0026…",
+	// "0934-7992-2"): those numbers stay word-bounded.
+	if src[i] == '0' && r >= 2 && leftOK(src, i) {
+		e, ok := 0, false
 		if src[i+1] == '0' {
 			if i+2 < len(src) && isDigit(src[i+2]) && src[i+2] != '0' {
-				return intlPhone(src, i+2)
+				e, ok = intlPhone(src, i+2)
 			}
-			return 0, false
+		} else {
+			e, ok = trunkPhone(src, i, r)
 		}
-		return trunkPhone(src, i, r)
+		return e, ok && rightOK(src, e) && !inUUID(src, i, e)
 	}
 	return 0, false
 }
@@ -410,6 +563,11 @@ func ipv4(src []byte, i int) (int, bool) {
 	if i >= 2 && src[i-1] == '.' && isDigit(src[i-2]) {
 		return 0, false
 	}
+	// Glued to letters it is still an address ("x10.1.2.3"), but for the word
+	// "v1.2.3.4": a version.
+	if i >= 1 && src[i-1]|0x20 == 'v' && (i == 1 || !isLetter(src[i-2])) {
+		return 0, false
+	}
 	pos := i
 	for k := 0; k < 4; k++ {
 		q := digitRun(src, pos)
@@ -424,7 +582,8 @@ func ipv4(src []byte, i int) (int, bool) {
 			pos++
 		}
 	}
-	if pos < n && (isAlnum(src[pos]) || (src[pos] == '.' && pos+1 < n && isDigit(src[pos+1]))) {
+	// Letters may follow ("10.1.2.3abc"); a digit cannot (the part would be longer).
+	if pos < n && src[pos] == '.' && pos+1 < n && isDigit(src[pos+1]) {
 		return 0, false
 	}
 	return pos, true
@@ -478,8 +637,21 @@ func iban(src []byte, p int) (int, bool) {
 		}
 		break
 	}
-	if k != l || !rightOK(src, pos) {
+	if k != l {
 		return 0, false
+	}
+	// Glued to letters or digits: the country's length delimits the IBAN. Then its
+	// letters must be upper-case (lower-case hex hashes hold "de12…" by chance), and
+	// it must not be inside a hex hash.
+	if (p > 0 && isAlnum(src[p-1])) || (pos < n && isAlnum(src[pos])) {
+		for _, c := range src[p:pos] {
+			if class[c]&cLower != 0 {
+				return 0, false
+			}
+		}
+		if lookAlikeWord(src, p, pos) {
+			return 0, false
+		}
 	}
 	rem := 0
 	for q := 4; q < l+4; q++ {

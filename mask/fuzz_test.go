@@ -22,6 +22,8 @@ var fuzzSeeds = []string{
 	`\\\u00204111111111111111\\n\bfe80::1 \u00e9x@y.zz`,
 	"{a@b.com,c@d.org} 请联系bob@example.com谢谢",
 	"bob@example.PRIVATE KEY-----", // a value found ends inside the one after
+	"１２３‐４５‐６７８９ 4111\u200b1111\u200b1111\u200b1111 bob＠example.com\u00ad x10.1.2.3",
+	"{\"a\":[\"x４１１１ １１１１ １１１１ １１１１\", 123\u2011 45\u2013 6789]}",
 }
 
 // FuzzMask: whatever the bytes, nothing panics; clean input comes back as it is; masked
@@ -54,7 +56,22 @@ func FuzzMask(f *testing.F) {
 		orig := bytes.Clone(src)
 		// The spans: ordered, inside src, not overlapping.
 		var spans []span
-		for sp, ok := ms[Redact].find(src, 0, 0); ok; sp, ok = ms[Redact].find(src, sp.end, sp.end) {
+		var nt *normText // the ASCII spelling Mask reads src through, if it needs one
+		find := ms[Redact].find
+		if needsNorm(src) {
+			nt = new(normText)
+			nt.normalize(src)
+			list := ms[Redact].normSpans(nt)
+			find = func(_ []byte, i, _ int) (span, bool) {
+				for _, sp := range list {
+					if sp.start >= i {
+						return sp, true
+					}
+				}
+				return span{}, false
+			}
+		}
+		for sp, ok := find(src, 0, 0); ok; sp, ok = find(src, sp.end, sp.end) {
 			if sp.start < 0 || sp.end > len(src) || sp.start >= sp.end ||
 				(len(spans) > 0 && sp.start < spans[len(spans)-1].end) {
 				t.Fatalf("find(%q): bad span %+v after %+v", src, sp, spans)
@@ -110,7 +127,7 @@ func FuzzMask(f *testing.F) {
 					}
 				}
 				if !js {
-					checkReplaced(t, m, src, out, spans, blanked)
+					checkReplaced(t, m, src, out, spans, blanked, nt)
 				}
 				if utf8.Valid(src) && !utf8.Valid(out) {
 					t.Fatalf("%s Mask(%q): invalid UTF-8 %q", mode, src, out)
@@ -143,7 +160,7 @@ func (m *Masker) slowAll(src []byte, i, lo int) (span, bool) {
 // found value and no byte that would break a JSON string, an array or a COPY field; in
 // Redact and Hash modes, that no found value survives anywhere (in Partial mode the
 // last 4 digits kept may complete digits that follow into one).
-func checkReplaced(t *testing.T, m *Masker, src, out []byte, spans []span, blanked []byte) {
+func checkReplaced(t *testing.T, m *Masker, src, out []byte, spans []span, blanked []byte, nt *normText) {
 	t.Helper()
 	rest := out
 	prev := 0
@@ -154,6 +171,9 @@ func checkReplaced(t *testing.T, m *Masker, src, out []byte, spans []span, blank
 		}
 		rest = rest[len(gap):]
 		r := m.replace(nil, src[sp.start:sp.end], sp.det)
+		if nt != nil {
+			r = m.replaceNorm(nil, src[sp.start:sp.end], nt.of(sp), sp.det)
+		}
 		if !bytes.HasPrefix(rest, r) {
 			t.Fatalf("%s Mask(%q): got %q, want %q for %s %q", m.mode, src, out, r, sp.det, src[sp.start:sp.end])
 		}

@@ -224,16 +224,46 @@ func (m *Masker) MaskJSON(dst, src []byte) (out []byte, found Counts, null bool)
 }
 
 func (m *Masker) mask(dst, src []byte, json bool) (out []byte, found Counts, null bool) {
-	sp, ok := m.find(src, 0, 0)
+	sp, ok, high := m.findHigh(src, 0, 0)
+	if !ok {
+		if high && needsNorm(src) {
+			return m.maskNorm(dst, src, json)
+		}
+		return src, found, false
+	}
+	it := spanIter{m: m, src: src, high: high || hasHigh(src[sp.start:sp.end])}
+	out, found, null, high = m.maskSpans(dst, src, json, it, sp)
+	if high && needsNorm(src) {
+		// A value holds characters read through normText: mask it as read.
+		return m.maskNorm(dst, src, json)
+	}
+	return out, found, null
+}
+
+// maskNorm masks src read through normText: the slow path of values with Unicode
+// dashes, spaces, fullwidth forms or zero-width characters.
+func (m *Masker) maskNorm(dst, src []byte, json bool) (out []byte, found Counts, null bool) {
+	it := spanIter{m: m, src: src, norm: new(normText)}
+	it.norm.normalize(src)
+	it.list = m.normSpans(it.norm)
+	sp, ok := it.next(0)
 	if !ok {
 		return src, found, false
 	}
+	out, found, null, _ = m.maskSpans(dst, src, json, it, sp)
+	return out, found, null
+}
+
+// maskSpans replaces the values it gives, from sp, the first. It returns whether a byte
+// ≥ 0x80 was seen on the way, when it reads with find.
+func (m *Masker) maskSpans(dst, src []byte, json bool, it spanIter, sp span) (out []byte, found Counts, null, high bool) {
+	ok := true
 	if m.mode == Null {
 		for ok {
 			found[sp.det]++
-			sp, ok = m.find(src, sp.end, sp.end)
+			sp, ok = it.next(sp.end)
 		}
-		return nil, found, true
+		return nil, found, true, it.high
 	}
 	out = dst[:0]
 	if cap(out) < len(src)+32 {
@@ -248,8 +278,9 @@ func (m *Masker) mask(dst, src []byte, json bool) (out []byte, found Counts, nul
 			// A number: replace all of it, with what else was found in it.
 			w := numberToken(src, sp, prev)
 			for end := sp.end; ; {
-				in, ok := m.find(src, end, end)
+				in, ok := it.next(end)
 				if !ok || in.start >= w.end {
+					it.back(in, ok)
 					break
 				}
 				found[in.det]++
@@ -261,14 +292,54 @@ func (m *Masker) mask(dst, src []byte, json bool) (out []byte, found Counts, nul
 		if quote {
 			out = append(out, '"')
 		}
-		out = m.replace(out, src[sp.start:sp.end], sp.det)
+		if it.norm != nil {
+			out = m.replaceNorm(out, src[sp.start:sp.end], it.norm.of(sp), sp.det)
+		} else {
+			out = m.replace(out, src[sp.start:sp.end], sp.det)
+		}
 		if quote {
 			out = append(out, '"')
 		}
 		prev = sp.end
-		sp, ok = m.find(src, sp.end, sp.end)
+		sp, ok = it.next(sp.end)
 	}
-	return append(out, src[prev:]...), found, false
+	return append(out, src[prev:]...), found, false, it.high
+}
+
+// spanIter gives the values found in src in order: with find, or from the list found in
+// the normalised text when src needs it.
+type spanIter struct {
+	m    *Masker
+	src  []byte
+	norm *normText // nil: src is read as it is
+	list []span
+	k    int
+	high bool // with find: a byte ≥ 0x80 was seen
+}
+
+// next returns the first value that ends after from, starting no earlier than it.
+func (it *spanIter) next(from int) (span, bool) {
+	if it.norm == nil {
+		sp, ok, high := it.m.findHigh(it.src, from, from)
+		it.high = it.high || high || (ok && hasHigh(it.src[sp.start:sp.end]))
+		return sp, ok
+	}
+	for it.k < len(it.list) && it.list[it.k].end <= from {
+		it.k++
+	}
+	if it.k == len(it.list) {
+		return span{}, false
+	}
+	sp := it.list[it.k]
+	it.k++
+	return clamp(sp, from), true
+}
+
+// back returns to the list the span next gave last, which was not taken.
+func (it *spanIter) back(sp span, ok bool) {
+	if ok && it.norm != nil {
+		it.k--
+	}
 }
 
 // MaskWhole masks all of src, for a column rule ("*.ssn"): Redact gives "[REDACTED]";

@@ -46,8 +46,13 @@ func keepLast4(out, v []byte, keep uint8) []byte {
 }
 
 // partialEmail appends "***@" and v's domain.
+// A domain that holds a value of another detector ("x@10.1.2.3.example") is not kept:
+// the address is redacted whole.
 func partialEmail(out, v []byte) []byte {
 	at := bytes.LastIndexByte(v, '@')
+	if _, ok := everything.find(v[at+1:], 0, 0); ok {
+		return append(out, markers[Email]...)
+	}
 	return append(append(out, "***@"...), v[at+1:]...)
 }
 

@@ -108,6 +108,8 @@ type blockBits struct {
 
 	// the rare bytes of the detectors that are on (Masker.rare)
 	at, colon, underscore, i, j, k, plus, paren, backslash uint64
+
+	high uint64 // not 0 when a byte of the block (or of the bytes looked at with it) is ≥ 0x80
 }
 
 // scanGeneric fills b for src[i:end], eight bytes at a time: digits, '0' and '.' with
@@ -120,13 +122,14 @@ type blockBits struct {
 func (m *Masker) scanGeneric(src []byte, i, end int, b *blockBits) {
 	width := end - i
 	rare := &m.rare
-	var d, l, z, dot uint64
+	var d, l, z, dot, hi uint64
 	var r [16]uint64 // by Masker.rare code
 	if width >= 8 {
 		blk := src[i:end]
 		for k := 0; ; {
 			p := (*[8]byte)(blk[k : k+8])
 			w := binary.LittleEndian.Uint64(p[:])
+			hi |= w
 			d |= digits8(w) << uint(k)
 			z |= equal8(w, '0') << uint(k)
 			dot |= equal8(w, '.') << uint(k)
@@ -144,6 +147,7 @@ func (m *Masker) scanGeneric(src []byte, i, end int, b *blockBits) {
 		var p [8]byte // zeros are in no class
 		copy(p[:], src[i:end])
 		w := binary.LittleEndian.Uint64(p[:])
+		hi = w
 		d, l, z, dot = digits8(w), letters8(w), equal8(w, '0'), equal8(w, '.')
 		m.rareBytes(&r, &p, 0)
 	}
@@ -154,6 +158,7 @@ func (m *Masker) scanGeneric(src []byte, i, end int, b *blockBits) {
 	b.at, b.colon, b.underscore = r[trigAt], r[trigColon], r[trigUnderscore]
 	b.i, b.j, b.k = r[trigI], r[trigJ], r[trigK]
 	b.plus, b.paren, b.backslash = r[trigPlus], r[trigParen], r[trigBackslash]
+	b.high = hi & 0x8080808080808080
 }
 
 // rareBytes adds the rare bytes of p to r, by code, from bit at.
@@ -200,6 +205,16 @@ func letters8(w uint64) uint64 {
 // there. A block with a backslash, or right after one, may hold escapes ("\n4111…",
 // "\u00204111…") that move where a value starts: findSlow looks at it byte by byte.
 func (m *Masker) find(src []byte, i, lo int) (span, bool) {
+	sp, ok, _ := m.findHigh(src, i, lo)
+	return sp, ok
+}
+
+// findHigh is find, and says whether a byte ≥ 0x80 was seen in the blocks it looked at:
+// when nothing is found, all of src[i:]; when a value is found, the text up to the
+// block of its anchor (a value may end beyond: Mask looks at its bytes). Mask learns so
+// whether src may need normText.
+func (m *Masker) findHigh(src []byte, i, lo int) (span, bool, bool) {
+	var high uint64
 	n := len(src)
 	afterBackslash := m.rare['\\'] != 0 && i > 0 && bytes.IndexByte(src[max(0, i-6):i], '\\') >= 0
 	for i < n {
@@ -211,13 +226,14 @@ func (m *Masker) find(src []byte, i, lo int) (span, bool) {
 		}
 		var b blockBits
 		m.scan(src, start, end, &b)
+		high |= b.high
 		step := end
 		if end < n {
 			step = end - 8
 		}
 		if b.backslash != 0 || afterBackslash {
 			if sp, ok := m.findSlow(src, i, end, lo); ok {
-				return sp, true
+				return sp, true, high|b.high != 0
 			}
 			afterBackslash = bytes.IndexByte(src[max(i, end-6):end], '\\') >= 0
 			i = end
@@ -246,12 +262,12 @@ func (m *Masker) find(src []byte, i, lo int) (span, bool) {
 				sp, ok, _ = m.digits(src, k, lo)
 			}
 			if ok {
-				return clamp(sp, lo), true
+				return clamp(sp, lo), true, high != 0
 			}
 		}
 		i = step
 	}
-	return span{}, false
+	return span{}, false, high != 0
 }
 
 // candidates returns the bits of the block src[i:end] that a validator could take: the
@@ -348,7 +364,28 @@ func (m *Masker) digitCandidates(b *blockBits, starts, l1, l2 uint64, p1 byte, l
 	if !last && d>>63 != 0 {
 		keep |= 1 << (63 - bits.LeadingZeros64(starts)) // the run that reaches the end
 	}
-	keep &^= b.lettersSure<<1 | b2u(isLetter(p1)) // glued to a word: only an IBAN
+	// Runs of 4 digits or more glued before a value's first group: a separator and
+	// two digits after the run's last digit (99123-45-6789). Rare: found by the end,
+	// kept by the start.
+	var near uint64 // what follows may be in the next block
+	if !last {
+		near = ^uint64(1<<(block-10) - 1)
+	}
+	// Each shape has a digit 7 bytes on (dates, "2024-03-15 ", have not).
+	if g := d &^ (d >> 1) & (d3 << 3) & (sd >> 1) & ((d2>>2)&(d>>7) | near); g != 0 {
+		d4 := d3 & (d >> 3)
+		tail := (sep>>1)&(sep>>4)&(d4>>5) | // -45-6789
+			(sd>>1)&(d>>4)&(sd>>5)&(d4>>6) | // -123-4567
+			(sep>>1)&(d2>>4)&(sep>>6) | // " 1111 "
+			near
+		g &= tail
+		for ; g != 0; g &= g - 1 {
+			e := bits.TrailingZeros64(g)
+			if s := starts & (1<<uint(e+1) - 1); s != 0 {
+				keep |= 1 << uint(63-bits.LeadingZeros64(s))
+			}
+		}
+	}
 	plus1 := b.plus<<1 | b2u(p1 == '+' && m.rare['+'] != 0)
 	paren1 := paren<<1 | b2u(p1 == '(' && m.rare['('] != 0)
 	// An IBAN's check digits after its country code, then 4 letters or digits, or a
@@ -394,9 +431,13 @@ func (m *Masker) worth(src []byte, k, r int) bool {
 		next = src[k+r]
 	}
 	first := src[k]
+	if isLetter(prev) && m.on[IBAN] && r >= 2 && k >= 2 && ibanCountry(src[k-2], prev) {
+		return true // an IBAN's check digits after its country code
+	}
+	if r > 3 && (next == '-' || next == ' ' || next == '.') && gluedWorth(src, k+r, r) {
+		return true // glued to digits before it: 99123-45-6789, 99555-123-4567, 994111 1111 …
+	}
 	switch {
-	case isLetter(prev): // inside a word, or an IBAN's check digits after its country code
-		return m.on[IBAN] && r >= 2 && k >= 2 && ibanCountry(src[k-2], prev)
 	case prev == '+' && first != '0': // +14155552671, +1 (415) …
 		return true
 	case prev == '(' && next == ')': // (555) 123-4567, (020) 7946 0958
@@ -441,6 +482,25 @@ func (m *Masker) worth(src []byte, k, r int) bool {
 }
 
 func digitAt(src []byte, p int) bool { return p < len(src) && isDigit(src[p]) }
+
+// gluedWorth reports whether gluedDigits could take the run of r digits that ends at
+// src[j], a separator: an SSN's "-GG-SSSS", a phone's "-NXX-XXXX" or a card's
+// " 1111 " follows.
+func gluedWorth(src []byte, j, r int) bool {
+	s := src[j]
+	digits := func(p, n int) bool {
+		for q := p; q < p+n; q++ {
+			if !digitAt(src, q) {
+				return false
+			}
+		}
+		return true
+	}
+	at := func(p int) bool { return p < len(src) && src[p] == s }
+	return (s == '-' && digits(j+1, 2) && at(j+3) && digits(j+4, 4)) ||
+		(digits(j+1, 3) && at(j+4) && digits(j+5, 4)) ||
+		(r > 4 && s != '.' && digits(j+1, 4) && at(j+5))
+}
 
 // groupDigits counts the digits from src[k] up to the first byte that is not a digit, a
 // space, a dash or a slash, within the 24 bytes a trunk-0 number's 9 digits fit in

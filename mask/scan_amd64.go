@@ -5,12 +5,13 @@ package mask
 import "math/bits"
 
 // classifyAVX2 fills out with the bitmaps of p[:n], 32 <= n <= 64: digits, '0', '1',
-// letters, ' '-'/', '.', then '@', ':', '_' or '\\', 'I', 'J', 'K', '+', '('. It
+// letters, ' '-'/', '.', then '@', ':', '_' or '\\', 'I', 'J', 'K', '+', '(', and last a
+// word that is not zero when a byte is 0x80 or more. It
 // looks at p[:32] and p[n-32:n], their bytes split in nibbles that index tables
 // (VPSHUFB): each class is a set of high nibbles by a set of low ones.
 //
 //go:noescape
-func classifyAVX2(p *byte, n int, out *[14]uint64)
+func classifyAVX2(p *byte, n int, out *[15]uint64)
 
 func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
 func xgetbv() (eax, edx uint32)
@@ -45,7 +46,7 @@ func (m *Masker) scan(src []byte, i, end int, b *blockBits) {
 		m.scanGeneric(src, i, end, b)
 		return
 	}
-	var out [14]uint64
+	var out [15]uint64
 	if w := end - i; w >= minSIMD {
 		classifyAVX2(&src[i], w, &out)
 	} else {
@@ -77,4 +78,5 @@ func (m *Masker) scan(src []byte, i, end int, b *blockBits) {
 	b.k = out[11] & on[5]
 	b.plus = out[12] & on[6]
 	b.paren = out[13] & on[7]
+	b.high = out[14]
 }

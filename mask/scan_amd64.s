@@ -40,7 +40,7 @@ GLOBL nibble<>(SB), RODATA|NOPTR, $16
 	ORQ BX, AX \
 	MOVQ AX, off(DI)
 
-// func classifyAVX2(p *byte, n int, out *[14]uint64)
+// func classifyAVX2(p *byte, n int, out *[15]uint64)
 TEXT ·classifyAVX2(SB), NOSPLIT, $0-24
 	MOVQ p+0(FP), SI
 	MOVQ n+8(FP), CX
@@ -53,6 +53,12 @@ TEXT ·classifyAVX2(SB), NOSPLIT, $0-24
 	SUBQ $32, CX
 	VMOVDQU (SI), Y0
 	VMOVDQU (SI)(CX*1), Y4
+
+	// Non-zero when a byte is 0x80 or more (a flag, not a bitmap: the halves overlap).
+	VPMOVMSKB Y0, AX
+	VPMOVMSKB Y4, BX
+	ORQ BX, AX
+	MOVQ AX, 112(DI)
 
 	// The first 32 bytes: classes in Y3, rare bytes in Y5.
 	VPSRLW $4, Y0, Y1

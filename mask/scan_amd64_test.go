@@ -28,8 +28,16 @@ func TestClassifyAVX2(t *testing.T) {
 			}
 		}
 		n := 32 + r.IntN(33)
-		var got [14]uint64
-		classifyAVX2(&buf[0], n, &got)
+		var all [15]uint64
+		classifyAVX2(&buf[0], n, &all)
+		got := [14]uint64(all[:14])
+		high := false
+		for _, c := range buf[:n] {
+			high = high || c >= 0x80
+		}
+		if high != (all[14] != 0) {
+			t.Fatalf("classifyAVX2(%q): high %x, want a byte ≥ 0x80: %v", buf[:n], all[14], high)
+		}
 		var want [14]uint64
 		for k, c := range buf[:n] {
 			bit := uint64(1) << k

@@ -68,7 +68,8 @@ func email(src []byte, a, lo int) (span, bool) {
 	}
 	switch {
 	case k == len(tld):
-	case k >= 2 && tld[k] >= 0x80: // "example.com谢谢": the TLD ends where the ASCII does
+	case k >= 2 && (tld[k] >= 0x80 || isDigit(tld[k])):
+		// "example.com谢谢", "example.com123-45-6789": the TLD ends where its letters do.
 		tld, le = tld[:k], ls+k
 	case k == 0 && (tld[0] >= 0x80 || tld[0] == '\\'): // an IDN TLD, "рф", maybe escaped
 		for q := 0; q < len(tld); q++ {
@@ -139,8 +140,10 @@ func ipv6(src []byte, c, lo int) (span, bool) {
 	if e-s >= 2 && src[e-1] == ':' && src[e-2] != ':' {
 		e--
 	}
-	// A word glued after the last group: drop the group.
-	if e < n && (isAlnum(src[e]) || src[e] == '_') {
+	// A word glued after the last group ("1::date", a cast): drop the group, unless
+	// the groups before it are an address's ("2001:db8::1x"): a single ':' between
+	// two of them.
+	if e < n && (isAlnum(src[e]) || src[e] == '_') && !singleColon(src[s:e]) {
 		x := bytes.LastIndexByte(src[s:e], ':')
 		if x < 0 {
 			return span{}, false
@@ -156,7 +159,9 @@ func ipv6(src []byte, c, lo int) (span, bool) {
 			s++ // a lone ':' before the first group
 			continue
 		}
-		glued := !leftOK(src, s) || (s > 0 && src[s-1] == '_')
+		// Letters that are not hex digits end a group: "x2001:db8::1" is an address
+		// glued to a word. A group glued to '_' is a name's ("a_fe80::1").
+		glued := s > 0 && src[s-1] == '_'
 		if !glued && maybeIPv6(cand) && parseIPv6(cand) {
 			return span{s, e, IPAddress}, true
 		}
@@ -167,6 +172,16 @@ func ipv6(src []byte, c, lo int) (span, bool) {
 		s += x // drop the first group
 	}
 	return span{}, false
+}
+
+// singleColon reports whether b holds a ':' with a byte other than ':' on each side.
+func singleColon(b []byte) bool {
+	for k := 1; k+1 < len(b); k++ {
+		if b[k] == ':' && b[k-1] != ':' && b[k+1] != ':' {
+			return true
+		}
+	}
+	return false
 }
 
 // maybeIPv6 is the cheap test before parseIPv6: two colons or more, "::" or all eight
@@ -272,16 +287,21 @@ func dottedQuad(b []byte) bool {
 func awsKey(src []byte, k, lo int) (span, bool) {
 	p := k - 2
 	if p < lo || p < 0 || k+18 > len(src) || src[p] != 'A' || (src[k-1] != 'K' && src[k-1] != 'S') ||
-		src[k+1] != 'A' || !leftOK(src, p) {
+		src[k+1] != 'A' {
 		return span{}, false
 	}
+	digit := false
 	for _, c := range src[k+2 : k+18] {
 		if class[c]&(cUpper|cDigit) == 0 {
 			return span{}, false
 		}
+		digit = digit || isDigit(c)
 	}
 	e := k + 18
-	if !rightOK(src, e) {
+	// A key is 20 characters: glued to other text on either side it is still taken,
+	// when it holds a digit (real ids nearly always do); 20 upper-case letters glued
+	// to more are a word ("ASIAPACIFICREGIONSALES").
+	if !digit && (!leftOK(src, p) || !rightOK(src, e)) {
 		return span{}, false
 	}
 	return span{p, e, AWSAccessKey}, true
@@ -294,14 +314,14 @@ func awsKey(src []byte, k, lo int) (span, bool) {
 // of the word (it is 82 characters long today: 22, '_', 59).
 func githubToken(src []byte, u, lo int) (span, bool) {
 	n := len(src)
-	if u >= 3 && u-3 >= lo && src[u-3] == 'g' && src[u-2] == 'h' && leftOK(src, u-3) {
+	if u >= 3 && u-3 >= lo && src[u-3] == 'g' && src[u-2] == 'h' {
 		switch src[u-1] {
 		case 'p', 'o', 'u', 's', 'r':
 		default:
 			return span{}, false
 		}
-		e := u + 37
-		if e > n || (e < n && (isAlnum(src[e]) || src[e] == '_')) {
+		e := u + 37 // the checksum delimits the token: what is glued after is not its
+		if e > n {
 			return span{}, false
 		}
 		tok := src[u+1 : e]
@@ -319,8 +339,7 @@ func githubToken(src []byte, u, lo int) (span, bool) {
 		}
 		return span{u - 3, e, GitHubToken}, true
 	}
-	if u >= 6 && u-6 >= lo && string(src[u-6:u]) == "github" && bytes.HasPrefix(src[u+1:], []byte("pat_")) &&
-		leftOK(src, u-6) {
+	if u >= 6 && u-6 >= lo && string(src[u-6:u]) == "github" && bytes.HasPrefix(src[u+1:], []byte("pat_")) {
 		e := u + 5
 		for e < n && (isAlnum(src[e]) || src[e] == '_') {
 			e++
@@ -342,16 +361,36 @@ func base62(c byte) byte {
 	return c - 'a' + 36
 }
 
-// jwt finds a JSON web token around the 'J' of the "eyJ" at src[j] ('{"' in base64url)
-// that starts a word: three to five base64url segments separated by dots (JWS, JWE; the last may be empty,
-// an unsigned token), whose first decodes to a JSON object with an "alg" member.
+// jwt finds a JSON web token around the 'J' of the "eyJ" at src[j] ('{"' in base64url),
+// glued to at most maxJWTGlue base64url characters before it: three to five base64url
+// segments separated by dots (JWS, JWE; the last may be empty, an unsigned token),
+// whose first decodes to a JSON object with an "alg" member.
 func jwt(src []byte, j, lo int) (span, bool) {
 	p := j - 2
-	if p < lo || p < 0 || src[p] != 'e' || src[p+1] != 'y' || !leftOK(src, p) || (p > 0 && class[src[p-1]]&cB64 != 0 && !endsEscape(src, p)) {
-		return span{}, false // not at the start of a word: a base64 blob goes on
+	if p < lo || p < 0 || src[p] != 'e' || src[p+1] != 'y' {
+		return span{}, false
 	}
+	// Glued to base64url text before it ('x' || token) it is still a token; deep inside
+	// a base64 blob it is not, and looking there for each "eyJ" would read the blob
+	// again and again.
 	n := len(src)
-	h := b64End(src, j)
+	if p > 0 && class[src[p-1]]&cB64 != 0 && !endsEscape(src, p) {
+		w := p - 1
+		for w > 0 && p-w < maxJWTGlue && class[src[w-1]]&cB64 != 0 {
+			w--
+		}
+		if w > 0 && class[src[w-1]]&cB64 != 0 {
+			return span{}, false
+		}
+		// And its header ends within 1 KiB, so that the few "eyJ" near the start of
+		// a blob cost little.
+		n = min(n, j+1024)
+	}
+	h := b64End(src[:n], j)
+	if h == n && n < len(src) {
+		return span{}, false
+	}
+	n = len(src)
 	e, segs := h, 1
 	for segs < 5 && e < n && src[e] == '.' {
 		start := e + 1
@@ -372,6 +411,9 @@ func jwt(src []byte, j, lo int) (span, bool) {
 	}
 	return span{p, e, JWT}, true
 }
+
+// maxJWTGlue is how much base64url text may be glued before a token's "eyJ".
+const maxJWTGlue = 16
 
 func b64End(src []byte, p int) int {
 	for p < len(src) && class[src[p]]&cB64 != 0 {
