@@ -201,7 +201,9 @@ func maybeIPv6(b []byte) bool {
 			hex++
 		}
 	}
-	if colons < 2 || hex == 0 || (b[len(b)-1] == ':' && b[len(b)-2] == ':') {
+	// A trailing "::" after one group is a word's ("std::"; "fe80::" alone is rare in prose);
+	// after two groups or more it is an address or a network's ("2001:db8::/32").
+	if colons < 2 || hex == 0 || (b[len(b)-1] == ':' && b[len(b)-2] == ':' && colons < 3) {
 		return false
 	}
 	return double || colons == 7 || (colons == 6 && dots == 3)
