@@ -58,8 +58,8 @@
 //     four-part version is taken: it is a valid address), letters glued on either side
 //     ("x10.1.2.3", "10.1.2.3abc") but for the word "v1.2.3.4" (a version); and IPv6 as
 //     net/netip parses it (zones left out), glued to letters that are not hex digits
-//     ("x2001:db8::1y"); not times (12:30:45), casts ('1'::int) or
-//     "::".
+//     ("x2001:db8::1y"), and a network's address ending in "::" after two groups or
+//     more ("2001:db8::/32"); not times (12:30:45), casts ('1'::int), "std::" or "::".
 //   - aws_access_key: AKIA or ASIA and 16 upper-case letters or digits: the 20
 //     characters delimit the key, so it is found glued to any text when the 16 hold a
 //     digit (real ids nearly always do); 20 upper-case letters are taken only
