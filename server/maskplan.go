@@ -190,15 +190,7 @@ func coveredByParts(fl *classify.Flow) bool {
 			add(&k)
 		}
 	}
-	for i := range fl.Fields {
-		add(&fl.Fields[i])
-	}
-	if fl.Elem != nil {
-		add(fl.Elem)
-	}
-	for _, k := range fl.Keys {
-		add(&k)
-	}
+	add(&classify.Flow{Fields: fl.Fields, Elem: fl.Elem, Keys: fl.Keys}) // the parts alone
 	for _, s := range fl.Sources {
 		if !parts[s] {
 			return false
