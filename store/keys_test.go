@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 )
 
 // TestClusterKeyOneValueForEveryGateway: gateways sharing a store each propose a key at
@@ -44,4 +45,41 @@ func TestClusterKeyOneValueForEveryGateway(t *testing.T) {
 			t.Fatalf("another key: got %q, %v", other, err)
 		}
 	})
+}
+
+// TestWritesFromBothConnectionsNeverFail: with SQLite, the recorder commits on a writer
+// connection of its own while tunnels and reviews are written on the others. A commit
+// reads the audit chain's head before it writes; had it begun deferred, a write from
+// another connection in between made it fail at once (SQLITE_BUSY_SNAPSHOT, "database is
+// locked"), and the gateway refused statements until the next try. Both sides, at once,
+// many times: none may fail.
+func TestWritesFromBothConnectionsNeverFail(t *testing.T) {
+	s := open(t, "sqlite://"+t.TempDir()+"/hoop.db")
+	ctx := t.Context()
+	const n = 300
+	errs := make(chan error, 2)
+	go func() {
+		for i := range n {
+			if err := s.OpenTunnel(ctx, &Tunnel{ID: fmt.Sprintf("t-%d", i), GatewayID: "gw", StartedAt: time.Now()}); err != nil {
+				errs <- err
+				return
+			}
+		}
+		errs <- nil
+	}()
+	go func() {
+		for i := range n {
+			e := &Event{Time: time.Now(), Kind: "statement", Actor: "a", Data: fmt.Sprintf(`{"i":%d}`, i)}
+			if err := s.Commit(ctx, &Batch{Events: []*Event{e}}, sealSHA); err != nil {
+				errs <- err
+				return
+			}
+		}
+		errs <- nil
+	}()
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
 }

@@ -88,7 +88,12 @@ func Open(ctx context.Context, url, base string) (*Store, error) {
 		// statements, and a multi-row INSERT that may abort on one needs a statement
 		// journal, which costs more than the rows. Its INSERTs roll the whole
 		// transaction back on a conflict instead (INSERT OR ROLLBACK), for the same reason.
-		wdsn := strings.Replace(dsn, "_pragma=foreign_keys(1)", "_pragma=foreign_keys(0)", 1)
+		//
+		// Its transactions take the write lock when they begin (BEGIN IMMEDIATE), waiting
+		// for it up to busy_timeout: a deferred one reads (the audit chain's last hash)
+		// before it writes, and fails with SQLITE_BUSY_SNAPSHOT, not waiting, when another
+		// connection (a tunnel's or a review's row) wrote in between.
+		wdsn := strings.Replace(dsn, "_pragma=foreign_keys(1)", "_pragma=foreign_keys(0)", 1) + "&_txlock=immediate"
 		if s.wdb, err = sql.Open("sqlite", wdsn); err != nil {
 			db.Close()
 			return nil, fmt.Errorf("store %s: %w", path, err)
