@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 )
@@ -215,7 +216,7 @@ func (r *results) maskNotice(body []byte) ([]byte, error) {
 	if err := er.Decode(body); err != nil {
 		return nil, fmt.Errorf("error response: %w", err)
 	}
-	changed := false
+	changed := redactValues(&er)
 	for _, f := range []*string{&er.Message, &er.Detail, &er.Hint, &er.Where, &er.InternalQuery, &er.ConstraintName, &er.ColumnName} {
 		if *f == "" {
 			continue
@@ -255,4 +256,55 @@ func (r *results) maskNotification(body []byte) ([]byte, error) {
 		return nil, err
 	}
 	return b[5:], nil
+}
+
+// redactValues hides the values PostgreSQL prints in data exceptions (class 22: `invalid
+// input syntax for type integer: "…"`) and integrity violations (class 23: `Key
+// (ssn)=(…) already exists`, `Failing row contains (…)`). Such a value may be one a
+// statement computed from a masked column (`reverse(ssn)::int`), which neither the
+// detectors nor lineage see once it is in an error's text; the client learns which
+// statement failed and why, not the value. It reports whether it changed anything.
+func redactValues(er *pgproto3.ErrorResponse) bool {
+	class := er.Code[:min(2, len(er.Code))]
+	if class != "22" && class != "23" {
+		return false
+	}
+	if class == "23" { // the message names the constraint and columns; the detail has the values
+		v := redactParenthesized(er.Detail)
+		changed := v != er.Detail
+		er.Detail = v
+		return changed
+	}
+	changed := false
+	for _, f := range []*string{&er.Message, &er.Detail, &er.Where} {
+		if v := redactQuoted(*f); v != *f {
+			*f, changed = v, true
+		}
+	}
+	return changed
+}
+
+const redactedValue = "[REDACTED]"
+
+// redactQuoted replaces what lies between the first and the last double quote of s.
+func redactQuoted(s string) string {
+	i, j := strings.IndexByte(s, '"'), strings.LastIndexByte(s, '"')
+	if i < 0 || j <= i {
+		return s
+	}
+	return s[:i+1] + redactedValue + s[j:]
+}
+
+// redactParenthesized replaces the values of an integrity violation's detail: after
+// "=(" or "contains (", to the last ')'.
+func redactParenthesized(s string) string {
+	i := strings.Index(s, "=(")
+	if k := strings.Index(s, "contains ("); k >= 0 && (i < 0 || k < i) {
+		i = k + len("contains")
+	}
+	j := strings.LastIndexByte(s, ')')
+	if i < 0 || j <= i+1 {
+		return s
+	}
+	return s[:i+2] + redactedValue + s[j:]
 }

@@ -190,3 +190,45 @@ func fmtRows(rows [][]string) string {
 	b.WriteString("]")
 	return b.String()
 }
+
+// TestErrorValuesRedacted: a data exception or an integrity violation prints the value it
+// failed on, which may be one computed from a masked column (reverse(ssn)::int): in a
+// masked session that value never reaches the client; the rest of the error does, and
+// errors of other classes are untouched.
+func TestErrorValuesRedacted(t *testing.T) {
+	r := newResults(&fakeMasker{})
+	for _, c := range []struct {
+		in, want pgproto3.ErrorResponse
+	}{
+		{pgproto3.ErrorResponse{Severity: "ERROR", Code: "22P02", Message: `invalid input syntax for type integer: "9876-54-321"`},
+			pgproto3.ErrorResponse{Severity: "ERROR", Code: "22P02", Message: `invalid input syntax for type integer: "[REDACTED]"`}},
+		{pgproto3.ErrorResponse{Severity: "ERROR", Code: "22003", Message: `value "98765432198" is out of range for type integer`},
+			pgproto3.ErrorResponse{Severity: "ERROR", Code: "22003", Message: `value "[REDACTED]" is out of range for type integer`}},
+		{pgproto3.ErrorResponse{Severity: "ERROR", Code: "23505", Message: `duplicate key value violates unique constraint "c_ssn_key"`,
+			Detail: `Key (ssn)=(9876-54-321) already exists.`},
+			pgproto3.ErrorResponse{Severity: "ERROR", Code: "23505", Message: `duplicate key value violates unique constraint "c_ssn_key"`,
+				Detail: `Key (ssn)=([REDACTED]) already exists.`}},
+		{pgproto3.ErrorResponse{Severity: "ERROR", Code: "23502", Message: `null value in column "name" of relation "c" violates not-null constraint`,
+			Detail: `Failing row contains (1, null, 1-2-3).`},
+			pgproto3.ErrorResponse{Severity: "ERROR", Code: "23502", Message: `null value in column "name" of relation "c" violates not-null constraint`,
+				Detail: `Failing row contains ([REDACTED]).`}},
+		{pgproto3.ErrorResponse{Severity: "ERROR", Code: "42703", Message: `column "ssn2" does not exist`},
+			pgproto3.ErrorResponse{Severity: "ERROR", Code: "42703", Message: `column "ssn2" does not exist`}},
+	} {
+		body, err := c.in.Encode(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := r.maskNotice(body[5:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got pgproto3.ErrorResponse
+		if err := got.Decode(out); err != nil {
+			t.Fatal(err)
+		}
+		if got.Message != c.want.Message || got.Detail != c.want.Detail || got.Code != c.want.Code {
+			t.Errorf("%s %q %q:\n got %q %q\nwant %q %q", c.in.Code, c.in.Message, c.in.Detail, got.Message, got.Detail, c.want.Message, c.want.Detail)
+		}
+	}
+}
