@@ -125,6 +125,13 @@ func (sm *sessionMasker) sensitive(rules []maskRule, src classify.Source) sensAn
 		}
 		return sensAnswer{found: true, rule: first}
 	}
+	if src.Schema == "pg_catalog" || src.Schema == "information_schema" {
+		// The database's own catalog (names, types, settings, privileges) holds no
+		// table's values, and much of it is not the session's to read directly (pg_authid
+		// behind pg_roles): not sampled; the detectors still scan it as it is returned,
+		// and a column found that way counts from then on.
+		return sensAnswer{}
+	}
 	values, err := sm.cat.sample(src.Schema, src.Table, src.Column, sampleRows)
 	if err != nil {
 		sm.log.Warn("masking: a column could not be sampled; values computed from it are masked", "column", src.Table+"."+src.Column, "err", err)
