@@ -583,15 +583,8 @@ func appendHexBytes(dst []byte, s string, n int, seps string) ([]byte, error) {
 	half := false
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		var d byte
-		switch {
-		case c >= '0' && c <= '9':
-			d = c - '0'
-		case c >= 'a' && c <= 'f':
-			d = c - 'a' + 10
-		case c >= 'A' && c <= 'F':
-			d = c - 'A' + 10
-		default:
+		d, ok := hexDigit(c)
+		if !ok {
 			if half || strings.IndexByte(seps, c) < 0 {
 				return nil, errCannotEncode
 			}
@@ -608,4 +601,17 @@ func appendHexBytes(dst []byte, s string, n int, seps string) ([]byte, error) {
 		return nil, errCannotEncode
 	}
 	return dst, nil
+}
+
+// hexDigit is the value of a hexadecimal digit.
+func hexDigit(c byte) (byte, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0', true
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10, true
+	case c >= 'A' && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
 }

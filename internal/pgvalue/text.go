@@ -481,14 +481,9 @@ func appendByteaDecoded(dst, v []byte) ([]byte, error) {
 		var hi byte
 		half := false
 		for _, c := range v[2:] {
-			var d byte
+			d, ok := hexDigit(c)
 			switch {
-			case c >= '0' && c <= '9':
-				d = c - '0'
-			case c >= 'a' && c <= 'f':
-				d = c - 'a' + 10
-			case c >= 'A' && c <= 'F':
-				d = c - 'A' + 10
+			case ok:
 			case isSpace(c) && !half:
 				continue
 			default:
