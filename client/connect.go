@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -280,11 +282,23 @@ func refuse(conn net.Conn, msg string) {
 	}
 }
 
-// ConnString is the libpq URL and keyword string for a local port.
-func ConnString(addr *net.TCPAddr, user, dbname string) (url, keywords string) {
+// ConnString is the libpq URL and keyword string for a local port. The user and database
+// names are escaped for each form: a user name is often an e-mail address, whose '@'
+// would end a URL's user part ("sub-user@example.com" is written sub-user%40example.com).
+func ConnString(addr *net.TCPAddr, user, dbname string) (uri, keywords string) {
 	host := addr.IP.String()
 	port := strconv.Itoa(addr.Port)
-	url = fmt.Sprintf("postgres://%s@%s/%s?sslmode=disable", user, net.JoinHostPort(host, port), dbname)
-	keywords = fmt.Sprintf("host=%s port=%s user=%s dbname=%s sslmode=disable", host, port, user, dbname)
-	return url, keywords
+	u := url.URL{Scheme: "postgres", User: url.User(user), Host: net.JoinHostPort(host, port),
+		Path: "/" + dbname, RawQuery: "sslmode=disable"}
+	keywords = fmt.Sprintf("host=%s port=%s user=%s dbname=%s sslmode=disable", host, port, keywordValue(user), keywordValue(dbname))
+	return u.String(), keywords
+}
+
+// keywordValue writes a value for libpq's keyword=value form: as it is when it holds
+// nothing that needs quoting, else in single quotes with ' and \ escaped.
+func keywordValue(v string) string {
+	if v != "" && !strings.ContainsAny(v, " \t\n\r'\\=") {
+		return v
+	}
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v) + "'"
 }
