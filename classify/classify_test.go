@@ -112,7 +112,9 @@ var classCases = []classCase{
 	{sql: "SELECT * FROM users WHERE id = nextval('s')", class: write},
 	{sql: "SELECT pg_advisory_lock(1)", class: write, reason: "calls pg_advisory_lock"},
 	{sql: "SELECT pg_try_advisory_xact_lock(1, 2)", class: write},
-	{sql: "SELECT pg_advisory_unlock_all()", class: write},
+	{sql: "SELECT pg_advisory_unlock_all()", class: read}, // releases the session's own locks
+	{sql: "SELECT pg_advisory_unlock(1), pg_advisory_unlock_shared(1, 2)", class: read},
+	{sql: "SELECT pg_advisory_lock(1), pg_advisory_unlock(1)", class: write},
 	{sql: "SELECT pg_notify('ch', 'hi')", class: write, reason: "calls pg_notify"},
 	{sql: "SELECT lo_from_bytea(0, 'x')", class: write},
 	{sql: "SELECT lo_put(1, 0, 'x')", class: write},
@@ -125,11 +127,23 @@ var classCases = []classCase{
 	{sql: "EXPLAIN ANALYZE WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d", class: write},
 	{sql: "EXPLAIN ANALYZE SELECT * INTO x FROM t", class: write},
 	{sql: "LOCK TABLE users", class: write, kind: "LOCK TABLE", tables: []string{"users"}},
-	{sql: "LOCK users IN ACCESS SHARE MODE", class: write},
+	{sql: "LOCK users IN ACCESS SHARE MODE", class: read, kind: "LOCK TABLE"}, // what a SELECT takes (pg_dump)
+	{sql: "LOCK TABLE ONLY public.users IN ACCESS SHARE MODE NOWAIT", class: read},
+	{sql: "LOCK users IN ROW SHARE MODE", class: write},
+	{sql: "LOCK users IN SHARE MODE", class: write},
+	{sql: "LOCK users IN ACCESS EXCLUSIVE MODE", class: write},
 	{sql: "NOTIFY ch, 'payload'", class: write, kind: "NOTIFY"},
 	{sql: "LISTEN ch", class: write, kind: "LISTEN"},
-	{sql: "UNLISTEN *", class: write, kind: "UNLISTEN"},
+	{sql: "UNLISTEN *", class: read, kind: "UNLISTEN", always: true}, // drops the session's own subscriptions
+	{sql: "UNLISTEN ch", class: read, always: true},
 	{sql: "PREPARE d AS DELETE FROM users WHERE id = $1", class: write, kind: "PREPARE", reason: "DELETE inside PREPARE"},
+
+	// a pooler's reset (asyncpg's "SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *;
+	// RESET ALL;" when it takes a connection back): each is above or below, harmless
+	{sql: "CLOSE ALL", class: read, kind: "CLOSE", always: true},
+	// pg_dump's session setup: harmless settings
+	{sql: "SET synchronize_seqscans TO off", class: read, kind: "SET", always: true},
+	{sql: "SET restrict_nonsystem_relation_kind = 'view, foreign-table'", class: read, always: true},
 
 	// lifting a read-only session is write
 	{sql: "BEGIN READ WRITE", class: write, kind: "BEGIN", reason: "READ WRITE"},
@@ -149,7 +163,7 @@ var classCases = []classCase{
 	{sql: "SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE", class: write},
 	{sql: "RESET default_transaction_read_only", class: write, kind: "RESET"},
 	{sql: "RESET transaction_read_only", class: write},
-	{sql: "RESET ALL", class: write, kind: "RESET"},
+	{sql: "RESET ALL", class: read, kind: "RESET", always: true}, // back to the startup values: read-only is one
 
 	// ddl
 	{sql: "CREATE TABLE t (id int primary key, name text default 'x')", class: ddl, kind: "CREATE TABLE", tables: []string{"t"}},

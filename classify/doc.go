@@ -20,19 +20,23 @@
 // SHOW, EXPLAIN without ANALYZE of anything (it plans, it does not run; but EXPLAIN
 // EXECUTE evaluates EXECUTE's arguments, which count), EXPLAIN ANALYZE of a read, DECLARE
 // CURSOR of a read, FETCH and MOVE, COPY ... TO STDOUT of a table or a read, calls of
-// functions that only read (currval and lastval included).
+// functions that only read (currval and lastval included), LOCK TABLE ... IN ACCESS SHARE
+// MODE (the lock a SELECT takes; pg_dump takes it per table), releasing one's own
+// advisory locks (pg_advisory_unlock*), and, always allowed, UNLISTEN and RESET ALL (a
+// pooler's reset: RESET ALL returns to the values the session started with, and a read-only
+// session starts with default_transaction_read_only = on).
 //
 // write: INSERT, UPDATE, DELETE, MERGE, COPY ... FROM STDIN, SELECT ... INTO (it creates
 // a table, but the command is a SELECT), writable CTEs at any depth, row locks (FOR
 // UPDATE, FOR NO KEY UPDATE, FOR SHARE, FOR KEY SHARE), nextval and setval, advisory locks
-// (pg_advisory_*, pg_try_advisory_*), NOTIFY and pg_notify, LISTEN and UNLISTEN (they
-// change what the session receives from others: not read), LOCK TABLE, large-object
+// (pg_advisory_*, pg_try_advisory_*), NOTIFY and pg_notify, LISTEN (it changes what the
+// session receives from others: not read), LOCK TABLE in any other mode, large-object
 // changes (lo_create, lo_put, lo_from_bytea, lo_unlink, ...), EXPLAIN ANALYZE, COPY (...)
 // TO STDOUT and PREPARE of any of these. And what would lift a read-only session: BEGIN
 // or START TRANSACTION READ WRITE, SET TRANSACTION READ WRITE, SET SESSION
 // CHARACTERISTICS AS TRANSACTION READ WRITE, SET [SESSION|LOCAL]
 // default_transaction_read_only or transaction_read_only to anything but true (DEFAULT
-// included), RESET of either, RESET ALL.
+// included), RESET of either.
 //
 // ddl: CREATE, ALTER and DROP of schema objects, TRUNCATE, COMMENT, SECURITY LABEL, GRANT
 // and REVOKE of privileges, ALTER DEFAULT PRIVILEGES, CREATE TABLE AS, CREATE

@@ -81,6 +81,9 @@ func funcClass(name string, nargs int) (policy.Class, bool) {
 	if name == "ts_rewrite" && nargs == 2 {
 		return policy.Admin, true // ts_rewrite(query, 'SELECT ...') runs the SQL
 	}
+	if strings.HasPrefix(name, "pg_advisory_unlock") {
+		return policy.Read, false // releases the session's own advisory locks (poolers send pg_advisory_unlock_all())
+	}
 	if writeFuncs[name] || hasPrefix(name, writePrefixes) {
 		return policy.Write, true
 	}

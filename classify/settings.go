@@ -32,6 +32,14 @@ var harmlessSettings = map[string]bool{
 	"cpu_index_tuple_cost": true, "cpu_operator_cost": true, "parallel_setup_cost": true,
 	"parallel_tuple_cost": true, "effective_cache_size": true, "effective_io_concurrency": true,
 	"max_parallel_workers_per_gather": true, "default_statistics_target": true,
+	// pg_dump's session setup: scan order, and a setting that can only restrict
+	"synchronize_seqscans": true, "restrict_nonsystem_relation_kind": true,
+}
+
+// harmlessSetting reports whether a setting may be set by anyone (by SET or set_config).
+func harmlessSetting(name string) bool {
+	name = strings.ToLower(name)
+	return harmlessSettings[name] || strings.HasPrefix(name, "enable_")
 }
 
 // safeEncodings are the client encodings (lowercased, without '_' and '-', as PostgreSQL
@@ -66,7 +74,11 @@ func setting(x *pg_query.VariableSetStmt) info {
 	always := info{kind: kind, class: policy.Read, always: true}
 	switch x.GetKind() {
 	case pg_query.VariableSetKind_VAR_RESET_ALL:
-		return info{kind: kind, class: policy.Write, reason: "RESET ALL " + liftsReadOnly}
+		// Back to the values the session started with: a read-only session's
+		// default_transaction_read_only = on is one of them (the gateway sends it at
+		// login), and RESET ALL leaves the role and session authorization alone. Poolers
+		// (asyncpg) send it when they take a connection back.
+		return always
 	case pg_query.VariableSetKind_VAR_SET_MULTI:
 		return setMulti(x, kind)
 	case pg_query.VariableSetKind_VAR_SET_VALUE, pg_query.VariableSetKind_VAR_SET_DEFAULT,
@@ -102,7 +114,7 @@ func setting(x *pg_query.VariableSetStmt) info {
 		return info{kind: kind, class: policy.Admin, reason: kind + " " + name +
 			" to an encoding whose characters can hide a quote from the gateway"}
 	}
-	if harmlessSettings[name] || strings.HasPrefix(name, "enable_") {
+	if harmlessSetting(name) {
 		return always
 	}
 	return info{kind: kind, class: policy.Admin, reason: kind + " " + name + " is not a harmless setting"}

@@ -99,13 +99,18 @@ func describe(m proto.Message) (in info, ok bool) {
 		}
 		return read("COPY")
 	case *pg_query.LockStmt:
+		if x.GetMode() == accessShareLock {
+			// The lock every SELECT takes (pg_dump takes it on each table it dumps): it
+			// blocks only what a reader's SELECT blocks too.
+			return read("LOCK TABLE")
+		}
 		return write("LOCK TABLE", "LOCK TABLE takes locks that block other sessions")
 	case *pg_query.NotifyStmt:
 		return write("NOTIFY", "NOTIFY sends a message that other sessions receive")
 	case *pg_query.ListenStmt:
 		return write("LISTEN", "LISTEN subscribes the session to messages from other sessions")
 	case *pg_query.UnlistenStmt:
-		return write("UNLISTEN", "UNLISTEN changes the session's subscriptions")
+		return always("UNLISTEN") // drops the session's own subscriptions (poolers send UNLISTEN *)
 
 	// admin
 	case *pg_query.ExecuteStmt:
@@ -404,3 +409,6 @@ func objectName(t pg_query.ObjectType) string {
 	}
 	return strings.ReplaceAll(strings.TrimPrefix(t.String(), "OBJECT_"), "_", " ")
 }
+
+// accessShareLock is PostgreSQL's AccessShareLock, LockStmt's mode for ACCESS SHARE.
+const accessShareLock = 1
