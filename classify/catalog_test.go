@@ -443,3 +443,33 @@ func TestClientTrafficStaysRead(t *testing.T) {
 		t.Errorf("only %d read statements in the corpora", n)
 	}
 }
+
+// TestResolveHarmlessSetConfig: a set_config the walk found harmless (a setting anyone may
+// SET) is read when it is PostgreSQL's own, with the gateway's catalog, with the built-in
+// list, and without a catalog; unmarked, set_config is admin; and a function of the
+// database's own named set_config that the call may reach is judged as any other.
+func TestResolveHarmlessSetConfig(t *testing.T) {
+	builtin := classify.Function{OID: 2078, Schema: "pg_catalog", Name: "set_config", Args: 3, Kind: 'f', Volatile: 'v', Language: "internal"}
+	own := classify.Function{OID: 40001, Schema: "public", Name: "set_config", Args: 3, Kind: 'f', Volatile: 'v', Language: "sql"}
+	withBuiltin := classify.NewCatalog([]classify.Function{builtin}, nil, nil, nil, nil)
+	withOwn := classify.NewCatalog([]classify.Function{builtin, own}, nil, nil, nil, nil)
+	harmless := classify.Ref{Kind: classify.RefFunction, Name: "set_config", Args: 3, Harmless: true}
+	plain := harmless
+	plain.Harmless = false
+	for _, c := range []struct {
+		name string
+		rv   classify.Resolver
+		ref  classify.Ref
+		want policy.Class
+	}{
+		{"gateway catalog", classify.Resolver{Catalog: withBuiltin}, harmless, read},
+		{"gateway catalog, unmarked", classify.Resolver{Catalog: withBuiltin}, plain, admin},
+		{"built-in list", classify.Resolver{}, harmless, read},
+		{"built-in list, unmarked", classify.Resolver{}, plain, admin},
+		{"a function of the database's own of that name", classify.Resolver{Catalog: withOwn}, harmless, write},
+	} {
+		if res := c.rv.Resolve([]classify.Ref{c.ref}); res.Class != c.want {
+			t.Errorf("%s: got %s %q, want %s", c.name, res.Class, res.Reason, c.want)
+		}
+	}
+}

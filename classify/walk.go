@@ -105,6 +105,9 @@ type walker struct {
 	execWhy  string   // why a top-level EXECUTE's arguments need more than read
 	refs     []Ref    // code of the database's own the statement runs, each once (Statement.Refs)
 	refSet   map[Ref]bool
+	// harmless are set_config calls whose setting the statement pins to a harmless one
+	// (pg_dump's set_config(name, …) FROM pg_settings WHERE name = '…').
+	harmless map[*pg_query.FuncCall]bool
 }
 
 // ref notes code of the database's own that the statement runs (see catalog.go).
@@ -231,6 +234,9 @@ func (w *walker) message(m proto.Message) {
 	}
 	if len(m.ProtoReflect().GetUnknown()) != 0 {
 		w.raise(policy.Admin, unknownNode)
+	}
+	if sel, ok := m.(*pg_query.SelectStmt); ok {
+		w.notePinnedSetConfig(sel)
 	}
 	switch x := m.(type) {
 	case *pg_query.Node:
@@ -585,6 +591,11 @@ func (w *walker) funcCall(x *pg_query.FuncCall) {
 		return
 	}
 	name := names[len(names)-1].GetString_().GetSval()
+	if schema, _ := qualified(names); strings.EqualFold(name, "set_config") && (schema == "" || schema == "pg_catalog") &&
+		(harmlessSetConfig(x.GetArgs()) || w.harmless[x]) {
+		w.ref(Ref{Kind: RefFunction, Schema: schema, Name: name, Args: len(x.GetArgs()), Harmless: true})
+		return
+	}
 	if c, ok := funcClass(name, len(x.GetArgs())); ok {
 		w.raise(c, "calls "+name)
 		return
@@ -702,4 +713,47 @@ func (w *walker) tableNames() []string {
 		}
 	}
 	return names
+}
+
+// harmlessSetConfig reports whether set_config's arguments name, by a constant, a setting
+// anyone may SET: set_config('search_path', ”, false), as pg_dump sends.
+func harmlessSetConfig(args []*pg_query.Node) bool {
+	if len(args) != 3 {
+		return false
+	}
+	name, ok := args[0].GetAConst().GetVal().(*pg_query.A_Const_Sval)
+	return ok && harmlessSetting(name.Sval.GetSval())
+}
+
+// notePinnedSetConfig notes the set_config call of a SELECT that pins its setting's name
+// to a harmless one by its WHERE, as pg_dump sends: SELECT set_config(name, 'view,
+// foreign-table', false) FROM pg_settings WHERE name = 'restrict_nonsystem_relation_kind'.
+// Whatever relation "pg_settings" is, the rows it sets from have that name.
+func (w *walker) notePinnedSetConfig(sel *pg_query.SelectStmt) {
+	if len(sel.GetTargetList()) != 1 || len(sel.GetFromClause()) != 1 {
+		return
+	}
+	fc := sel.GetTargetList()[0].GetResTarget().GetVal().GetFuncCall()
+	if fc == nil || len(fc.GetArgs()) != 3 || !isColumn(fc.GetArgs()[0], "name") {
+		return
+	}
+	e := sel.GetWhereClause().GetAExpr()
+	if e == nil || e.GetKind() != pg_query.A_Expr_Kind_AEXPR_OP || len(e.GetName()) != 1 ||
+		e.GetName()[0].GetString_().GetSval() != "=" || !isColumn(e.GetLexpr(), "name") {
+		return
+	}
+	v, ok := e.GetRexpr().GetAConst().GetVal().(*pg_query.A_Const_Sval)
+	if !ok || !harmlessSetting(v.Sval.GetSval()) {
+		return
+	}
+	if w.harmless == nil {
+		w.harmless = make(map[*pg_query.FuncCall]bool)
+	}
+	w.harmless[fc] = true
+}
+
+// isColumn reports whether n is an unqualified reference to column name.
+func isColumn(n *pg_query.Node, name string) bool {
+	f := n.GetColumnRef().GetFields()
+	return len(f) == 1 && f[0].GetString_().GetSval() == name
 }

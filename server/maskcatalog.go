@@ -41,7 +41,9 @@ type tableInfo struct {
 // passThrough reports whether a RowDescription field naming this relation holds that
 // column's stored values as they are: a table's (PostgreSQL names a view's column for a
 // view, whatever the view computes there).
-func (t *tableInfo) passThrough() bool { return t.kind == 'r' || t.kind == 'p' || t.kind == 'f' }
+func (t *tableInfo) passThrough() bool {
+	return t.kind == 'r' || t.kind == 'p' || t.kind == 'f' || t.kind == 'S' // S: a sequence's last_value, is_called
+}
 
 type columnInfo struct {
 	name      string
@@ -161,7 +163,7 @@ func (c *catalog) Relation(schema, name string) (*classify.RelationDef, error) {
 func (c *catalog) relation(schema, name string) (*classify.RelationDef, error) {
 	res, err := c.exec(
 		`SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-		 WHERE c.relname = $1 AND ($2 = '' OR n.nspname = $2) AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+		 WHERE c.relname = $1 AND ($2 = '' OR n.nspname = $2) AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
 		 AND ($2 <> '' OR n.nspname = 'pg_catalog' OR n.nspname NOT LIKE 'pg\_%' OR n.nspname LIKE 'pg\_temp\_%')
 		 ORDER BY n.nspname = 'pg_catalog' DESC`, name, schema)
 	if err != nil {
