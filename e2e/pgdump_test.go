@@ -13,7 +13,7 @@ import (
 )
 
 // TestPgDumpAsReader: a masked analyst (read access) runs pg_dump -Fc through the gateway.
-// Its session setup (set_config('search_path', ”, false), SET synchronize_seqscans,
+// Its session setup (set_config of search_path to empty, SET synchronize_seqscans,
 // set_config(name, …) FROM pg_settings WHERE name = 'restrict_nonsystem_relation_kind'),
 // LOCK TABLE … IN ACCESS SHARE MODE per table, the system columns it selects and COPY … TO
 // stdout are all a reader's; the dump restores cleanly into a scratch database with
