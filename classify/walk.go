@@ -716,7 +716,7 @@ func (w *walker) tableNames() []string {
 }
 
 // harmlessSetConfig reports whether set_config's arguments name, by a constant, a setting
-// anyone may SET: set_config('search_path', ”, false), as pg_dump sends.
+// anyone may SET: set_config('search_path', …, false), as pg_dump sends.
 func harmlessSetConfig(args []*pg_query.Node) bool {
 	if len(args) != 3 {
 		return false
