@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -48,11 +49,14 @@ func (sm *sessionMasker) CopyOut(ref postgres.CopyRef) (postgres.CopyRows, error
 		return refuse("COPY (query) does not say which table a column comes from, so column rules cannot apply; COPY a table, or use SELECT")
 	}
 	cr := &copyRows{sm: sm, opts: t.Options, header: t.Options.Header}
-	if !sm.hasColumnRules() {
-		return cr, nil
+	if t.Query && !sm.hasColumnRules() {
+		return cr, nil // the detectors over each field as text
 	}
 	table, cols, err := sm.cat.copyColumns(t.Schema, t.Table, t.Columns)
 	if err != nil {
+		if !sm.hasColumnRules() {
+			return cr, nil // the detectors over each field as text
+		}
 		return refuse(err.Error())
 	}
 	cr.cols = make([]colPlan, len(cols))
@@ -67,6 +71,10 @@ func (sm *sessionMasker) CopyOut(ref postgres.CopyRef) (postgres.CopyRows, error
 			}
 		}
 	}
+	// A field the rules leave is masked as a value of its column's type, so that what
+	// comes out loads back: a card number in a bigint becomes 0, an inet 0.0.0.0, an
+	// array keeps its other elements (COPY's text form of a value is the type's output).
+	cr.rm = &rowMasker{sm: sm, set: sm.set.Load(), cols: cr.cols}
 	return cr, nil
 }
 
@@ -80,8 +88,9 @@ func (w wholeRows) Row(src []byte) ([]byte, error) { return w.sm.content(src, fa
 type copyRows struct {
 	sm     *sessionMasker
 	opts   pgcopy.Options
-	header bool      // the next row is the header line
-	cols   []colPlan // by field, when column rules apply
+	header bool       // the next row is the header line
+	cols   []colPlan  // by field, when the table's columns are known
+	rm     *rowMasker // masks the fields the column rules leave, by their types
 	fields []pgcopy.Field
 	buf    []byte
 }
@@ -124,6 +133,13 @@ func (cr *copyRows) Row(src []byte) ([]byte, error) {
 			}
 			f.Null = null
 			changed = true
+			continue
+		}
+		if cr.rm != nil {
+			if m, null := cr.rm.detected(&cr.cols[i], f.Value); null || !sameBytes(m, f.Value) {
+				f.Value, f.Null = bytes.Clone(m), null // m may be the masker's buffer, which the next field reuses
+				changed = true
+			}
 			continue
 		}
 		if m, null := cr.sm.detect(f.Value, false, true); null || !sameBytes(m, f.Value) {
