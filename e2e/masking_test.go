@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/hoopgw/hoop/internal/pgcopy"
+	"github.com/hoopgw/hoop/internal/pgtest"
 	"github.com/hoopgw/hoop/store"
 )
 
@@ -28,23 +29,7 @@ import (
 func TestMaskingLeaks(t *testing.T) {
 	pg := sharedPG(t)
 	ctx := context.Background()
-	direct, err := pgx.Connect(ctx, pg.SuperDSN(pg.App.DB))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer direct.Close(ctx)
-	var secrets []string
-	rows, err := direct.Query(ctx, "select email, phone, ssn from customers")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var e, p, s string
-		if err := rows.Scan(&e, &p, &s); err != nil {
-			t.Fatal(err)
-		}
-		secrets = append(secrets, e, p, s)
-	}
+	secrets := customerSecrets(t, pg)
 	if len(secrets) < 300 {
 		t.Fatalf("sample data: got %d values", len(secrets))
 	}
@@ -390,4 +375,31 @@ func TestCopyMaskedValuesLoadBack(t *testing.T) {
 			t.Errorf("COPY %s loaded back: card_i %d, tags %q; want 0 and the card masked in place", format, card8, tags)
 		}
 	}
+}
+
+// customerSecrets returns the sample customers' e-mails, phones and SSNs, read directly.
+func customerSecrets(t *testing.T, pg *pgtest.Server) []string {
+	t.Helper()
+	ctx := context.Background()
+	direct, err := pgx.Connect(ctx, pg.SuperDSN(pg.App.DB))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer direct.Close(ctx)
+	var secrets []string
+	rows, err := direct.Query(ctx, "select email, phone, ssn from customers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var e, p, s string
+		if err := rows.Scan(&e, &p, &s); err != nil {
+			t.Fatal(err)
+		}
+		secrets = append(secrets, e, p, s)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return secrets
 }

@@ -33,23 +33,7 @@ func TestPgDumpAsReader(t *testing.T) {
 	if err := pg.ExecIn(ctx, pg.App.DB, "GRANT SELECT ON ALL SEQUENCES IN SCHEMA public TO "+pg.App.ROUser); err != nil {
 		t.Fatal(err)
 	}
-	direct, err := pgx.Connect(ctx, pg.SuperDSN(pg.App.DB))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer direct.Close(ctx)
-	var secrets []string
-	rows, err := direct.Query(ctx, "select email, phone, ssn from customers")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var e, p, s string
-		if err := rows.Scan(&e, &p, &s); err != nil {
-			t.Fatal(err)
-		}
-		secrets = append(secrets, e, p, s)
-	}
+	secrets := customerSecrets(t, pg)
 
 	gw := startGateway(t, gatewayOptions{})
 	addr, _ := gw.connect(t, gw.login(t, "ann"), "db-prod")
