@@ -342,6 +342,8 @@ type rowMasker struct {
 	cols []colPlan
 	buf  []byte
 	rw   pgvalue.Rewriter
+	// warned: a value of this result could not be decoded, and the log says so
+	warned bool
 }
 
 // Stale implements postgres.RowMasker.
@@ -459,10 +461,18 @@ func (rm *rowMasker) rewrite(c *colPlan, v []byte, edit func(*pgvalue.Leaf, *mas
 		return edit(l, flowAt(top, l.Path))
 	})
 	if err != nil {
-		// A value the gateway cannot read: never sent as it is when a rule masks it or
-		// a detector finds something in its bytes.
+		// A value the gateway cannot read (its type could not be looked up): never sent
+		// as it is when a rule masks it, when it is binary (whose bytes the detectors
+		// cannot read), or when a detector finds something in its text.
 		if top != nil && top.m != nil {
 			return standIn(c.oid, c.binary)
+		}
+		if c.binary {
+			if !rm.warned {
+				rm.warned = true // once per result, not per row
+				rm.sm.log.Warn("masking: a binary value could not be decoded; NULL is sent in its place", "type", c.oid, "err", err)
+			}
+			return nil, true
 		}
 		if m := rm.sm.content(v, false); !sameBytes(m, v) {
 			return nil, true
