@@ -1,8 +1,10 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -62,5 +64,33 @@ func BenchmarkMaskStoredRows(b *testing.B) {
 		for col, v := range rows[i%len(rows)] {
 			rm.Value(col, v)
 		}
+	}
+}
+
+// TestUndecodableBinaryValueIsNull: a binary value whose type the catalog cannot describe
+// (its lookup failed) cannot be read by the detectors: NULL is sent in its place, never its
+// bytes; a text value of that type is still scanned as text, and sent when clean.
+func TestUndecodableBinaryValueIsNull(t *testing.T) {
+	content, _ := mask.New(&mask.Config{Mode: mask.Partial, Detectors: mask.Detectors()})
+	whole, _ := mask.New(&mask.Config{Mode: mask.Partial})
+	rules := []maskRule{{name: "pii", content: content, whole: whole, derived: whole}}
+	cat := &catalog{tables: map[uint32]*tableInfo{}, types: map[uint32]typeAnswer{99999: {err: errors.New("catalog lookup of type 99999: connection lost")}}}
+	sm := (&Gateway{}).newMasker(&policy.Policy{}, rules, policy.Identity{}, "db", slog.New(slog.DiscardHandler), cat)
+	sm.g = nil
+	fields := []pgproto3.FieldDescription{{Name: []byte("v"), DataTypeOID: 99999}, {Name: []byte("w"), DataTypeOID: 99999}}
+	sm.flowCache = map[flowKey][]classify.Flow{{sql: "select v, w from t"}: make([]classify.Flow, 2)} // computed, clean
+	rm, err := sm.Rows(postgres.ResultRef{SQL: "select v, w from t"}, fields, []int16{1, 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The binary value: the 8 bytes of a card number as an int8 inside a composite.
+	if out, null := rm.Value(0, []byte{0, 0, 0, 1, 0, 0, 0, 20, 0, 0, 0, 8, 0, 0x0e, 0x9a, 0xf2, 0xc8, 0x07, 0x6a, 0x47}); !null {
+		t.Errorf("undecodable binary value: got %x, want NULL", out)
+	}
+	if out, null := rm.Value(1, []byte("(42,plain)")); null || string(out) != "(42,plain)" {
+		t.Errorf("clean text value: got %q, null %v", out, null)
+	}
+	if out, null := rm.Value(1, []byte("(1,4111111111111111)")); null == false && strings.Contains(string(out), "4111111111111111") {
+		t.Errorf("text value holding a card: got %q", out)
 	}
 }
