@@ -94,3 +94,33 @@ func TestUndecodableBinaryValueIsNull(t *testing.T) {
 		t.Errorf("text value holding a card: got %q", out)
 	}
 }
+
+// TestKeyedJSONTooDeepMaskedWhole: a JSON object whose keys the lineage tells apart (one
+// from a masked column) but which is nested deeper than the gateway walks: the parts
+// cannot be told from the rest, so every value in it is masked, never the masked key's
+// value passed with the detectors alone.
+func TestKeyedJSONTooDeepMaskedWhole(t *testing.T) {
+	content, _ := mask.New(&mask.Config{Mode: mask.Partial, Detectors: mask.Detectors()})
+	whole, _ := mask.New(&mask.Config{Mode: mask.Partial})
+	redact, _ := mask.New(&mask.Config{Mode: mask.Redact})
+	rules := []maskRule{{name: "pii", content: content, whole: whole, derived: redact,
+		columns: []policy.Column{{Table: "*", Column: "ssn"}}}}
+	sm := (&Gateway{}).newMasker(&policy.Policy{}, rules, policy.Identity{}, "db", slog.New(slog.DiscardHandler), &catalog{tables: map[uint32]*tableInfo{}})
+	sm.g = nil
+	const sql = "select json_build_object('s', reverse(ssn), 'x', deep) from t"
+	ssn := classify.Source{Schema: "public", Table: "t", Column: "ssn"}
+	sm.flowCache = map[flowKey][]classify.Flow{{sql: sql}: {{Sources: []classify.Source{ssn},
+		Keys: map[string]classify.Flow{"s": {Sources: []classify.Source{ssn}}, "x": {}}}}}
+	rm, err := sm.Rows(postgres.ResultRef{SQL: sql}, []pgproto3.FieldDescription{{Name: []byte("j"), DataTypeOID: 114}}, []int16{0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const secret = "9876-54-321"
+	for _, depth := range []int{1, 10, maxJSONDepth + 5} {
+		doc := `{"s": "` + secret + `", "x": ` + strings.Repeat("[", depth) + strings.Repeat("]", depth) + `}`
+		out, null := rm.Value(0, []byte(doc))
+		if !null && strings.Contains(string(out), secret) {
+			t.Errorf("depth %d: the masked key's value passed: %.80s", depth, out)
+		}
+	}
+}

@@ -92,7 +92,7 @@ func (sm *sessionMasker) Rows(ref postgres.ResultRef, fields []pgproto3.FieldDes
 				flowsErr = fmt.Errorf("the statement has %d result columns by the gateway's reading, the database sent %d", len(flows), len(fields))
 			}
 			if flowsErr != nil {
-				sm.log.Warn("masking: the lineage of a result could not be traced; its computed columns are masked whole", "err", flowsErr)
+				sm.log.Warn("masking: the lineage of a result could not be traced; its computed columns are masked whole", "err", maskText(sm, flowsErr.Error()))
 			}
 		}
 		if flowsErr != nil {
@@ -557,9 +557,13 @@ func (rm *rowMasker) detectLeaf(l *pgvalue.Leaf, f *maskFlow) pgvalue.Edit {
 	changed := false
 	json := l.Type.Kind == pgvalue.JSON || l.Type.Kind == pgvalue.JSONB
 	if json && f != nil && (f.keys != nil || f.elem != nil) {
-		if t, ok := maskJSONParts(text, f); ok && !sameBytes(t, text) {
-			text, changed = t, true
+		t, ok := maskJSONParts(text, f)
+		if !ok {
+			// A document it cannot walk (nested deeper than maxJSONDepth): the parts the
+			// flow masks cannot be told from the rest, so all of it is masked.
+			t = maskJSONWhole(opaqueMasker(rm.sm.rules()), text)
 		}
+		text, changed = t, true
 	}
 	out, null := rm.sm.detect(text, json, true)
 	if !sameBytes(out, text) {

@@ -134,7 +134,7 @@ func (sm *sessionMasker) sensitive(rules []maskRule, src classify.Source) sensAn
 	}
 	values, err := sm.cat.sample(src.Schema, src.Table, src.Column, sampleRows)
 	if err != nil {
-		sm.log.Warn("masking: a column could not be sampled; values computed from it are masked", "column", src.Table+"."+src.Column, "err", err)
+		sm.log.Warn("masking: a column could not be sampled; values computed from it are masked", "column", src.Table+"."+src.Column, "err", maskText(sm, err.Error()))
 		sm.g.sensitivity.put(k, sensEntry{found: true, at: now})
 		return sensAnswer{found: true, rule: first}
 	}
